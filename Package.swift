@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "libtrmdis",
+    products: [
+        // The native Swift API (a source dependency; Swift has no stable ABI on Linux).
+        .library(name: "TRMDIS", targets: ["TRMDIS"]),
+        // libtrmdis.so: the C ABI declared in Include/trmdis.h.
+        .library(name: "trmdis", type: .dynamic, targets: ["TRMDISCAPI"]),
+        .executable(name: "trmdis-cli", targets: ["trmdis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // The engine: layers, model, recursion, losses. Standard library + OpenBLAS only.
+        .target(
+            name: "TRMDIS",
+            dependencies: ["CBLAS"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // The hand-written C header, imported so the compiler checks every export against it.
+        .systemLibrary(name: "CTRMDIS", path: "Include"),
+        // The C boundary: validation, conversion and error mapping only.
+        .target(
+            name: "TRMDISCAPI",
+            dependencies: ["TRMDIS", "CTRMDIS"],
+            exclude: ["exports.map"],
+            swiftSettings: [.swiftLanguageMode(.v5), .enableExperimentalFeature("CImplementation")],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=Sources/TRMDISCAPI/exports.map"])]
+        ),
+        .executableTarget(
+            name: "trmdis",
+            dependencies: ["TRMDIS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "TRMDISTests",
+            dependencies: ["TRMDIS"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

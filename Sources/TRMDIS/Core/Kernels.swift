@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Elementwise kernels over raw buffers, spread over the thread pool in contiguous chunks.
+public enum Kernels {
+    static let grain = 16_384
+
+    /// out = a + b
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
+            for i in r { out[i] = a[i] + b[i] }
+        }
+    }
+
+    /// out = a + b + c
+    public static func add3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                            _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
+            for i in r { out[i] = a[i] + b[i] + c[i] }
+        }
+    }
+
+    /// a += b
+    public static func accumulate(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+        Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
+            for i in r { a[i] += b[i] }
+        }
+    }
+
+    public static func copy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        dst.update(from: src, count: n)
+    }
+
+    public static func zero(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        memset(p, 0, n * MemoryLayout<Float>.stride)
+    }
+
+    /// Batched transpose: for each of `batch` matrices, dst[b][c][r] = src[b][r][c] (src rows × cols).
+    public static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                                 batch: Int, rows: Int, cols: Int) {
+        let block = 32
+        Threads.pool.parallelFor(batch * ((rows + block - 1) / block)) { range in
+            let tiles = (rows + block - 1) / block
+            for job in range {
+                let b = job / tiles, r0 = (job % tiles) * block
+                let s = src + b * rows * cols, d = dst + b * rows * cols
+                let r1 = min(rows, r0 + block)
+                var c0 = 0
+                while c0 < cols {
+                    let c1 = min(cols, c0 + block)
+                    for r in r0..<r1 { for c in c0..<c1 { d[c * rows + r] = s[r * cols + c] } }
+                    c0 += block
+                }
+            }
+        }
+    }
+
+    /// Sum of squares with eight independent accumulators so the loop vectorises.
+    @inline(__always)
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += v * v
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n { s += x[i] * x[i]; i += 1 }
+        return s
+    }
+
+    @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += a * b
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n { s += x[i] * y[i]; i += 1 }
+        return s
+    }
+}

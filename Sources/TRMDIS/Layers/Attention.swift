@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Non-causal multi-head self-attention with one fused qkv projection (features ordered
+/// [q heads | k heads | v heads], head j at j·head_dim), RoPE on q and k, scale 1/sqrt(head_dim),
+/// no mask, and an output projection (trm.md §1.4).
+struct Attention {
+    let batch: Int
+    let length: Int
+    let heads: Int
+    let headDim: Int
+    var dModel: Int { heads * headDim }
+    var rows: Int { batch * length }
+
+    /// What backward needs from forward.
+    struct Saved {
+        let qkv: UnsafeMutablePointer<Float>      // [rows, 3D], q and k already rotated
+        let probs: UnsafeMutablePointer<Float>    // [batch, heads, length, length]
+        let context: UnsafeMutablePointer<Float>  // [rows, D], heads concatenated, before o_proj
+    }
+
+    /// out = o_proj(attention(x)).
+    func forward(_ x: UnsafePointer<Float>, wQKV: UnsafePointer<Float>, wO: UnsafePointer<Float>, rope: RoPE?,
+                 saved: Saved, out: UnsafeMutablePointer<Float>) {
+        let d = dModel, l = length, hd = headDim
+        Linear.forward(x, wQKV, saved.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d)
+        rope?.apply(qkv: saved.qkv, rows: rows, heads: heads, inverse: false)
+        let scale = 1 / Float(hd).squareRoot()
+        Threads.withSingleThreadedBLAS {
+            Threads.pool.parallelFor(batch * heads) { range in
+                for job in range {
+                    let b = job / heads, h = job % heads
+                    let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
+                    let p = saved.probs + job * l * l
+                    sgemm(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
+                          q, lda: 3 * d, k, ldb: 3 * d, p, ldc: l)
+                    for i in 0..<l { Attention.softmaxRow(p + i * l, l) }
+                    sgemm(transA: false, transB: false, m: l, n: hd, k: l,
+                          p, lda: l, v, ldb: 3 * d, saved.context + b * l * d + h * hd, ldc: d)
+                }
+            }
+        }
+        Linear.forward(saved.context, wO, out, rows: rows, inFeatures: d, outFeatures: d)
+    }
+
+    @inline(__always)
+    static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for j in 0..<n { m = max(m, p[j]) }
+        var sum: Float = 0
+        for j in 0..<n { let e = expf(p[j] - m); p[j] = e; sum += e }
+        let inv = 1 / sum
+        for j in 0..<n { p[j] *= inv }
+    }
+
+    /// Accumulates dW_qkv and dW_o and adds the input gradient into `dx`. `dOut` may alias `dx`.
+    /// Scratch: `dContext` [rows, D], `dQKV` [rows, 3D], `dProbs` [dProbsSlots, length, length].
+    func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, wQKV: UnsafePointer<Float>,
+                  wO: UnsafePointer<Float>, rope: RoPE?, saved: Saved,
+                  dWQKV: UnsafeMutablePointer<Float>, dWO: UnsafeMutablePointer<Float>,
+                  dContext: UnsafeMutablePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
+                  dProbs: UnsafeMutablePointer<Float>, dProbsSlots: Int, dx: UnsafeMutablePointer<Float>) {
+        let d = dModel, l = length, hd = headDim
+        Linear.backward(dOut, saved.context, wO, dx: dContext, dW: dWO,
+                        rows: rows, inFeatures: d, outFeatures: d, accumulate: false)
+        let scale = 1 / Float(hd).squareRoot()
+        let chunks = min(Threads.count, dProbsSlots)  // one dP scratch per working thread
+        Threads.withSingleThreadedBLAS {
+            Threads.pool.runOnAll { t in
+                guard t < chunks else { return }
+                let jobs = batch * heads
+                let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
+                let dp = dProbs + t * l * l
+                for job in start..<end {
+                    let b = job / heads, h = job % heads
+                    let base = b * l * 3 * d + h * hd
+                    let q = saved.qkv + base, k = q + d, v = q + 2 * d
+                    let dq = dQKV + base, dk = dq + d, dv = dq + 2 * d
+                    let p = saved.probs + job * l * l
+                    let dctx = dContext + b * l * d + h * hd
+                    // dP = dC·Vᵀ ; dV = Pᵀ·dC
+                    sgemm(transA: false, transB: true, m: l, n: l, k: hd, dctx, lda: d, v, ldb: 3 * d, dp, ldc: l)
+                    sgemm(transA: true, transB: false, m: l, n: hd, k: l, p, lda: l, dctx, ldb: d, dv, ldc: 3 * d)
+                    // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
+                    for i in 0..<l {
+                        let pr = p + i * l, dr = dp + i * l
+                        let s = Kernels.dot(pr, dr, l)
+                        for j in 0..<l { dr[j] = pr[j] * (dr[j] - s) }
+                    }
+                    // dQ = scale·dS·K ; dK = scale·dSᵀ·Q
+                    sgemm(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
+                          dp, lda: l, k, ldb: 3 * d, dq, ldc: 3 * d)
+                    sgemm(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
+                          dp, lda: l, q, ldb: 3 * d, dk, ldc: 3 * d)
+                }
+            }
+        }
+        rope?.apply(qkv: dQKV, rows: rows, heads: heads, inverse: true)
+        Linear.backward(dQKV, x, wQKV, dx: dx, dW: dWQKV, rows: rows, inFeatures: d, outFeatures: 3 * d,
+                        accumulate: true)
+    }
+}

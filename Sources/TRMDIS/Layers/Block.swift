@@ -1,0 +1,121 @@
+/// One post-norm block (trm.md §1.4): h ← RMSNorm(h + Mixer(h)); h ← RMSNorm(h + SwiGLU(h)). The mixer
+/// is attention, or the `mlp_t` token mixer, which applies its own sequence-axis norm and residual.
+struct Block {
+    /// Activations one block keeps for backward.
+    struct Saved {
+        var attention: Attention.Saved?
+        var tokenMixer: TokenMixer.Saved?
+        let mid: UnsafeMutablePointer<Float>     // [rows, D] output of the mixer sub-layer
+        let rstdMid: UnsafeMutablePointer<Float> // [rows] (attention only)
+        let gateUp: UnsafeMutablePointer<Float>  // [rows, 2·inner]
+        let out: UnsafeMutablePointer<Float>     // [rows, D] block output
+        let rstdOut: UnsafeMutablePointer<Float> // [rows]
+
+        init(_ s: Block.Shapes, arena: Arena) {
+            let rows = s.rows, d = s.dModel
+            if let a = s.attention {
+                attention = Attention.Saved(qkv: arena.floats(rows * 3 * d),
+                                            probs: arena.floats(s.batch * a.heads * s.length * s.length),
+                                            context: arena.floats(rows * d))
+            }
+            if let t = s.tokenMixer {
+                tokenMixer = TokenMixer.Saved(gateUp: arena.floats(t.channelRows * 2 * t.swiglu.inner),
+                                              outT: arena.floats(rows * d), rstd: arena.floats(t.channelRows))
+            }
+            mid = arena.floats(rows * d)
+            rstdMid = arena.floats(s.attention != nil ? rows : 0)
+            gateUp = arena.floats(rows * 2 * s.mlp.inner)
+            out = arena.floats(rows * d)
+            rstdOut = arena.floats(rows)
+        }
+    }
+
+    /// Buffers shared by all blocks; their contents never outlive one block's forward or backward.
+    struct Scratch {
+        let f, xT, dT, dContext, dQKV, act, dGateUp, dProbs: UnsafeMutablePointer<Float>
+        let dProbsSlots: Int
+
+        init(_ s: Block.Shapes, arena: Arena) {
+            let rows = s.rows, d = s.dModel
+            f = arena.floats(rows * d)
+            xT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
+            dT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
+            dContext = arena.floats(s.attention != nil ? rows * d : 0)
+            dQKV = arena.floats(s.attention != nil ? rows * 3 * d : 0)
+            let tokenInner = s.tokenMixer.map { $0.channelRows * $0.swiglu.inner } ?? 0
+            act = arena.floats(max(rows * s.mlp.inner, tokenInner))
+            dGateUp = arena.floats(max(rows * 2 * s.mlp.inner, 2 * tokenInner))
+            dProbsSlots = Threads.count
+            dProbs = arena.floats(s.attention != nil ? dProbsSlots * s.length * s.length : 0)
+        }
+    }
+
+    /// The shapes every block of a model shares.
+    struct Shapes {
+        let batch, length, dModel: Int
+        let attention: Attention?
+        let tokenMixer: TokenMixer?
+        let mlp: SwiGLU
+        let eps: Float
+        var rows: Int { batch * length }
+
+        init(_ c: ModelConfig, batch: Int) {
+            self.batch = batch
+            length = c.totalLen
+            dModel = c.hiddenSize
+            eps = c.rmsNormEps
+            mlp = SwiGLU(width: c.hiddenSize, inner: c.mlpInner)
+            switch c.mixer {
+            case .attention:
+                attention = Attention(batch: batch, length: c.totalLen, heads: c.numHeads, headDim: c.headDim)
+                tokenMixer = nil
+            case .mlpT:
+                attention = nil
+                tokenMixer = TokenMixer(batch: batch, length: c.totalLen, dModel: c.hiddenSize,
+                                        swiglu: SwiGLU(width: c.totalLen, inner: c.tokenMixerInner), eps: c.rmsNormEps)
+            }
+        }
+    }
+
+    let shapes: Shapes
+    let offsets: BlockOffsets
+
+    /// saved.out = block(x). `x` may be `saved.out` itself (the no-gradient path reuses one Saved).
+    func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
+        let s = shapes, rows = s.rows, d = s.dModel, n = rows * d
+        if let attention = s.attention {
+            attention.forward(x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope,
+                              saved: saved.attention!, out: scratch.f)
+            Kernels.add(x, scratch.f, saved.mid, n)
+            RMSNorm.forward(saved.mid, saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
+        } else if let mixer = s.tokenMixer {
+            mixer.forward(x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown, saved: saved.tokenMixer!,
+                          xT: scratch.xT, f: scratch.dT, act: scratch.act, out: saved.mid)
+        }
+        s.mlp.forward(saved.mid, wGateUp: w + offsets.gateUp, wDown: w + offsets.down, gateUp: saved.gateUp,
+                      act: scratch.act, out: scratch.f, rows: rows)
+        Kernels.accumulate(scratch.f, saved.mid, n)
+        RMSNorm.forward(scratch.f, saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
+    }
+
+    /// Turns d (the gradient of the block's output) into the gradient of its input `x`, in place, and
+    /// accumulates the weight gradients into `dW` (same layout as the weights).
+    func backward(_ d: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
+                  dW: UnsafeMutablePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
+        let s = shapes, rows = s.rows, width = s.dModel
+        RMSNorm.backward(d, y: saved.out, rstd: saved.rstdOut, d, rows: rows, width: width)
+        s.mlp.backward(d, x: saved.mid, gateUp: saved.gateUp, wGateUp: w + offsets.gateUp, wDown: w + offsets.down,
+                       dWGateUp: dW + offsets.gateUp, dWDown: dW + offsets.down,
+                       act: scratch.act, dGateUp: scratch.dGateUp, dx: d, rows: rows)
+        if let attention = s.attention {
+            RMSNorm.backward(d, y: saved.mid, rstd: saved.rstdMid, d, rows: rows, width: width)
+            attention.backward(d, x: x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope, saved: saved.attention!,
+                               dWQKV: dW + offsets.qkv, dWO: dW + offsets.o, dContext: scratch.dContext,
+                               dQKV: scratch.dQKV, dProbs: scratch.dProbs, dProbsSlots: scratch.dProbsSlots, dx: d)
+        } else if let mixer = s.tokenMixer {
+            mixer.backward(d, x: x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown,
+                           saved: saved.tokenMixer!, dWGateUp: dW + offsets.tokenGateUp, dWDown: dW + offsets.tokenDown,
+                           xT: scratch.xT, dT: scratch.dT, act: scratch.act, dGateUp: scratch.dGateUp, dx: d)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/// A bias-free linear layer y = x·Wᵀ with W stored [out, in] as in PyTorch.
+enum Linear {
+    /// y[rows, out] = x[rows, in] · Wᵀ (beta = 1 accumulates into y).
+    @inline(__always)
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                        rows: Int, inFeatures: Int, outFeatures: Int, beta: Float = 0) {
+        sgemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
+              x, lda: inFeatures, w, ldb: inFeatures, beta: beta, y, ldc: outFeatures)
+    }
+
+    /// dW[out, in] += dyᵀ·x, then dx[rows, in] (=, or += when accumulate) dy·W.
+    /// `dx` may be nil when the input needs no gradient.
+    @inline(__always)
+    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                         dx: UnsafeMutablePointer<Float>?, dW: UnsafeMutablePointer<Float>,
+                         rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool) {
+        sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows,
+              dy, lda: outFeatures, x, ldb: inFeatures, beta: 1, dW, ldc: inFeatures)
+        if let dx {
+            sgemm(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures,
+                  dy, lda: outFeatures, w, ldb: inFeatures, beta: accumulate ? 1 : 0, dx, ldc: inFeatures)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rotary position embedding in the half-split layout (trm.md §1.3): a head vector h = [a ; b] of
+/// head_dim values becomes [a·cos − b·sin ; b·cos + a·sin], where columns i and i + head_dim/2 share
+/// the frequency θ^(−2i/head_dim) and position t has angle t·freq.
+struct RoPE {
+    let headDim: Int
+    let length: Int
+    /// [length, headDim/2] tables (the second half repeats the first, so only one half is stored).
+    let cos: UnsafeMutablePointer<Float>
+    let sin: UnsafeMutablePointer<Float>
+
+    init(headDim: Int, length: Int, theta: Double, arena: Arena) {
+        self.headDim = headDim
+        self.length = length
+        let half = headDim / 2
+        cos = arena.floats(length * half)
+        sin = arena.floats(length * half)
+        for t in 0..<length {
+            for i in 0..<half {
+                // Computed as PyTorch does: inv_freq in float32, then the angle in float32.
+                let invFreq = Float(1.0 / pow(theta, Double(2 * i) / Double(headDim)))
+                let angle = Float(t) * invFreq
+                cos[t * half + i] = cosf(angle)
+                sin[t * half + i] = sinf(angle)
+            }
+        }
+    }
+
+    /// Rotates the q and k parts of every row of a fused [rows, 3·D] qkv buffer in place; row r sits at
+    /// position r mod length. `inverse` applies the transpose rotation, which is the backward pass.
+    func apply(qkv: UnsafeMutablePointer<Float>, rows: Int, heads: Int, inverse: Bool) {
+        let half = headDim / 2, dModel = heads * headDim
+        let sign: Float = inverse ? -1 : 1
+        Threads.pool.parallelFor(rows, minimumPerThread: 16) { range in
+            for r in range {
+                let t = r % length
+                let c = cos + t * half, s = sin + t * half
+                for part in 0..<2 {  // q, then k
+                    for h in 0..<heads {
+                        let a = qkv + r * 3 * dModel + part * dModel + h * headDim, b = a + half
+                        for i in 0..<half {
+                            let ai = a[i], bi = b[i], si = sign * s[i]
+                            a[i] = ai * c[i] - bi * si
+                            b[i] = bi * c[i] + ai * si
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SwiGLU over rows of `width`: out = Down(SiLU(gate) ⊙ up), with one fused gate_up projection whose first
+/// half is the gate and second half the up branch (trm.md §1.4). Used over the hidden axis in every
+/// block and over the sequence axis in the `mlp_t` token mixer.
+struct SwiGLU {
+    let width: Int
+    let inner: Int
+
+    @inline(__always) private static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+    /// act[r, j] = SiLU(gate[r, j]) · up[r, j], reading the fused [rows, 2·inner] projection.
+    private func activate(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, rows: Int) {
+        let inner = self.inner
+        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner)) { range in
+            for r in range {
+                let g = gateUp + r * 2 * inner, u = g + inner, a = act + r * inner
+                for j in 0..<inner { a[j] = g[j] * SwiGLU.sigmoid(g[j]) * u[j] }
+            }
+        }
+    }
+
+    /// gateUp = x·W_guᵀ (kept for backward); out = (SiLU(gate)⊙up)·W_downᵀ. `act` is scratch [rows, inner].
+    func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
+                 gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
+                 out: UnsafeMutablePointer<Float>, rows: Int) {
+        Linear.forward(x, wGateUp, gateUp, rows: rows, inFeatures: width, outFeatures: 2 * inner)
+        activate(gateUp, act, rows: rows)
+        Linear.forward(act, wDown, out, rows: rows, inFeatures: inner, outFeatures: width)
+    }
+
+    /// Accumulates the weight gradients and adds the input gradient into `dx` (dx += ∂/∂x).
+    /// `dOut` may be the same buffer as `dx`: it is fully read before dx is written.
+    /// Scratch: `act` [rows, inner] and `dGateUp` [rows, 2·inner].
+    func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
+                  wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
+                  dWGateUp: UnsafeMutablePointer<Float>, dWDown: UnsafeMutablePointer<Float>,
+                  act: UnsafeMutablePointer<Float>, dGateUp: UnsafeMutablePointer<Float>,
+                  dx: UnsafeMutablePointer<Float>, rows: Int) {
+        activate(gateUp, act, rows: rows)  // recomputed rather than stored
+        // dW_down += dOutᵀ·act, then dAct = dOut·W_down into the same buffer.
+        Linear.backward(dOut, act, wDown, dx: act, dW: dWDown,
+                        rows: rows, inFeatures: inner, outFeatures: width, accumulate: false)
+        let inner = self.inner
+        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner)) { range in
+            for r in range {
+                let g = gateUp + r * 2 * inner, u = g + inner, da = act + r * inner
+                let dg = dGateUp + r * 2 * inner, du = dg + inner
+                for j in 0..<inner {
+                    let s = SwiGLU.sigmoid(g[j]), silu = g[j] * s
+                    du[j] = da[j] * silu
+                    dg[j] = da[j] * u[j] * s * (1 + g[j] * (1 - s))
+                }
+            }
+        }
+        Linear.backward(dGateUp, x, wGateUp, dx: dx, dW: dWGateUp,
+                        rows: rows, inFeatures: width, outFeatures: 2 * inner, accumulate: true)
+    }
+}

@@ -1,0 +1,200 @@
+/// Runs supervision steps of one model for a fixed batch size. It owns everything that depends on the
+/// batch: the inputs, the carried (y, z), the activations of the gradient-bearing cycle, the outputs and
+/// the gradients, all allocated once here; a step allocates nothing.
+///
+/// One supervision step (trm.md §1.8): x = embed(tokens); T−1 cycles without gradient, then one with:
+/// z ← net(z, y + x) n times, then y ← net(y, z); logits = lm_head(y) on the grid; q = q_head(y[0]).
+/// `backward()` propagates dLogits and dQ through the last cycle's n+1 net calls into every weight,
+/// the embeddings and x. The carry is detached between steps.
+public final class Runner {
+    public let model: Model
+    public let batchSize: Int
+    private let arena = Arena()
+    private let shapes: Block.Shapes
+    private let blocks: [Block]
+    private let embedding: InputEmbedding
+    private let heads: Heads
+
+    // Inputs, filled by the caller before `forward`.
+    /// [B, seqLen] token ids in 0..<vocabSize.
+    public let tokens: UnsafeMutablePointer<Int32>
+    /// [B] puzzle identifiers in 0..<numPuzzleIdentifiers (ignored without a puzzle prefix).
+    public let puzzleIds: UnsafeMutablePointer<Int32>
+    /// The 1-based DIS supervision step, which selects the time-embedding row (0...N_sup+1).
+    public var timeStep = 1
+
+    // The carry, [B, L, D] each.
+    public let y: UnsafeMutablePointer<Float>
+    public let z: UnsafeMutablePointer<Float>
+
+    // Outputs.
+    /// [B, seqLen, vocab]
+    public let logits: UnsafeMutablePointer<Float>
+    /// [B, 2]: q_halt, q_continue.
+    public let qLogits: UnsafeMutablePointer<Float>
+    /// x of the last forward, [B, L, D].
+    public let x: UnsafeMutablePointer<Float>
+
+    // Gradients: the caller writes dLogits and dQ, `backward` accumulates into `gradients`.
+    public let dLogits: UnsafeMutablePointer<Float>
+    public let dQ: UnsafeMutablePointer<Float>
+    /// Same layout as `model.weights`; accumulated by `backward`, cleared by `zeroGradients`.
+    public let gradients: UnsafeMutablePointer<Float>
+    /// [B, puzzleEmbDim]: the gradient of each example's puzzle-embedding row (overwritten by backward).
+    public let puzzleGradients: UnsafeMutablePointer<Float>
+    /// The gradient of x from the last backward, [B, L, D].
+    public let dX: UnsafeMutablePointer<Float>
+
+    /// Network applications (net calls) each example has gone through since the last full carry reset.
+    public private(set) var netCalls = 0
+
+    private struct Call { let input: UnsafeMutablePointer<Float>; let blocks: [Block.Saved] }
+    private let gradCalls: [Call]      // the n+1 net calls of the gradient-bearing cycle
+    private let scratchCall: Call      // reused by every call without gradient
+    private let scratch: Block.Scratch
+    private let dFlow: UnsafeMutablePointer<Float>
+    private var haveGraph = false
+
+    public init(model: Model, batchSize: Int) throws(TRMError) {
+        guard batchSize >= 1 && batchSize <= 1 << 20 else {
+            throw .invalidArgument("batch size must be in 1...1048576 (got \(batchSize))")
+        }
+        let c = model.config
+        self.model = model
+        self.batchSize = batchSize
+        let blockShapes = Block.Shapes(c, batch: batchSize)
+        shapes = blockShapes
+        blocks = model.layout.blocks.map { Block(shapes: blockShapes, offsets: $0) }
+        embedding = InputEmbedding(config: c, batch: batchSize, layout: model.layout)
+        heads = Heads(config: c, batch: batchSize, layout: model.layout)
+        let n = batchSize * c.totalLen * c.hiddenSize
+        tokens = arena.int32s(batchSize * c.seqLen)
+        puzzleIds = arena.int32s(batchSize)
+        y = arena.floats(n)
+        z = arena.floats(n)
+        x = arena.floats(n)
+        logits = arena.floats(batchSize * c.seqLen * c.vocabSize)
+        qLogits = arena.floats(batchSize * 2)
+        dLogits = arena.floats(batchSize * c.seqLen * c.vocabSize)
+        dQ = arena.floats(batchSize * 2)
+        gradients = arena.floats(model.layout.total)
+        puzzleGradients = arena.floats(batchSize * c.puzzleEmbDim)
+        dX = arena.floats(n)
+        dFlow = arena.floats(n)
+        let arena = self.arena
+        gradCalls = (0...c.lCycles).map { _ in
+            Call(input: arena.floats(n), blocks: (0..<c.numLayers).map { _ in Block.Saved(blockShapes, arena: arena) })
+        }
+        scratchCall = Call(input: arena.floats(n), blocks: [Block.Saved(blockShapes, arena: arena)])
+        scratch = Block.Scratch(blockShapes, arena: arena)
+        resetCarry()
+    }
+
+    /// Bytes of activation, gradient and carry memory this runner holds.
+    public var memoryBytes: Int { arena.bytes }
+
+    /// Starts every slot afresh: y ← H_init and z ← L_init at every position (trm.md §1.9).
+    public func resetCarry() {
+        for b in 0..<batchSize { resetCarry(slot: b) }
+        netCalls = 0
+    }
+
+    /// Starts one batch slot afresh.
+    public func resetCarry(slot b: Int) {
+        let c = model.config, d = c.hiddenSize, len = c.totalLen
+        for t in 0..<len {
+            (y + (b * len + t) * d).update(from: model.hInit, count: d)
+            (z + (b * len + t) * d).update(from: model.lInit, count: d)
+        }
+    }
+
+    public func zeroGradients() { Kernels.zero(gradients, model.layout.total) }
+
+    /// Checks the inputs against the vocabulary, the puzzle table and the time table.
+    public func validateInputs() throws(TRMError) {
+        let c = model.config
+        for i in 0..<batchSize * c.seqLen where tokens[i] < 0 || Int(tokens[i]) >= c.vocabSize {
+            throw .invalidArgument("token \(tokens[i]) at index \(i) is outside 0..<\(c.vocabSize)")
+        }
+        if c.puzzleEmbLen > 0 {
+            for b in 0..<batchSize where puzzleIds[b] < 0 || Int(puzzleIds[b]) >= c.numPuzzleIdentifiers {
+                throw .invalidArgument("puzzle id \(puzzleIds[b]) of example \(b) is outside 0..<\(c.numPuzzleIdentifiers)")
+            }
+        }
+        if c.timeEmbedding && !(0..<c.timeEmbeddingRows).contains(timeStep) {
+            throw .invalidArgument("time step \(timeStep) is outside 0..<\(c.timeEmbeddingRows)")
+        }
+    }
+
+    /// One supervision step. With `requiresGrad`, the last cycle's activations are kept for `backward`.
+    public func forward(requiresGrad: Bool) throws(TRMError) {
+        try validateInputs()
+        let c = model.config, n = batchSize * c.totalLen * c.hiddenSize
+        let w = model.weights
+        embedding.forward(tokens: tokens, puzzleIds: puzzleIds, timeStep: timeStep, weights: w,
+                          puzzleTable: model.puzzleEmbedding, x: x)
+        let freeCycles = requiresGrad ? c.hCycles - 1 : c.hCycles
+        for _ in 0..<freeCycles {
+            for _ in 0..<c.lCycles {
+                Kernels.add3(z, y, x, scratchCall.input, n)
+                runNet(scratchCall, into: z)
+            }
+            Kernels.add(y, z, scratchCall.input, n)
+            runNet(scratchCall, into: y)
+        }
+        if requiresGrad {
+            var zCurrent = UnsafePointer(z)
+            for i in 0..<c.lCycles {
+                Kernels.add3(zCurrent, y, x, gradCalls[i].input, n)
+                zCurrent = UnsafePointer(runNet(gradCalls[i], into: nil))
+            }
+            Kernels.add(y, zCurrent, gradCalls[c.lCycles].input, n)
+            let yNew = runNet(gradCalls[c.lCycles], into: nil)
+            Kernels.copy(zCurrent, z, n)
+            Kernels.copy(yNew, y, n)
+        }
+        haveGraph = requiresGrad
+        netCalls += c.netCallsPerStep
+        heads.forward(y, weights: w, logits: logits, q: qLogits)
+    }
+
+    /// Applies the blocks to call.input; with one Saved (no gradient) every layer reuses it.
+    @discardableResult
+    private func runNet(_ call: Call, into destination: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+        var input = UnsafePointer(call.input)
+        for (l, block) in blocks.enumerated() {
+            let saved = call.blocks[min(l, call.blocks.count - 1)]
+            block.forward(input, weights: model.weights, rope: model.rope, saved: saved, scratch: scratch)
+            input = UnsafePointer(saved.out)
+        }
+        let out = call.blocks[call.blocks.count - 1].out
+        if let destination { Kernels.copy(out, destination, batchSize * model.config.totalLen * model.config.hiddenSize) }
+        return out
+    }
+
+    /// Backpropagates dLogits and dQ (set by the loss) through the last forward's gradient-bearing cycle.
+    public func backward() throws(TRMError) {
+        guard haveGraph else { throw .invalidArgument("backward needs a forward(requiresGrad: true) first") }
+        let c = model.config, n = batchSize * c.totalLen * c.hiddenSize
+        heads.backward(dLogits: dLogits, dQ: dQ, y: y, weights: model.weights, dW: gradients, dy: dFlow)
+        // The y-update: y' = net(y + z_n); the gradient reaching y (detached) is dropped.
+        backwardNet(gradCalls[c.lCycles])
+        // The z-updates: z_{i+1} = net(z_i + y + x); x collects the gradient of every one.
+        Kernels.zero(dX, n)
+        for i in stride(from: c.lCycles - 1, through: 0, by: -1) {
+            backwardNet(gradCalls[i])
+            Kernels.accumulate(dX, dFlow, n)
+        }
+        embedding.backward(dX, tokens: tokens, timeStep: timeStep, dW: gradients, dPuzzle: puzzleGradients)
+        haveGraph = false
+    }
+
+    /// dFlow (gradient of the call's output) → gradient of the call's input, in place.
+    private func backwardNet(_ call: Call) {
+        for l in stride(from: blocks.count - 1, through: 0, by: -1) {
+            let x = l == 0 ? UnsafePointer(call.input) : UnsafePointer(call.blocks[l - 1].out)
+            blocks[l].backward(dFlow, x: x, weights: model.weights, dW: gradients, rope: model.rope,
+                               saved: call.blocks[l], scratch: scratch)
+        }
+    }
+}

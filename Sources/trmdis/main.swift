@@ -1,0 +1,2 @@
+import TRMDIS
+print("trmdis")
