@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// AdamATan2 exactly as the reference's `adam-atan2` package (trm.md §4.1): decoupled weight decay first,
+/// no epsilon, the first-moment bias correction scaling the step and the second-moment one inside atan2:
+///   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
+///   p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))
+public final class AdamATan2 {
+    public let count: Int
+    public var beta1: Float
+    public var beta2: Float
+    public var weightDecay: Float
+    /// Updates taken so far (t of the last update).
+    public private(set) var step = 0
+    private let arena = Arena()
+    /// First and second moments, `count` floats each.
+    public let m: UnsafeMutablePointer<Float>
+    public let v: UnsafeMutablePointer<Float>
+
+    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) {
+        self.count = count
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.weightDecay = weightDecay
+        m = arena.floats(count)
+        v = arena.floats(count)
+    }
+
+    /// One update of `params` from `grads` at learning rate `lr`.
+    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
+        step += 1
+        let b1 = beta1, b2 = beta2
+        let decay = 1 - lr * weightDecay
+        let stepSize = lr / (1 - powf(b1, Float(step)))
+        let vScale = 1 / (1 - powf(b2, Float(step))).squareRoot()
+        let m = self.m, v = self.v
+        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
+            for i in range {
+                let g = grads[i]
+                params[i] *= decay
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                params[i] -= stepSize * atan2f(m[i], v[i].squareRoot() * vScale)
+            }
+        }
+    }
+}
