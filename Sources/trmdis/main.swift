@@ -1,2 +1,0 @@
-import TRMDIS
-print("trmdis")
