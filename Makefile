@@ -1,0 +1,46 @@
+# libtrmdis build and test entry points. `make test` runs every test: Swift, C and Python.
+SWIFT ?= swift
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+# libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
+STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
+
+.PHONY: all deps lib cli test test-swift test-c test-python venv bench clean
+
+all: lib cli
+
+deps:
+	@scripts/install-deps.sh
+
+# build/lib/libtrmdis.so: the C library (Include/trmdis.h).
+lib: deps
+	$(SWIFT) build $(STATIC_FLAGS) --product trmdis
+	@mkdir -p build/lib
+	cp .build-static/release/libtrmdis.so build/lib/
+
+# build/bin/trmdis: the command line.
+cli: deps
+	$(SWIFT) build -c release --product trmdis-cli
+	@mkdir -p build/bin
+	cp .build/release/trmdis-cli build/bin/trmdis
+
+test: test-swift test-c test-python
+
+test-swift: deps
+	$(SWIFT) test
+
+test-c: lib
+	$(MAKE) -C examples/c run
+
+venv:
+	@scripts/make-venv.sh $(VENV)
+
+test-python: lib venv
+	TRMDIS_LIBRARY=$(CURDIR)/build/lib/libtrmdis.so $(PY) -m pytest -q bindings/python/tests
+
+# One supervision step of dis-compact (batch 64) and sudoku-mlp (batch 32); see docs/performance.md.
+bench: cli
+	bench/run.sh
+
+clean:
+	rm -rf .build .build-static build

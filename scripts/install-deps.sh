@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine with only the Swift toolchain lacks: OpenBLAS (and pkg-config) through apt.
+# Does nothing when they are already there.
+set -euo pipefail
+need=()
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if ! pkg-config --exists openblas 2>/dev/null; then need+=(libopenblas-dev); fi
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${need[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
