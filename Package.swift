@@ -33,7 +33,12 @@ let package = Package(
             dependencies: ["TRMDIS", "CTRMDIS"],
             exclude: ["exports.map"],
             swiftSettings: [.swiftLanguageMode(.v5), .enableExperimentalFeature("CImplementation")],
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=Sources/TRMDISCAPI/exports.map"])]
+            // Export only trm_*: the version script hides everything else, and lld (unlike the default
+            // gold) leaves no hidden Swift metadata symbols behind in the dynamic symbol table.
+            linkerSettings: [.unsafeFlags([
+                "-use-ld=lld",
+                "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/TRMDISCAPI/exports.map",
+            ])]
         ),
         .executableTarget(
             name: "trmdis",

@@ -7,7 +7,7 @@
  *     trm_model_config cfg;
  *     trm_model_config_preset("dis-compact", &cfg);   // or trm_model_config_init + fields
  *     trm_model *model = NULL;
- *     if (trm_model_create(&cfg, 42, &model) != TRM_OK) { puts(trm_last_error(NULL)); return 1; }
+ *     if (trm_model_create(&cfg, 42, &model) != TRM_OK) { puts(trm_last_error()); return 1; }
  *     int64_t n = 0; trm_model_parameter_count(model, &n);
  *
  *     trm_runner *runner = NULL;                       // per-batch state: carry, activations, outputs
@@ -111,7 +111,8 @@ typedef struct trm_model_config {
     int32_t time_embedding;         /* 1: add the DIS step-time embedding to the input */
 } trm_model_config;
 
-/* Fills `config` with the reference TRM defaults (the sudoku-att shapes). */
+/* Fills `config` with the reference TRM defaults (the sudoku-att shapes) and sets struct_size. NULL does
+ * nothing. */
 void trm_model_config_init(trm_model_config *config);
 
 /* Fills `config` with a named preset: "sudoku-mlp", "sudoku-att", "maze-att", "arc-att", "dis-compact",
@@ -129,7 +130,8 @@ int trm_model_create(const trm_model_config *config, uint64_t seed, trm_model **
 /* Releases a model. NULL does nothing. Runners created from it keep it alive until they are freed. */
 void trm_model_free(trm_model *model);
 
-/* Copies the model's configuration into `config` (whose struct_size the caller sets). */
+/* Copies the model's configuration into `config` (whose struct_size the caller sets, e.g. with
+ * trm_model_config_init; TRM_ERR_ABI for another size). */
 int trm_model_get_config(const trm_model *model, trm_model_config *config);
 
 /* The trainable parameter count as the reference counts it (no puzzle embeddings, H_init, L_init). */
@@ -158,7 +160,7 @@ int trm_runner_reset_carry(trm_runner *runner);
  *                     without one
  *   logits       out: batch_size * seq_len * vocab_size floats, or NULL
  *   q_logits     out: batch_size * 2 floats (q_halt, q_continue), or NULL
- * Each buffer's length is passed after it and must match exactly. */
+ * Each buffer's length is passed after it and must match exactly; a NULL buffer comes with length 0. */
 int trm_runner_step(trm_runner *runner, const int32_t *tokens, size_t n_tokens, const int32_t *puzzle_ids,
                     size_t n_puzzle_ids, int32_t time_step, float *logits, size_t n_logits, float *q_logits,
                     size_t n_q_logits);

@@ -1,18 +1,14 @@
 import CTRMDIS
-import TRMDIS
+
+private let versionString = permanentCString(
+    "\(TRM_VERSION_MAJOR).\(TRM_VERSION_MINOR).\(TRM_VERSION_PATCH)")
 
 @c @implementation
 public func trm_version() -> UnsafePointer<CChar>! {
-    UnsafeRawPointer(versionString).assumingMemoryBound(to: CChar.self)
+    versionString
 }
 
 @c @implementation
-public func trm_abi_version() -> Int32 { 1 }
-
-private let versionString: UnsafeMutablePointer<CChar> = {
-    let s = "0.1.0"
-    let p = UnsafeMutablePointer<CChar>.allocate(capacity: s.utf8.count + 1)
-    for (i, b) in s.utf8.enumerated() { p[i] = CChar(bitPattern: b) }
-    p[s.utf8.count] = 0
-    return p
-}()
+public func trm_abi_version() -> UInt32 {
+    UInt32(TRM_ABI_VERSION)
+}
