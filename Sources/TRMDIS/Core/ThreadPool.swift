@@ -3,34 +3,82 @@ import Glibc
 #endif
 import CBLAS
 
-/// A fixed set of worker threads for the elementwise kernels. `parallelFor` splits a range into one
-/// contiguous chunk per thread (the caller runs chunk 0), so a given thread count always partitions
-/// the work the same way and results are reproducible bit for bit.
+/// A fixed set of worker threads for the kernels. `parallelFor` splits a range into one contiguous
+/// chunk per thread (the caller runs chunk 0), so a given thread count always partitions the work the
+/// same way and results are reproducible bit for bit.
 public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
     private var threads: [pthread_t] = []
-    private var mutex = pthread_mutex_t()
-    /// Held by the thread that is driving the workers; a second caller runs its work inline instead.
-    private var callerLock = pthread_mutex_t()
-    private var startCondition = pthread_cond_t()
-    private var doneCondition = pthread_cond_t()
-    private var generation = 0
-    private var pending = 0
-    private var stopping = false
-    private var job: ((Int) -> Void)?
+    private let shared: Shared
+
+    /// What the workers touch. They hold it strongly, so it outlives the pool until they have exited.
+    private final class Shared {
+        var mutex = pthread_mutex_t()
+        var startCondition = pthread_cond_t()
+        var doneCondition = pthread_cond_t()
+        /// Held by the thread driving the workers; a second caller runs its work inline instead.
+        var callerLock = pthread_mutex_t()
+        var generation = 0
+        var pending = 0
+        var stopping = false
+        var job: ((Int) -> Void)?
+
+        init() {
+            pthread_mutex_init(&mutex, nil)
+            pthread_mutex_init(&callerLock, nil)
+            pthread_cond_init(&startCondition, nil)
+            pthread_cond_init(&doneCondition, nil)
+        }
+
+        deinit {
+            pthread_cond_destroy(&startCondition)
+            pthread_cond_destroy(&doneCondition)
+            pthread_mutex_destroy(&mutex)
+            pthread_mutex_destroy(&callerLock)
+        }
+
+        func workerLoop(index: Int) {
+            var seen = 0
+            while true {
+                pthread_mutex_lock(&mutex)
+                while generation == seen && !stopping { pthread_cond_wait(&startCondition, &mutex) }
+                if stopping { pthread_mutex_unlock(&mutex); return }
+                seen = generation
+                pthread_mutex_unlock(&mutex)
+                runCurrentJob(index)
+                pthread_mutex_lock(&mutex)
+                pending -= 1
+                if pending == 0 { pthread_cond_signal(&doneCondition) }
+                pthread_mutex_unlock(&mutex)
+            }
+        }
+
+        /// Calls the posted job. Its reference is dropped when this returns, before the worker reports
+        /// done, so `withoutActuallyEscaping` in `runOnAll` never sees the closure outlive the call.
+        @inline(never)
+        func runCurrentJob(_ index: Int) {
+            pthread_mutex_lock(&mutex)
+            let work = job
+            pthread_mutex_unlock(&mutex)
+            work?(index)
+        }
+    }
+
+    private final class WorkerContext {
+        let shared: Shared
+        let index: Int
+        init(shared: Shared, index: Int) { self.shared = shared; self.index = index }
+    }
 
     public init(threads: Int) {
         threadCount = max(1, threads)
-        pthread_mutex_init(&mutex, nil)
-        pthread_mutex_init(&callerLock, nil)
-        pthread_cond_init(&startCondition, nil)
-        pthread_cond_init(&doneCondition, nil)
+        shared = Shared()
         for worker in 1..<threadCount {
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: worker)).toOpaque()
+            let context = Unmanaged.passRetained(WorkerContext(shared: shared, index: worker)).toOpaque()
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-                context.pool.workerLoop(index: context.index)
+                context.shared.workerLoop(index: context.index)
                 return nil
             }, context)
             precondition(rc == 0, "TRMDIS: pthread_create failed")
@@ -39,47 +87,11 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
-        pthread_mutex_lock(&mutex)
-        stopping = true
-        pthread_cond_broadcast(&startCondition)
-        pthread_mutex_unlock(&mutex)
+        pthread_mutex_lock(&shared.mutex)
+        shared.stopping = true
+        pthread_cond_broadcast(&shared.startCondition)
+        pthread_mutex_unlock(&shared.mutex)
         for thread in threads { pthread_join(thread, nil) }
-        pthread_cond_destroy(&startCondition)
-        pthread_cond_destroy(&doneCondition)
-        pthread_mutex_destroy(&mutex)
-        pthread_mutex_destroy(&callerLock)
-    }
-
-    private final class WorkerContext {
-        unowned let pool: ThreadPool
-        let index: Int
-        init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
-    }
-
-    private func workerLoop(index: Int) {
-        var seen = 0
-        while true {
-            pthread_mutex_lock(&mutex)
-            while generation == seen && !stopping { pthread_cond_wait(&startCondition, &mutex) }
-            if stopping { pthread_mutex_unlock(&mutex); return }
-            seen = generation
-            pthread_mutex_unlock(&mutex)
-            runCurrentJob(index)
-            pthread_mutex_lock(&mutex)
-            pending -= 1
-            if pending == 0 { pthread_cond_signal(&doneCondition) }
-            pthread_mutex_unlock(&mutex)
-        }
-    }
-
-    /// Calls the posted job. Its reference is dropped when this returns, before the worker reports
-    /// done, so `withoutActuallyEscaping` in `runOnAll` never sees the closure outlive the call.
-    @inline(never)
-    private func runCurrentJob(_ index: Int) {
-        pthread_mutex_lock(&mutex)
-        let work = job
-        pthread_mutex_unlock(&mutex)
-        work?(index)
     }
 
     /// Runs `body(t)` once for every t in 0..<threadCount and returns when all are done. The workers
@@ -87,23 +99,24 @@ public final class ThreadPool: @unchecked Sendable {
     /// a nested call) runs every t on the calling thread, which computes the same values.
     public func runOnAll(_ body: (Int) -> Void) {
         if threadCount == 1 { body(0); return }
-        guard pthread_mutex_trylock(&callerLock) == 0 else {
+        let s = shared
+        guard pthread_mutex_trylock(&s.callerLock) == 0 else {
             for t in 0..<threadCount { body(t) }
             return
         }
-        defer { pthread_mutex_unlock(&callerLock) }
+        defer { pthread_mutex_unlock(&s.callerLock) }
         withoutActuallyEscaping(body) { escaping in
-            pthread_mutex_lock(&mutex)
-            job = escaping
-            pending = threadCount - 1
-            generation &+= 1
-            pthread_cond_broadcast(&startCondition)
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_lock(&s.mutex)
+            s.job = escaping
+            s.pending = threadCount - 1
+            s.generation &+= 1
+            pthread_cond_broadcast(&s.startCondition)
+            pthread_mutex_unlock(&s.mutex)
             escaping(0)
-            pthread_mutex_lock(&mutex)
-            while pending > 0 { pthread_cond_wait(&doneCondition, &mutex) }
-            job = nil
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_lock(&s.mutex)
+            while s.pending > 0 { pthread_cond_wait(&s.doneCondition, &s.mutex) }
+            s.job = nil
+            pthread_mutex_unlock(&s.mutex)
         }
     }
 
@@ -120,35 +133,22 @@ public final class ThreadPool: @unchecked Sendable {
     }
 }
 
-/// The engine's threads: one pool for elementwise kernels plus OpenBLAS's own, both sized together.
+/// The engine's threads: one pool for the kernels and for splitting matrix products. OpenBLAS is kept
+/// single-threaded, so its own workers never spin on a core the pool needs.
 public enum Threads {
     nonisolated(unsafe) private static var current = ThreadPool(threads: defaultCount())
 
     public static var pool: ThreadPool { current }
     public static var count: Int { current.threadCount }
 
-    /// Sets the thread count for the kernels and for OpenBLAS. Not safe to call while a step runs.
+    /// Sets the thread count. Not safe to call while a step runs.
     public static func set(_ count: Int) {
         let n = max(1, count)
         if n != current.threadCount { current = ThreadPool(threads: n) }
-        openblas_set_num_threads(Int32(n))
     }
 
     static func defaultCount() -> Int {
-        let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        openblas_set_num_threads(Int32(max(1, n)))
-        return max(1, n)
-    }
-}
-
-extension Threads {
-    /// Runs `body` with OpenBLAS on one thread, for regions where the pool already runs many small
-    /// GEMMs side by side (attention heads); OpenBLAS gets its full count back afterwards.
-    @inline(__always)
-    public static func withSingleThreadedBLAS(_ body: () -> Void) {
-        if count == 1 { body(); return }
         openblas_set_num_threads(1)
-        body()
-        openblas_set_num_threads(Int32(count))
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 }

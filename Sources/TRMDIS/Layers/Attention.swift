@@ -27,31 +27,53 @@ struct Attention {
         Linear.forward(x, wQKV, saved.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d)
         rope?.apply(qkv: saved.qkv, rows: rows, heads: heads, inverse: false)
         let scale = 1 / Float(hd).squareRoot()
-        Threads.withSingleThreadedBLAS {
-            Threads.pool.parallelFor(batch * heads) { range in
-                for job in range {
-                    let b = job / heads, h = job % heads
-                    let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
-                    let p = saved.probs + job * l * l
-                    sgemm(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
-                          q, lda: 3 * d, k, ldb: 3 * d, p, ldc: l)
-                    for i in 0..<l { Attention.softmaxRow(p + i * l, l) }
-                    sgemm(transA: false, transB: false, m: l, n: hd, k: l,
-                          p, lda: l, v, ldb: 3 * d, saved.context + b * l * d + h * hd, ldc: d)
-                }
+        // One (example, head) pair per job; the products inside are small, so each runs on one thread.
+        Threads.pool.parallelFor(batch * heads) { range in
+            for job in range {
+                let b = job / heads, h = job % heads
+                let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
+                let p = saved.probs + job * l * l
+                sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
+                            q, lda: 3 * d, k, ldb: 3 * d, beta: 0, p, ldc: l)
+                for i in 0..<l { Attention.softmaxRow(p + i * l, l) }
+                sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: 1,
+                            p, lda: l, v, ldb: 3 * d, beta: 0, saved.context + b * l * d + h * hd, ldc: d)
             }
         }
         Linear.forward(saved.context, wO, out, rows: rows, inFeatures: d, outFeatures: d)
     }
 
+    /// p ← softmax(p) over n values, vectorised.
     @inline(__always)
     static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        typealias V = VectorMath.V
         var m = -Float.infinity
-        for j in 0..<n { m = max(m, p[j]) }
-        var sum: Float = 0
-        for j in 0..<n { let e = expf(p[j] - m); p[j] = e; sum += e }
+        var j = 0
+        if n >= 8 {
+            var mv = VectorMath.load(p)
+            j = 8
+            while j + 8 <= n { mv = pointwiseMax(mv, VectorMath.load(p + j)); j += 8 }
+            m = mv.max()
+        }
+        while j < n { m = max(m, p[j]); j += 1 }
+        let mv = V(repeating: m)
+        var sv = V(repeating: 0)
+        j = 0
+        while j + 8 <= n {
+            let e = VectorMath.exp(VectorMath.load(p + j) - mv)
+            VectorMath.store(e, p + j)
+            sv += e
+            j += 8
+        }
+        var sum = sv.sum()
+        while j < n {
+            let e = VectorMath.exp(V(repeating: p[j] - m))[0]
+            p[j] = e
+            sum += e
+            j += 1
+        }
         let inv = 1 / sum
-        for j in 0..<n { p[j] *= inv }
+        for i in 0..<n { p[i] *= inv }
     }
 
     /// Accumulates dW_qkv and dW_o and adds the input gradient into `dx`. `dOut` may alias `dx`.
@@ -66,34 +88,34 @@ struct Attention {
                         rows: rows, inFeatures: d, outFeatures: d, accumulate: false)
         let scale = 1 / Float(hd).squareRoot()
         let chunks = min(Threads.count, dProbsSlots)  // one dP scratch per working thread
-        Threads.withSingleThreadedBLAS {
-            Threads.pool.runOnAll { t in
-                guard t < chunks else { return }
-                let jobs = batch * heads
-                let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
-                let dp = dProbs + t * l * l
-                for job in start..<end {
-                    let b = job / heads, h = job % heads
-                    let base = b * l * 3 * d + h * hd
-                    let q = saved.qkv + base, k = q + d, v = q + 2 * d
-                    let dq = dQKV + base, dk = dq + d, dv = dq + 2 * d
-                    let p = saved.probs + job * l * l
-                    let dctx = dContext + b * l * d + h * hd
-                    // dP = dC·Vᵀ ; dV = Pᵀ·dC
-                    sgemm(transA: false, transB: true, m: l, n: l, k: hd, dctx, lda: d, v, ldb: 3 * d, dp, ldc: l)
-                    sgemm(transA: true, transB: false, m: l, n: hd, k: l, p, lda: l, dctx, ldb: d, dv, ldc: 3 * d)
-                    // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
-                    for i in 0..<l {
-                        let pr = p + i * l, dr = dp + i * l
-                        let s = Kernels.dot(pr, dr, l)
-                        for j in 0..<l { dr[j] = pr[j] * (dr[j] - s) }
-                    }
-                    // dQ = scale·dS·K ; dK = scale·dSᵀ·Q
-                    sgemm(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
-                          dp, lda: l, k, ldb: 3 * d, dq, ldc: 3 * d)
-                    sgemm(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
-                          dp, lda: l, q, ldb: 3 * d, dk, ldc: 3 * d)
+        Threads.pool.runOnAll { t in
+            guard t < chunks else { return }
+            let jobs = batch * heads
+            let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
+            let dp = dProbs + t * l * l
+            for job in start..<end {
+                let b = job / heads, h = job % heads
+                let base = b * l * 3 * d + h * hd
+                let q = saved.qkv + base, k = q + d, v = q + 2 * d
+                let dq = dQKV + base, dk = dq + d, dv = dq + 2 * d
+                let p = saved.probs + job * l * l
+                let dctx = dContext + b * l * d + h * hd
+                // dP = dC·Vᵀ ; dV = Pᵀ·dC
+                sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: 1,
+                            dctx, lda: d, v, ldb: 3 * d, beta: 0, dp, ldc: l)
+                sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: 1,
+                            p, lda: l, dctx, ldb: d, beta: 0, dv, ldc: 3 * d)
+                // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
+                for i in 0..<l {
+                    let pr = p + i * l, dr = dp + i * l
+                    let s = Kernels.dot(pr, dr, l)
+                    for j in 0..<l { dr[j] = pr[j] * (dr[j] - s) }
                 }
+                // dQ = scale·dS·K ; dK = scale·dSᵀ·Q
+                sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
+                            dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
+                sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
+                            dp, lda: l, q, ldb: 3 * d, beta: 0, dk, ldc: 3 * d)
             }
         }
         rope?.apply(qkv: dQKV, rows: rows, heads: heads, inverse: true)

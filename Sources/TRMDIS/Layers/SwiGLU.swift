@@ -9,7 +9,7 @@ struct SwiGLU {
     let width: Int
     let inner: Int
 
-    @inline(__always) private static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    @inline(__always) private static func sigmoid(_ x: Float) -> Float { VectorMath.sigmoid(.init(repeating: x))[0] }
 
     /// act[r, j] = SiLU(gate[r, j]) · up[r, j], reading the fused [rows, 2·inner] projection.
     private func activate(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, rows: Int) {
@@ -17,7 +17,13 @@ struct SwiGLU {
         Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner)) { range in
             for r in range {
                 let g = gateUp + r * 2 * inner, u = g + inner, a = act + r * inner
-                for j in 0..<inner { a[j] = g[j] * SwiGLU.sigmoid(g[j]) * u[j] }
+                var j = 0
+                while j + 8 <= inner {
+                    let gv = VectorMath.load(g + j)
+                    VectorMath.store(gv * VectorMath.sigmoid(gv) * VectorMath.load(u + j), a + j)
+                    j += 8
+                }
+                while j < inner { a[j] = g[j] * SwiGLU.sigmoid(g[j]) * u[j]; j += 1 }
             }
         }
     }
@@ -48,10 +54,19 @@ struct SwiGLU {
             for r in range {
                 let g = gateUp + r * 2 * inner, u = g + inner, da = act + r * inner
                 let dg = dGateUp + r * 2 * inner, du = dg + inner
-                for j in 0..<inner {
+                var j = 0
+                while j + 8 <= inner {
+                    let gv = VectorMath.load(g + j), dav = VectorMath.load(da + j)
+                    let s = VectorMath.sigmoid(gv)
+                    VectorMath.store(dav * gv * s, du + j)
+                    VectorMath.store(dav * VectorMath.load(u + j) * s * (1 + gv * (1 - s)), dg + j)
+                    j += 8
+                }
+                while j < inner {
                     let s = SwiGLU.sigmoid(g[j]), silu = g[j] * s
                     du[j] = da[j] * silu
                     dg[j] = da[j] * u[j] * s * (1 + g[j] * (1 - s))
+                    j += 1
                 }
             }
         }
