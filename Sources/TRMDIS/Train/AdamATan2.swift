@@ -27,6 +27,9 @@ public final class AdamATan2 {
         v = arena.floats(count)
     }
 
+    /// Restores the step counter (the moments are restored through `m` and `v`).
+    public func restore(step: Int) { self.step = step }
+
     /// One update of `params` from `grads` at learning rate `lr`.
     public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
         step += 1

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// AdamW (decoupled weight decay, bias-corrected moments, epsilon outside the square root), as
+/// torch.optim.AdamW: p ← p·(1 − lr·λ); m, v updated; p ← p − lr·m̂/(√v̂ + ε).
+public final class AdamW {
+    public let count: Int
+    public var beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    public private(set) var step = 0
+    private let arena = Arena()
+    public let m: UnsafeMutablePointer<Float>
+    public let v: UnsafeMutablePointer<Float>
+
+    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
+        self.count = count
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+        m = arena.floats(count)
+        v = arena.floats(count)
+    }
+
+    /// Restores the step counter (the moments are restored through `m` and `v`).
+    public func restore(step: Int) { self.step = step }
+
+    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
+        step += 1
+        let b1 = beta1, b2 = beta2, eps = self.eps
+        let decay = 1 - lr * weightDecay
+        let c1 = 1 - powf(b1, Float(step)), c2 = 1 - powf(b2, Float(step))
+        let stepSize = lr / c1, c2Root = c2.squareRoot()
+        let m = self.m, v = self.v
+        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
+            for i in range {
+                let g = grads[i]
+                params[i] *= decay
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                params[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
+            }
+        }
+    }
+}
+
+/// The reference's sparse SignSGD for puzzle-embedding rows (trm.md §4.1): the batch's row gradients are
+/// summed per unique id, and only those rows move: p ← p·(1 − lr·λ) − lr·sign(Σ grad). Untouched rows are
+/// neither updated nor decayed.
+public final class SparseSignSGD {
+    public var weightDecay: Float
+    private let width: Int
+    private let arena = Arena()
+    private let summed: UnsafeMutablePointer<Float>
+    private let order: UnsafeMutablePointer<Int32>
+    private let capacity: Int
+
+    /// `width`: floats per row; `maxRows`: the most rows one update can see (the batch size).
+    public init(width: Int, maxRows: Int, weightDecay: Float = 0.1) {
+        self.width = width
+        self.weightDecay = weightDecay
+        capacity = maxRows
+        summed = arena.floats(maxRows * width)
+        order = arena.int32s(maxRows)
+    }
+
+    /// Updates `table` rows named by `ids` ([count]) from per-example gradients `grads` ([count, width]).
+    public func update(table: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, grads: UnsafePointer<Float>,
+                       count: Int, lr: Float) {
+        precondition(count <= capacity, "SparseSignSGD: more rows than the capacity given at init")
+        if width == 0 { return }
+        // Unique ids in first-seen order, with their summed gradients (a fixed order: reproducible).
+        var unique = 0
+        for b in 0..<count {
+            let id = ids[b]
+            var slot = 0
+            while slot < unique && order[slot] != id { slot += 1 }
+            let dst = summed + slot * width, src = grads + b * width
+            if slot == unique {
+                order[unique] = id
+                unique += 1
+                dst.update(from: src, count: width)
+            } else {
+                for i in 0..<width { dst[i] += src[i] }
+            }
+        }
+        let decay = 1 - lr * weightDecay
+        for slot in 0..<unique {
+            let row = table + Int(order[slot]) * width, g = summed + slot * width
+            for i in 0..<width {
+                let s: Float = g[i] > 0 ? 1 : (g[i] < 0 ? -1 : 0)
+                row[i] = row[i] * decay - lr * s
+            }
+        }
+    }
+}
+
+/// The learning-rate schedule of the reference (trm.md §4.2): the step counter is 1-based, linear warm-up
+/// lr·step/warmup for step < warmup, then cosine from lr down to lr·minRatio over the remaining steps
+/// (minRatio = 1, the reference's setting, makes it constant).
+public struct LearningRateSchedule: Codable, Sendable, Equatable {
+    public var base: Float
+    public var warmupSteps: Int
+    public var totalSteps: Int
+    public var minRatio: Float
+
+    public init(base: Float, warmupSteps: Int = 2000, totalSteps: Int = 1, minRatio: Float = 1) {
+        self.base = base
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+        self.minRatio = minRatio
+    }
+
+    public func rate(at step: Int) -> Float {
+        if step < warmupSteps { return base * Float(step) / Float(max(1, warmupSteps)) }
+        let progress = Double(step - warmupSteps) / Double(max(1, totalSteps - warmupSteps))
+        let cosine = 0.5 * (1 + cos(Double.pi * min(1, progress)))
+        return base * Float(Double(minRatio) + (1 - Double(minRatio)) * cosine)
+    }
+}
+
+/// An exponential moving average of the weights (trm.md §4.4): shadow ← (1−μ)·param + μ·shadow after
+/// every update, initialised to the weights, no bias correction.
+public final class EMA {
+    public let rate: Float
+    public let count: Int
+    private let arena = Arena()
+    public let shadow: UnsafeMutablePointer<Float>
+
+    public init(weights: UnsafePointer<Float>, count: Int, rate: Float = 0.999) {
+        self.rate = rate
+        self.count = count
+        shadow = arena.floats(count)
+        shadow.update(from: weights, count: count)
+    }
+
+    public func update(_ weights: UnsafePointer<Float>) {
+        let mu = rate, shadow = self.shadow
+        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
+            for i in range { shadow[i] = (1 - mu) * weights[i] + mu * shadow[i] }
+        }
+    }
+}
+
+/// Scales `grads` so their global L2 norm is at most `maxNorm`; returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ grads: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
+    var sum = 0.0
+    var i = 0
+    while i < count {
+        let n = min(4096, count - i)
+        sum += Double(Kernels.sumOfSquares(grads + i, n))
+        i += n
+    }
+    let norm = Float(sum.squareRoot())
+    if norm > maxNorm && norm > 0 {
+        let scale = maxNorm / norm
+        for j in 0..<count { grads[j] *= scale }
+    }
+    return norm
+}
