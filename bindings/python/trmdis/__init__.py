@@ -1,0 +1,100 @@
+"""trmdis: Tiny Recursive Models and Deep Improvement Supervision on the CPU, through libtrmdis's C API.
+
+    import trmdis
+    model = trmdis.Model("dis-compact", seed=0)
+    runner = trmdis.Runner(model, batch_size=8)
+    logits, q = runner.step(tokens)            # tokens: int32 (8, seq_len)
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from typing import Callable, Optional
+
+from . import _lib
+from .config import PRESETS, Mixer, ModelConfig, PosEncoding, _int32
+from .errors import (
+    ABIError,
+    AbortedError,
+    FormatError,
+    InternalError,
+    InvalidArgumentError,
+    OutOfMemoryError,
+    TRMError,
+    TRMIOError,
+    check,
+    status_string,
+)
+from .model import Model, Runner
+
+__all__ = [
+    "ABI_VERSION", "ABIError", "AbortedError", "FormatError", "InternalError", "InvalidArgumentError", "Mixer",
+    "Model", "ModelConfig", "OutOfMemoryError", "PRESETS", "PosEncoding", "Runner", "TRMError", "TRMIOError",
+    "abi_version", "get_num_threads", "library_path", "set_log_handler", "set_num_threads", "status_string",
+    "version",
+]
+
+ABI_VERSION = _lib.ABI_VERSION
+library_path = _lib.library_path
+
+
+def version() -> str:
+    """The library's version, "MAJOR.MINOR.PATCH" (trm_version)."""
+    return _lib.lib.trm_version().decode()
+
+
+def abi_version() -> int:
+    """The library's ABI number (trm_abi_version); equal to ABI_VERSION once imported."""
+    return int(_lib.lib.trm_abi_version())
+
+
+__version__ = version()
+
+
+def set_num_threads(threads: int) -> None:
+    """Sets the engine's thread count, 1...1024 (trm_set_num_threads). Global: call it between steps."""
+    check(_lib.lib.trm_set_num_threads(_int32(threads, "threads")))
+
+
+def get_num_threads() -> int:
+    """The engine's thread count (trm_get_num_threads)."""
+    return int(_lib.lib.trm_get_num_threads())
+
+
+# ---- Logging: library lines go to a handler, by default the `trmdis` logger. ----
+
+_LEVELS = {_lib.TRM_LOG_DEBUG: logging.DEBUG, _lib.TRM_LOG_INFO: logging.INFO,
+           _lib.TRM_LOG_WARN: logging.WARNING, _lib.TRM_LOG_ERROR: logging.ERROR}
+_logger = logging.getLogger("trmdis")
+_log_callback = None  # the live CFUNCTYPE object; kept here so it is never collected while C holds it
+
+
+def _to_logging(level: int, message: str) -> None:
+    _logger.log(_LEVELS.get(level, logging.ERROR), "%s", message)
+
+
+def set_log_handler(handler: Optional[Callable[[int, str], None]] = _to_logging) -> None:
+    """Routes library log lines to handler(level, message) (trm_log_set); None discards them.
+
+    The default forwards them to the `trmdis` logger of the logging module. Global and not thread-safe.
+    """
+    global _log_callback
+    if handler is None:
+        _lib.lib.trm_log_set(_lib.LOG_CALLBACK(), None)
+        _log_callback = None
+        return
+
+    def forward(level: int, message: Optional[bytes], _user_data: object) -> None:
+        try:
+            handler(int(level), (message or b"").decode("utf-8", "replace"))
+        except Exception:  # an exception must not unwind into C
+            _logger.exception("trmdis log handler failed")
+
+    callback = _lib.LOG_CALLBACK(forward)
+    _lib.lib.trm_log_set(callback, None)
+    _log_callback = callback
+
+
+set_log_handler()
+atexit.register(set_log_handler, None)  # C must not call into a finalising interpreter
