@@ -74,6 +74,34 @@ func modelConfig(from c: trm_model_config) throws(Failure) -> ModelConfig {
         numLayers: Int(c.num_layers), mixer: mixer, posEncoding: pos, ropeTheta: Double(c.rope_theta),
         rmsNormEps: c.rms_norm_eps, hCycles: Int(c.h_cycles), lCycles: Int(c.l_cycles),
         supervisionSteps: Int(c.supervision_steps), timeEmbedding: c.time_embedding == 1)
-    try engine { () throws(TRMError) in try config.validate() }
+    do throws(TRMError) {
+        try config.validate()
+    } catch {
+        guard case .invalidArgument(let message) = error else { throw Failure(error) }
+        throw .invalid("config: " + cFieldNames(message))
+    }
     return config
+}
+
+/// The engine's messages name ModelConfig's Swift properties; a C caller knows the struct's fields.
+private let cNames: [Substring: String] = [
+    "vocabSize": "vocab_size", "seqLen": "seq_len", "puzzleEmbLen": "puzzle_emb_len",
+    "puzzleEmbDim": "puzzle_emb_ndim", "numPuzzleIdentifiers": "num_puzzle_identifiers",
+    "hiddenSize": "hidden_size", "numHeads": "num_heads", "numLayers": "num_layers", "ropeTheta": "rope_theta",
+    "rmsNormEps": "rms_norm_eps", "hCycles": "h_cycles", "lCycles": "l_cycles",
+    "supervisionSteps": "supervision_steps",
+]
+
+private func cFieldNames(_ message: String) -> String {
+    var result = "", word = Substring()
+    var start = message.startIndex
+    for i in message.indices {
+        if message[i].isLetter || message[i].isNumber { continue }
+        word = message[start..<i]
+        result += cNames[word] ?? String(word)
+        result.append(message[i])
+        start = message.index(after: i)
+    }
+    word = message[start...]
+    return result + (cNames[word] ?? String(word))
 }
