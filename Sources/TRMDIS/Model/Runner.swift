@@ -158,6 +158,12 @@ public final class Runner {
         heads.forward(y, weights: w, logits: logits, q: qLogits)
     }
 
+    /// The heads applied to the current carry y without running a step: the logits before a step
+    /// (l_u of the DIS guidance, dis.md §1.10). `logits` [B, seqLen, vocab], `q` [B, 2].
+    public func readout(logits: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>) {
+        heads.forward(y, weights: model.weights, logits: logits, q: q)
+    }
+
     /// Applies the blocks to call.input; with one Saved (no gradient) every layer reuses it.
     @discardableResult
     private func runNet(_ call: Call, into destination: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {

@@ -1,0 +1,69 @@
+/// Accuracy of a model on a set of examples, after every supervision step.
+public struct EvalReport: Codable, Sendable, Equatable {
+    public struct Step: Codable, Sendable, Equatable {
+        public var step: Int
+        public var exactAccuracy: Double
+        public var tokenAccuracy: Double
+        /// Mean number of non-ignored cells that differ from the label (the distance DIS drives down).
+        public var meanHamming: Double
+    }
+
+    public var examples = 0
+    /// After the last step.
+    public var exactAccuracy = 0.0
+    public var tokenAccuracy = 0.0
+    public var perStep: [Step] = []
+    public var netCallsPerExample = 0
+    public var seconds = 0.0
+}
+
+/// Runs every example through `options.steps` supervision steps and scores each step's prediction.
+public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, options: InferenceOptions? = nil,
+                     limit: Int? = nil) throws(TRMError) -> EvalReport {
+    try examples.validate(for: model.config)
+    let c = model.config, n = c.seqLen
+    let options = options ?? .defaults(for: c)
+    let steps = options.steps ?? c.supervisionSteps
+    let total = min(examples.count, limit ?? examples.count)
+    let predictor = try Predictor(model: model, batchSize: min(batchSize, max(1, total)))
+    var stats = [EvalReport.Step](repeating: .init(step: 0, exactAccuracy: 0, tokenAccuracy: 0, meanHamming: 0),
+                                  count: steps)
+    let t0 = monotonicSeconds()
+    var start = 0
+    while start < total {
+        let count = min(predictor.batchSize, total - start)
+        try examples.inputs.withUnsafeBufferPointer { (inputs) throws(TRMError) in
+            try examples.puzzleIds.withUnsafeBufferPointer { (ids) throws(TRMError) in
+                try examples.labels.withUnsafeBufferPointer { (labels) throws(TRMError) in
+                    try predictor.run(inputs: inputs.baseAddress! + start * n, puzzleIds: ids.baseAddress! + start,
+                                      count: count, options: options) { (r) throws(TRMError) in
+                        for e in 0..<count {
+                            let y = labels.baseAddress! + (start + e) * n, p = r.predictions + e * n
+                            let (tokens, exact) = Predictions.score(p, y, n)
+                            var wrong = 0
+                            for t in 0..<n where y[t] != Losses.ignoreLabel && p[t] != y[t] { wrong += 1 }
+                            stats[r.step - 1].tokenAccuracy += tokens
+                            stats[r.step - 1].exactAccuracy += exact ? 1 : 0
+                            stats[r.step - 1].meanHamming += Double(wrong)
+                        }
+                    }
+                }
+            }
+        }
+        start += count
+    }
+    var report = EvalReport()
+    report.examples = total
+    for s in 0..<steps {
+        stats[s].step = s + 1
+        stats[s].tokenAccuracy /= Double(total)
+        stats[s].exactAccuracy /= Double(total)
+        stats[s].meanHamming /= Double(total)
+    }
+    report.perStep = stats
+    report.exactAccuracy = stats.last!.exactAccuracy
+    report.tokenAccuracy = stats.last!.tokenAccuracy
+    report.netCallsPerExample = steps * c.netCallsPerStep
+    report.seconds = monotonicSeconds() - t0
+    return report
+}

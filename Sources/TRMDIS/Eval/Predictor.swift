@@ -1,0 +1,85 @@
+/// How inference runs (dis.md §1.10, trm.md §2.4): always a fixed number of supervision steps.
+public struct InferenceOptions: Sendable {
+    /// Supervision steps to run (default: the model's N_sup).
+    public var steps: Int?
+    /// Guidance weight w: the step's logits are (1−w)·l_u + w·l_c, with l_u the readout of y before the
+    /// step and l_c after it (dis.md §2). w = 1 is plain inference.
+    public var guidance: Float = 1
+    /// Feed each step's prediction back as the next step's input (DIS, official code).
+    public var feedbackPredictions: Bool
+
+    public init(steps: Int? = nil, guidance: Float = 1, feedbackPredictions: Bool) {
+        self.steps = steps
+        self.guidance = guidance
+        self.feedbackPredictions = feedbackPredictions
+    }
+
+    /// DIS models (with a step-time embedding) feed predictions back; TRM models keep the input.
+    public static func defaults(for c: ModelConfig) -> InferenceOptions {
+        InferenceOptions(feedbackPredictions: c.timeEmbedding)
+    }
+}
+
+/// What one supervision step of inference produced, handed to the caller's closure: borrowed buffers,
+/// valid during the call only.
+public struct InferenceStep {
+    public let step: Int
+    /// [B, seqLen] argmax of the (guided) logits.
+    public let predictions: UnsafePointer<Int32>
+    /// [B, seqLen, vocab] the (guided) logits.
+    public let logits: UnsafePointer<Float>
+    /// [B, 2] q_halt, q_continue after the step (the halting confidence is sigmoid(q_halt)).
+    public let qLogits: UnsafePointer<Float>
+}
+
+/// Runs trained models on batches of puzzles, step by step.
+public final class Predictor {
+    public let model: Model
+    public let runner: Runner
+    private let arena = Arena()
+    private let unconditional: UnsafeMutablePointer<Float>
+    private let qScratch: UnsafeMutablePointer<Float>
+    private let predictions: UnsafeMutablePointer<Int32>
+
+    public init(model: Model, batchSize: Int) throws(TRMError) {
+        self.model = model
+        runner = try Runner(model: model, batchSize: batchSize)
+        let c = model.config
+        unconditional = arena.floats(batchSize * c.seqLen * c.vocabSize)
+        qScratch = arena.floats(batchSize * 2)
+        predictions = arena.int32s(batchSize * c.seqLen)
+    }
+
+    public var batchSize: Int { runner.batchSize }
+
+    /// Solves `count` ≤ batchSize puzzles (inputs [count, seqLen], puzzle ids [count] or nil for 0),
+    /// calling `onStep` after every supervision step. Unused batch slots repeat the first puzzle.
+    public func run(inputs: UnsafePointer<Int32>, puzzleIds: UnsafePointer<Int32>?, count: Int,
+                    options: InferenceOptions, onStep: (InferenceStep) throws(TRMError) -> Void) throws(TRMError) {
+        let c = model.config, n = c.seqLen, b = batchSize
+        guard count >= 1 && count <= b else { throw .invalidArgument("count must be in 1...\(b) (got \(count))") }
+        let steps = options.steps ?? c.supervisionSteps
+        guard steps >= 1 && steps <= 4096 else { throw .invalidArgument("steps must be in 1...4096 (got \(steps))") }
+        guard options.guidance.isFinite else { throw .invalidArgument("guidance weight must be finite") }
+        for slot in 0..<b {
+            let src = slot < count ? slot : 0
+            (runner.tokens + slot * n).update(from: inputs + src * n, count: n)
+            runner.puzzleIds[slot] = puzzleIds?[src] ?? 0
+        }
+        try runner.validateInputs()
+        runner.resetCarry()
+        let w = options.guidance, cells = b * n * c.vocabSize
+        for s in 1...steps {
+            if w != 1 { runner.readout(logits: unconditional, q: qScratch) }
+            runner.timeStep = min(s, max(0, c.timeEmbeddingRows - 1))
+            try runner.forward(requiresGrad: false)
+            let logits = runner.logits
+            if w != 1 {
+                for i in 0..<cells { logits[i] = (1 - w) * unconditional[i] + w * logits[i] }
+            }
+            Predictions.argmax(logits, cells: b * n, vocab: c.vocabSize, into: predictions)
+            try onStep(InferenceStep(step: s, predictions: predictions, logits: logits, qLogits: runner.qLogits))
+            if options.feedbackPredictions { runner.tokens.update(from: predictions, count: b * n) }
+        }
+    }
+}

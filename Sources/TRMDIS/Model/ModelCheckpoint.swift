@@ -1,0 +1,82 @@
+import FoundationEssentials
+
+/// Model weights as safetensors under the official PyTorch state-dict names (trm.md §1.11, without the
+/// `_orig_mod.model.inner.` prefix), with the configuration as JSON metadata, so weights move between
+/// this engine and PyTorch. Buffers travel too: `puzzle_emb.weights`, `H_init`, `L_init`.
+extension Model {
+    public static let configMetadataKey = "trmdis_config"
+
+    /// The model as safetensors; `weights` overrides the trainable weights (e.g. the EMA copy).
+    public func safeTensors(weights override: UnsafePointer<Float>? = nil) -> SafeTensors {
+        var st = SafeTensors()
+        let w = override ?? UnsafePointer(weights)
+        for spec in layout.specs { st.add(spec.name, floats: w + spec.offset, shape: spec.shape) }
+        if config.puzzleEmbLen > 0 {
+            st.add("puzzle_emb.weights", floats: puzzleEmbedding, shape: [config.numPuzzleIdentifiers, config.puzzleEmbDim])
+        }
+        st.add("H_init", floats: hInit, shape: [config.hiddenSize])
+        st.add("L_init", floats: lInit, shape: [config.hiddenSize])
+        st.metadata = ["format": "pt", Model.configMetadataKey: config.jsonString]
+        return st
+    }
+
+    /// Writes the model atomically.
+    public func save(to path: String, weights override: UnsafePointer<Float>? = nil) throws(TRMError) {
+        try safeTensors(weights: override).write(to: path)
+    }
+
+    /// Loads a model written by `save` (or converted from PyTorch): the configuration from the metadata,
+    /// then every tensor, checked by name, shape and dtype. Unknown or missing tensors are errors.
+    public static func load(from path: String) throws(TRMError) -> Model {
+        let st = try SafeTensors.load(path)
+        guard let json = st.metadata[configMetadataKey] else {
+            throw .format("\(path): no '\(configMetadataKey)' metadata; it was not written by libtrmdis or its converter")
+        }
+        let config = try ModelConfig(json: json, file: path)
+        let model = try Model(config: config, seed: 0)
+        try model.loadTensors(st, file: path)
+        return model
+    }
+
+    /// Copies the tensors of `st` into this model after checking that the names are exactly the model's.
+    public func loadTensors(_ st: SafeTensors, file: String) throws(TRMError) {
+        var expected = Set(layout.specs.map(\.name))
+        expected.insert("H_init")
+        expected.insert("L_init")
+        if config.puzzleEmbLen > 0 { expected.insert("puzzle_emb.weights") }
+        let present = Set(st.tensors.map(\.name))
+        if let extra = present.subtracting(expected).sorted().first {
+            throw .format("\(file): unexpected tensor '\(extra)' for this configuration")
+        }
+        if let missing = expected.subtracting(present).sorted().first {
+            throw .format("\(file): missing tensor '\(missing)'")
+        }
+        for spec in layout.specs { try st.read(spec.name, into: weights + spec.offset, shape: spec.shape, file: file) }
+        if config.puzzleEmbLen > 0 {
+            try st.read("puzzle_emb.weights", into: puzzleEmbedding,
+                        shape: [config.numPuzzleIdentifiers, config.puzzleEmbDim], file: file)
+        }
+        try st.read("H_init", into: hInit, shape: [config.hiddenSize], file: file)
+        try st.read("L_init", into: lInit, shape: [config.hiddenSize], file: file)
+        for i in 0..<parameterCount where !weights[i].isFinite {
+            throw .format("\(file): weight \(i) is not finite")
+        }
+    }
+}
+
+extension ModelConfig {
+    public var jsonString: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    public init(json: String, file: String = "configuration") throws(TRMError) {
+        do {
+            self = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+        } catch {
+            throw .format("\(file): bad model configuration JSON (\(error))")
+        }
+        try validate()
+    }
+}

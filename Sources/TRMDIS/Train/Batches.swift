@@ -1,0 +1,111 @@
+/// Examples the trainers sample from, flattened: inputs and labels are [count, seqLen] token ids, with
+/// -100 in labels for ignored cells; examples sharing a group (one original puzzle and its augmented
+/// versions) are listed in `groupStarts` (offsets, count + 1 entries; nil = every example its own group).
+public struct ExampleSet: Sendable {
+    public var seqLen: Int
+    public var inputs: [Int32]
+    public var labels: [Int32]
+    public var puzzleIds: [Int32]
+    public var groupStarts: [Int]?
+
+    public init(seqLen: Int, inputs: [Int32], labels: [Int32], puzzleIds: [Int32]? = nil, groupStarts: [Int]? = nil) {
+        self.seqLen = seqLen
+        self.inputs = inputs
+        self.labels = labels
+        self.puzzleIds = puzzleIds ?? [Int32](repeating: 0, count: inputs.count / max(1, seqLen))
+        self.groupStarts = groupStarts
+    }
+
+    public var count: Int { inputs.count / max(1, seqLen) }
+    public var groupCount: Int { groupStarts.map { $0.count - 1 } ?? count }
+
+    public func validate(for model: ModelConfig) throws(TRMError) {
+        guard seqLen == model.seqLen else {
+            throw .invalidArgument("examples have sequence length \(seqLen), the model \(model.seqLen)")
+        }
+        guard count > 0, inputs.count == count * seqLen, labels.count == inputs.count, puzzleIds.count == count else {
+            throw .invalidArgument("inputs, labels and puzzle ids disagree in length")
+        }
+        if let i = inputs.firstIndex(where: { $0 < 0 || Int($0) >= model.vocabSize }) {
+            throw .invalidArgument("input token \(inputs[i]) at \(i) is outside the vocabulary")
+        }
+        if let i = labels.firstIndex(where: { $0 != Losses.ignoreLabel && ($0 < 0 || Int($0) >= model.vocabSize) }) {
+            throw .invalidArgument("label \(labels[i]) at \(i) is outside the vocabulary")
+        }
+        if model.puzzleEmbLen > 0, let i = puzzleIds.firstIndex(where: { $0 < 0 || Int($0) >= model.numPuzzleIdentifiers }) {
+            throw .invalidArgument("puzzle id \(puzzleIds[i]) of example \(i) is outside the model's table")
+        }
+        if let g = groupStarts, g.first != 0 || g.last != count || zip(g, g.dropFirst()).contains(where: { $0 >= $1 }) {
+            throw .invalidArgument("group offsets must rise from 0 to the example count")
+        }
+    }
+}
+
+/// Draws training batches: each epoch visits the groups in a fresh random order and takes one example,
+/// chosen uniformly, from each (the reference's sampler, trm.md §5.5, one example per draw). Everything
+/// comes from one seeded RNG, and `position` can be saved and restored for an exact resume.
+public struct BatchSampler: Sendable {
+    public struct Position: Codable, Sendable, Equatable {
+        public var epoch = 0
+        public var cursor = 0
+        /// RNG state at the start of the epoch (regenerates the epoch's order) and now.
+        public var epochStart: [UInt64] = []
+        public var current: [UInt64] = []
+    }
+
+    public let examples: ExampleSet
+    private var rng: RNG
+    private var epochStartRNG: RNG
+    private var order: [Int] = []
+    private var cursor = 0
+    public private(set) var epoch = 0
+
+    public init(examples: ExampleSet, seed: UInt64) {
+        self.examples = examples
+        rng = RNG(seed: seed)
+        epochStartRNG = rng
+        startEpoch()
+    }
+
+    private mutating func startEpoch() {
+        epochStartRNG = rng
+        order = Array(0..<examples.groupCount)
+        order.shuffle(using: &rng)
+        cursor = 0
+    }
+
+    /// The next example index.
+    public mutating func next() -> Int {
+        if cursor == order.count {
+            epoch += 1
+            startEpoch()
+        }
+        let group = order[cursor]
+        cursor += 1
+        guard let starts = examples.groupStarts else { return group }
+        let lo = starts[group], hi = starts[group + 1]
+        return lo + (hi - lo == 1 ? 0 : rng.below(hi - lo))
+    }
+
+    public var position: Position {
+        Position(epoch: epoch, cursor: cursor, epochStart: Self.words(epochStartRNG), current: Self.words(rng))
+    }
+
+    public mutating func restore(_ p: Position) throws(TRMError) {
+        guard p.epochStart.count == 4, p.current.count == 4, p.cursor >= 0, p.cursor <= examples.groupCount else {
+            throw .format("bad data position in the training state")
+        }
+        rng = Self.rng(p.epochStart)
+        startEpoch()
+        rng = Self.rng(p.current)
+        cursor = p.cursor
+        epoch = p.epoch
+    }
+
+    static func words(_ r: RNG) -> [UInt64] { [r.state.0, r.state.1, r.state.2, r.state.3] }
+    static func rng(_ w: [UInt64]) -> RNG {
+        var r = RNG(seed: 0)
+        r.state = (w[0], w[1], w[2], w[3])
+        return r
+    }
+}

@@ -1,0 +1,150 @@
+/// Trains a model with DIS or the TRM-ACT baseline. Everything a step needs is allocated here once:
+/// the runner (activations, carry, gradients), optimiser state, EMA, and the batch and target buffers.
+/// `trainStep()` is one DIS mini-batch (N_sup supervision steps) or one TRM supervision step of every
+/// slot; see Trainer+DIS.swift and Trainer+TRM.swift.
+public final class Trainer {
+    public let model: Model
+    public let config: TrainingConfig
+    public let runner: Runner
+    public var schedule: LearningRateSchedule
+    public internal(set) var optimizerSteps = 0
+    public internal(set) var examplesSeen = 0
+    var sampler: BatchSampler
+    let optimizer: WeightOptimizer
+    let sparse: SparseSignSGD?
+    public let ema: EMA?
+    var rng: RNG
+    let arena = Arena()
+
+    // Per-slot data: the example each batch slot holds, [B, seqLen] / [B].
+    let inputs: UnsafeMutablePointer<Int32>
+    let labels: UnsafeMutablePointer<Int32>
+    let slotPuzzleIds: UnsafeMutablePointer<Int32>
+    // DIS targets: this step's target, each cell's reveal rank (-1: never differs), the per-example
+    // number of differing cells, and the random kernel's tokens.
+    let targets: UnsafeMutablePointer<Int32>
+    let revealRank: UnsafeMutablePointer<Int32>
+    let diffCount: UnsafeMutablePointer<Int32>
+    let noiseTokens: UnsafeMutablePointer<Int32>
+    let predicted: UnsafeMutablePointer<Int32>
+    let perExample: UnsafeMutablePointer<Double>
+    let puzzleGradSum: UnsafeMutablePointer<Float>
+    let weightBackup: UnsafeMutablePointer<Float>
+    // TRM carry bookkeeping.
+    let slotCorrect: UnsafeMutablePointer<Float>
+    let slotTokenScore: UnsafeMutablePointer<Double>
+    var halted: [Bool]
+    var slotSteps: [Int]
+
+    public init(model: Model, examples: ExampleSet, config: TrainingConfig) throws(TRMError) {
+        try config.validate(for: model.config)
+        try examples.validate(for: model.config)
+        let c = model.config, b = config.batchSize
+        self.model = model
+        self.config = config
+        runner = try Runner(model: model, batchSize: b)
+        schedule = LearningRateSchedule(base: config.learningRate, warmupSteps: config.warmupSteps,
+                                        totalSteps: config.totalSteps, minRatio: config.minLRRatio)
+        sampler = BatchSampler(examples: examples, seed: config.seed &+ 0x5EED)
+        rng = RNG(seed: config.seed &+ 0xD15)
+        optimizer = WeightOptimizer(config, count: model.parameterCount)
+        sparse = c.puzzleEmbLen > 0 && c.puzzleEmbDim > 0
+            ? SparseSignSGD(width: c.puzzleEmbDim, maxRows: b, weightDecay: config.puzzleEmbWeightDecay) : nil
+        ema = config.emaRate.map { EMA(weights: model.weights, count: model.parameterCount, rate: $0) }
+        inputs = arena.int32s(b * c.seqLen)
+        labels = arena.int32s(b * c.seqLen)
+        slotPuzzleIds = arena.int32s(b)
+        targets = arena.int32s(b * c.seqLen)
+        revealRank = arena.int32s(b * c.seqLen)
+        diffCount = arena.int32s(b)
+        noiseTokens = arena.int32s(b * c.seqLen)
+        predicted = arena.int32s(b * c.seqLen)
+        perExample = arena.doubles(b)
+        puzzleGradSum = arena.floats(b * c.puzzleEmbDim)
+        weightBackup = arena.floats(model.parameterCount)
+        slotCorrect = arena.floats(b)
+        slotTokenScore = arena.doubles(b)
+        halted = [Bool](repeating: true, count: b)
+        slotSteps = [Int](repeating: 0, count: b)
+    }
+
+    public var batchSize: Int { config.batchSize }
+
+    /// One training step of the configured method.
+    public func trainStep() throws(TRMError) -> TrainMetrics {
+        let t0 = monotonicSeconds()
+        var m = config.method == .dis ? try disBatch() : try trmStep()
+        m.seconds = monotonicSeconds() - t0
+        m.examplesPerSecond = Double(m.finished) / max(m.seconds, 1e-9)
+        m.step = optimizerSteps
+        m.learningRate = schedule.rate(at: max(1, optimizerSteps))
+        return m
+    }
+
+    /// Copies example `index` of the sampler's set into batch slot `slot`.
+    func load(example index: Int, into slot: Int) {
+        let ex = sampler.examples, n = ex.seqLen
+        ex.inputs.withUnsafeBufferPointer { (inputs + slot * n).update(from: $0.baseAddress! + index * n, count: n) }
+        ex.labels.withUnsafeBufferPointer { (labels + slot * n).update(from: $0.baseAddress! + index * n, count: n) }
+        slotPuzzleIds[slot] = ex.puzzleIds[index]
+        examplesSeen += 1
+    }
+
+    /// Clip, then one update of the weights (and the batch's puzzle rows), then the EMA.
+    /// `puzzleGrads` holds the per-slot puzzle-row gradients of this update.
+    func applyUpdate(puzzleGrads: UnsafePointer<Float>) {
+        if let clip = config.gradClip { clipGradientNorm(runner.gradients, count: model.parameterCount, maxNorm: clip) }
+        optimizerSteps += 1
+        let lr = schedule.rate(at: optimizerSteps)
+        optimizer.update(params: model.weights, grads: runner.gradients, lr: lr)
+        if let sparse {
+            let embLR = config.learningRate > 0 ? config.puzzleEmbLR * lr / config.learningRate : 0
+            sparse.update(table: model.puzzleEmbedding, ids: slotPuzzleIds, grads: puzzleGrads, count: batchSize, lr: embLR)
+        }
+        ema?.update(model.weights)
+    }
+
+    /// Runs `body` with the EMA weights in the model (if EMA is on), then puts the training weights back.
+    public func withEvaluationWeights<T>(_ body: () throws -> T) rethrows -> T {
+        guard let ema else { return try body() }
+        let n = model.parameterCount
+        weightBackup.update(from: model.weights, count: n)
+        model.weights.update(from: ema.shadow, count: n)
+        defer { model.weights.update(from: weightBackup, count: n) }
+        return try body()
+    }
+}
+
+/// The dense optimiser chosen by the configuration.
+enum WeightOptimizer {
+    case adamATan2(AdamATan2)
+    case adamW(AdamW)
+
+    init(_ c: TrainingConfig, count: Int) {
+        switch c.optimizer {
+        case .adamATan2: self = .adamATan2(AdamATan2(count: count, beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay))
+        case .adamW: self = .adamW(AdamW(count: count, beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay))
+        }
+    }
+
+    func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
+        switch self {
+        case .adamATan2(let o): o.update(params: params, grads: grads, lr: lr)
+        case .adamW(let o): o.update(params: params, grads: grads, lr: lr)
+        }
+    }
+
+    var moments: (m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, step: Int) {
+        switch self {
+        case .adamATan2(let o): return (o.m, o.v, o.step)
+        case .adamW(let o): return (o.m, o.v, o.step)
+        }
+    }
+
+    func restore(step: Int) {
+        switch self {
+        case .adamATan2(let o): o.restore(step: step)
+        case .adamW(let o): o.restore(step: step)
+        }
+    }
+}

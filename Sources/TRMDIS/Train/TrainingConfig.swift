@@ -1,0 +1,74 @@
+/// How a model is trained (trm.md §4, dis.md §1).
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    public enum Method: String, Codable, Sendable, CaseIterable { case dis, trm }
+    public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case adamATan2 = "adam-atan2", adamW = "adamw" }
+    /// DIS intermediate targets (dis.md §1.5): what an unrevealed cell of the answer holds.
+    public enum Corruption: String, Codable, Sendable, CaseIterable {
+        /// The official code: the input grid's value (a random-order path from input to label).
+        case path
+        /// The paper's text: a mask token (`maskToken`).
+        case mask
+        /// The paper's text: a random token, drawn once per cell each time the example is sampled.
+        case random
+    }
+    public enum StepWeights: String, Codable, Sendable, CaseIterable {
+        /// Every supervision step weighs 1 (the official code).
+        case constant
+        /// w_s = 2s/(N_sup+1): increasing, mean 1 (the paper's text).
+        case linear
+    }
+
+    public var method: Method = .dis
+    public var batchSize = 64
+    public var seed: UInt64 = 0
+    public var loss: LossKind = .stablemax
+    public var optimizer: OptimizerKind = .adamATan2
+    public var learningRate: Float = 1e-4
+    public var warmupSteps = 2000
+    /// Optimiser steps the cosine runs over (ignored when minLRRatio = 1).
+    public var totalSteps = 100_000
+    /// 1 = constant after warm-up (the reference); < 1 = cosine down to lr·minLRRatio.
+    public var minLRRatio: Float = 1
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var weightDecay: Float = 0.1
+    public var puzzleEmbLR: Float = 1e-2
+    public var puzzleEmbWeightDecay: Float = 0.1
+    /// Clip the global gradient norm to this value (nil = no clipping, as the reference).
+    public var gradClip: Float? = nil
+    /// EMA rate for the evaluation weights (nil = off).
+    public var emaRate: Float? = nil
+
+    // DIS
+    public var corruption: Corruption = .path
+    /// Token used by the mask kernel; must be inside the vocabulary.
+    public var maskToken: Int32 = 0
+    /// Feed each step's argmax back as the next step's input (official code) instead of the fixed input.
+    public var feedbackPredictions = true
+    public var stepWeights: StepWeights = .constant
+    /// One optimiser step after every supervision step (official) or one per batch.
+    public var optimizerStepPerSupervisionStep = true
+
+    // TRM
+    public var haltExplorationProb: Float = 0.1
+    public var haltLossWeight: Float = 0.5
+
+    public init() {}
+
+    public func validate(for model: ModelConfig) throws(TRMError) {
+        func require(_ ok: Bool, _ m: String) throws(TRMError) { if !ok { throw .invalidArgument(m) } }
+        try require(batchSize >= 1 && batchSize <= 1 << 20, "batch size must be in 1...1048576")
+        try require(learningRate.isFinite && learningRate >= 0, "learning rate must be finite and >= 0")
+        try require(puzzleEmbLR.isFinite && puzzleEmbLR >= 0, "puzzle-embedding learning rate must be finite and >= 0")
+        try require(warmupSteps >= 0 && totalSteps >= 1, "warm-up must be >= 0 and total steps >= 1")
+        try require(minLRRatio >= 0 && minLRRatio <= 1, "minLRRatio must be in [0, 1]")
+        try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "betas must be in [0, 1)")
+        try require(weightDecay.isFinite && weightDecay >= 0 && puzzleEmbWeightDecay.isFinite && puzzleEmbWeightDecay >= 0,
+                    "weight decays must be finite and >= 0")
+        try require(gradClip.map { $0 > 0 && $0.isFinite } ?? true, "gradient clip must be positive")
+        try require(emaRate.map { $0 > 0 && $0 < 1 } ?? true, "EMA rate must be in (0, 1)")
+        try require((0...1).contains(haltExplorationProb), "halt exploration probability must be in [0, 1]")
+        try require(corruption != .mask || (0..<Int32(model.vocabSize)).contains(maskToken),
+                    "the mask token must be inside the vocabulary")
+    }
+}
