@@ -22,6 +22,7 @@ struct Failure: Error {
         case .invalidArgument(let m): self.init(TRM_ERR_INVALID_ARG, m)
         case .io(let m): self.init(TRM_ERR_IO, m)
         case .format(let m): self.init(TRM_ERR_FORMAT, m)
+        case .aborted(let m): self.init(TRM_ERR_ABORTED, m)
         }
     }
 }

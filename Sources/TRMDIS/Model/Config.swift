@@ -114,12 +114,15 @@ public enum TRMError: Error, Equatable, CustomStringConvertible {
     case invalidArgument(String)
     case io(String)
     case format(String)
+    /// A callback or a stop request ended the operation early; the objects stay usable.
+    case aborted(String)
 
     public var description: String {
         switch self {
         case .invalidArgument(let m): return "invalid argument: \(m)"
         case .io(let m): return "I/O error: \(m)"
         case .format(let m): return "bad format: \(m)"
+        case .aborted(let m): return "aborted: \(m)"
         }
     }
 }

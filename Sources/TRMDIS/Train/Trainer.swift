@@ -105,7 +105,7 @@ public final class Trainer {
     }
 
     /// Runs `body` with the EMA weights in the model (if EMA is on), then puts the training weights back.
-    public func withEvaluationWeights<T>(_ body: () throws -> T) rethrows -> T {
+    public func withEvaluationWeights<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         guard let ema else { return try body() }
         let n = model.parameterCount
         weightBackup.update(from: model.weights, count: n)

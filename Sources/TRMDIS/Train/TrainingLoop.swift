@@ -1,0 +1,77 @@
+import Synchronization
+
+/// Runs a trainer for a budget of steps or seconds, evaluating and checkpointing on a schedule, and
+/// reports after every step. Shared by the command line and the C API; stoppable from another thread.
+public final class TrainingLoop: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Trainer steps (DIS: mini-batches; TRM: supervision steps of every slot). nil: unbounded.
+        public var maxSteps: Int?
+        /// Wall-clock budget in seconds. nil: unbounded.
+        public var maxSeconds: Double?
+        /// Evaluate every this many trainer steps (0: only at the end).
+        public var evalEvery = 0
+        public var evalLimit: Int?
+        /// Write a checkpoint every this many trainer steps (0: only at the end) into `checkpointDirectory`.
+        public var checkpointEvery = 0
+        public var checkpointDirectory: String?
+        public init() {}
+    }
+
+    /// What the loop reports after each step; `evaluation` is set after an evaluation.
+    public struct Progress: Sendable {
+        public var step: Int
+        public var totalSteps: Int?
+        public var elapsed: Double
+        public var metrics: TrainMetrics
+        public var evaluation: EvalReport?
+    }
+
+    public let trainer: Trainer
+    public let options: Options
+    public let evalExamples: ExampleSet?
+    private let stopFlag = Atomic<Bool>(false)
+
+    public init(trainer: Trainer, options: Options, evalExamples: ExampleSet? = nil) {
+        self.trainer = trainer
+        self.options = options
+        self.evalExamples = evalExamples
+    }
+
+    /// Safe from any thread: the loop stops after the current step.
+    public func requestStop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Evaluates with the evaluation weights (EMA when on).
+    public func evaluateNow() throws(TRMError) -> EvalReport? {
+        guard let evalExamples else { return nil }
+        return try trainer.withEvaluationWeights { () throws(TRMError) -> EvalReport in
+            try evaluate(model: trainer.model, examples: evalExamples, batchSize: trainer.batchSize, limit: options.evalLimit)
+        }
+    }
+
+    /// Runs until the budget is spent, `onProgress` returns false, or a stop is requested. Returns the
+    /// final evaluation (if there are evaluation examples). Throws `.aborted` when stopped early.
+    @discardableResult
+    public func run(onProgress: (Progress) -> Bool) throws(TRMError) -> EvalReport? {
+        let t0 = monotonicSeconds()
+        var step = 0
+        var last: EvalReport?
+        while true {
+            if let maxSteps = options.maxSteps, step >= maxSteps { break }
+            if let maxSeconds = options.maxSeconds, monotonicSeconds() - t0 >= maxSeconds { break }
+            if stopFlag.load(ordering: .relaxed) { throw .aborted("training stopped on request after \(step) steps") }
+            let metrics = try trainer.trainStep()
+            step += 1
+            var evaluation: EvalReport?
+            if options.evalEvery > 0 && step % options.evalEvery == 0 { evaluation = try evaluateNow(); last = evaluation }
+            if options.checkpointEvery > 0 && step % options.checkpointEvery == 0, let dir = options.checkpointDirectory {
+                try trainer.saveCheckpoint(directory: dir)
+            }
+            let progress = Progress(step: step, totalSteps: options.maxSteps, elapsed: monotonicSeconds() - t0,
+                                    metrics: metrics, evaluation: evaluation)
+            if !onProgress(progress) { throw .aborted("training stopped by the progress callback after \(step) steps") }
+        }
+        if let dir = options.checkpointDirectory { try trainer.saveCheckpoint(directory: dir) }
+        if last == nil || options.evalEvery == 0 || step % max(1, options.evalEvery) != 0 { last = try evaluateNow() }
+        return last
+    }
+}
