@@ -28,7 +28,7 @@ test: test-swift test-c test-python
 
 # Optimised build with testability: the gradient checks and learning tests run in seconds, not minutes.
 test-swift: deps
-	$(SWIFT) test -c release -Xswiftc -enable-testing
+	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-test
 
 test-c: lib
 	$(MAKE) -C examples/c run
@@ -44,4 +44,4 @@ bench: cli
 	bench/run.sh
 
 clean:
-	rm -rf .build .build-static build
+	rm -rf .build .build-static .build-test build
