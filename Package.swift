@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(
             name: "TRMDISTests",
             dependencies: ["TRMDIS"],
+            resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

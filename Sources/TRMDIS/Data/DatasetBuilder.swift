@@ -1,0 +1,104 @@
+/// Per-task generation settings for `buildDataset`.
+public struct BuildOptions: Sendable {
+    public var sudoku: SudokuOptions
+    public var maze: MazeOptions
+    public var queens: QueensOptions
+    /// Rejected attempts allowed per puzzle before the build fails (the filters are then too strict).
+    public var maxAttempts: Int
+
+    public init(sudoku: SudokuOptions = SudokuOptions(), maze: MazeOptions = MazeOptions(),
+                queens: QueensOptions = QueensOptions(), maxAttempts: Int = 20_000) {
+        self.sudoku = sudoku
+        self.maze = maze
+        self.queens = queens
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// Builds a dataset in the reference's layout (trm.md §5.1), deterministically from `seed`:
+///
+/// - train: `trainCount` groups, each the original puzzle followed by `augmentations` transformed
+///   versions (trm.md §5.2 for Sudoku, distinct dihedral transforms for Maze and N-Queens); every puzzle
+///   one example with identifier 0;
+/// - test: `testCount` puzzles, never augmented, each different from every train example (augmented
+///   ones included) and from the other test puzzles, compared as (input, label) pairs, so that test
+///   accuracy is never a memory of training. (Inputs alone would not do for N-Queens, where the empty
+///   board is the input of every 0-given puzzle.)
+///
+/// Generation runs on the engine's thread pool; the result does not depend on the thread count.
+public func buildDataset(task: TaskKind, trainCount: Int, testCount: Int, augmentations: Int = 0, seed: UInt64,
+                         options: BuildOptions = BuildOptions()) throws(TRMError) -> PuzzleDataset {
+    guard trainCount >= 0, testCount >= 0 else { throw .invalidArgument("puzzle counts must not be negative") }
+    guard augmentations >= 0 && augmentations <= task.maxAugmentations else {
+        throw .invalidArgument("\(task) allows 0...\(task.maxAugmentations) augmentations per puzzle (got \(augmentations))")
+    }
+    guard options.maxAttempts >= 1 else { throw .invalidArgument("maxAttempts must be at least 1") }
+    let source = try PuzzleSource(task: task, options: options)
+
+    // Train: originals, then their augmented versions, group by group.
+    let originals = try generateExamples(source, count: trainCount, first: 0, seed: seed, stream: 1,
+                                         maxAttempts: options.maxAttempts)
+    var train = SplitAccumulator(task: task)
+    var seen = Set<UInt64>()
+    for (g, original) in originals.enumerated() {
+        var rng = streamRNG(seed: seed, stream: 3, index: g)
+        var group = [original]
+        for t in Augmentation.buildTimeTransforms(task, count: augmentations, rng: &rng) {
+            group.append(GeneratedExample(input: t.apply(original.input), label: t.apply(original.label)))
+        }
+        for e in group { seen.insert(fingerprint(e.input, e.label)) }
+        train.appendGroup(group)
+    }
+
+    // Test: fresh candidates from their own stream, skipping any already seen.
+    var test = SplitAccumulator(task: task)
+    var next = 0
+    let candidateLimit = 20 * testCount + 1000
+    while test.puzzleCount < testCount {
+        guard next < candidateLimit else {
+            throw .invalidArgument("could only find \(test.puzzleCount) of \(testCount) test puzzles distinct from the train split in \(next) candidates; \(task) has too few distinct puzzles for these counts")
+        }
+        let batch = min(testCount - test.puzzleCount, candidateLimit - next)
+        let candidates = try generateExamples(source, count: batch, first: next, seed: seed, stream: 2,
+                                              maxAttempts: options.maxAttempts)
+        next += batch
+        for c in candidates where test.puzzleCount < testCount && seen.insert(fingerprint(c.input, c.label)).inserted {
+            test.appendGroup([c])
+        }
+    }
+    return PuzzleDataset(train: train.split(), test: test.split(), identifiers: ["<blank>"])
+}
+
+/// Collects groups of one-example puzzles into a split's flat arrays.
+struct SplitAccumulator {
+    let task: TaskKind
+    var inputs: [UInt8] = []
+    var labels: [UInt8] = []
+    var puzzleIndices: [Int32] = [0]
+    var groupIndices: [Int32] = [0]
+
+    init(task: TaskKind) { self.task = task }
+
+    var puzzleCount: Int { puzzleIndices.count - 1 }
+
+    mutating func appendGroup(_ group: [GeneratedExample]) {
+        for e in group {
+            inputs += e.input
+            labels += e.label
+            puzzleIndices.append(Int32(puzzleCount + 1))
+        }
+        groupIndices.append(Int32(puzzleCount))
+    }
+
+    /// The split, with the reference builders' metadata: one identifier, one example per puzzle and
+    /// `total_puzzles` counting groups (their convention, see DatasetMetadata).
+    func split() -> PuzzleSplit {
+        let groups = groupIndices.count - 1
+        let metadata = DatasetMetadata(padId: 0, ignoreLabelId: 0, blankIdentifierId: 0, vocabSize: task.vocabSize,
+                                       seqLen: task.seqLen, numPuzzleIdentifiers: 1, totalGroups: groups,
+                                       meanPuzzleExamples: 1, totalPuzzles: groups, sets: ["all"])
+        return PuzzleSplit(metadata: metadata, inputs: inputs, labels: labels,
+                           puzzleIdentifiers: [Int32](repeating: 0, count: puzzleCount),
+                           puzzleIndices: puzzleIndices, groupIndices: groupIndices)
+    }
+}

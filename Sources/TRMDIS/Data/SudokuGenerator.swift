@@ -1,0 +1,81 @@
+/// Filters that set a Sudoku set's difficulty.
+///
+/// Clues are removed from a random complete grid, in random order, while the solution stays unique,
+/// down to `minClues` (or until no clue can go); a puzzle left with more than `maxClues` is rejected.
+/// Clue counts alone say little about difficulty, so `minEffort`/`maxEffort` filter on the solver's
+/// guess count (`SudokuEffort.guesses`): `minEffort` ≥ 20 on 9×9 gives Sudoku-Extreme-like puzzles that
+/// need real search, while `minClues` ≈ 40 with `maxEffort` 0 gives easy ones.
+public struct SudokuOptions: Equatable, Sendable {
+    /// Stop removing clues at this many (nil: remove while the solution stays unique).
+    public var minClues: Int?
+    /// Reject puzzles with more clues than this (nil: no limit).
+    public var maxClues: Int?
+    /// Reject puzzles needing fewer guesses than this.
+    public var minEffort: Int
+    /// Reject puzzles needing more guesses than this (nil: no limit).
+    public var maxEffort: Int?
+
+    public init(minClues: Int? = nil, maxClues: Int? = nil, minEffort: Int = 0, maxEffort: Int? = nil) {
+        self.minClues = minClues
+        self.maxClues = maxClues
+        self.minEffort = minEffort
+        self.maxEffort = maxEffort
+    }
+}
+
+/// One generated Sudoku as digits (0 = blank), with its solution and measured difficulty.
+public struct SudokuPuzzle: Equatable, Sendable {
+    public var puzzle: [UInt8]
+    public var solution: [UInt8]
+    public var clues: Int
+    public var effort: SudokuEffort
+}
+
+/// Seeded Sudoku generation: a random complete grid, then clue removal that keeps the solution unique.
+public struct SudokuGenerator: Sendable {
+    public let shape: SudokuShape
+    public let options: SudokuOptions
+    let solver: SudokuSolver
+
+    public init(shape: SudokuShape, options: SudokuOptions = SudokuOptions()) throws(TRMError) {
+        let cells = shape.cellCount
+        if let lo = options.minClues, lo < 0 || lo > cells {
+            throw .invalidArgument("minClues must be in 0...\(cells) (got \(lo))")
+        }
+        if let hi = options.maxClues, hi < (options.minClues ?? 0) {
+            throw .invalidArgument("maxClues (\(hi)) is below minClues (\(options.minClues ?? 0))")
+        }
+        if let hi = options.maxEffort, hi < options.minEffort {
+            throw .invalidArgument("maxEffort (\(hi)) is below minEffort (\(options.minEffort))")
+        }
+        self.shape = shape
+        self.options = options
+        solver = SudokuSolver(shape: shape)
+    }
+
+    /// One attempt: a puzzle that passes the filters, or nil (the caller retries with the same RNG).
+    public func attempt(rng: inout RNG) -> SudokuPuzzle? {
+        let solution = solver.randomGrid(rng: &rng)
+        var puzzle = solution
+        var clues = shape.cellCount
+        let floor = options.minClues ?? 0
+        var checker = SudokuPropagator(shape: shape)
+        var order = Array(0..<shape.cellCount)
+        order.shuffle(using: &rng)
+        for cell in order {
+            if clues <= floor { break }
+            let d = puzzle[cell]
+            puzzle[cell] = 0
+            if checker.countSolutions(puzzle, limit: 1, avoiding: (cell, d)) > 0 {
+                puzzle[cell] = d
+            } else {
+                clues -= 1
+            }
+        }
+        if let hi = options.maxClues, clues > hi { return nil }
+        let effort = solver.solve(digits: puzzle).effort
+        if effort.guesses < options.minEffort { return nil }
+        if let hi = options.maxEffort, effort.guesses > hi { return nil }
+        return SudokuPuzzle(puzzle: puzzle, solution: solution, clues: clues, effort: effort)
+    }
+}
