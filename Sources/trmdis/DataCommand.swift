@@ -52,6 +52,7 @@ struct DataSudoku: ParsableCommand {
     @Option(help: "Box shape RxC, overriding --size (e.g. 3x2).") var box: String?
     @Option(help: "Stop removing clues at this many.") var minClues: Int?
     @Option(help: "Reject puzzles with more clues.") var maxClues: Int?
+    @Flag(help: "Spread clue counts uniformly over --min-clues...--max-clues.") var spreadClues = false
     @Option(help: "Minimum solver guesses (difficulty).") var minEffort = 0
     @Option(help: "Maximum solver guesses.") var maxEffort: Int?
     @OptionGroup var common: DataBuildOptions
@@ -67,7 +68,8 @@ struct DataSudoku: ParsableCommand {
         }
         let task = TaskKind.sudoku(boxRows: shape.boxRows, boxCols: shape.boxCols)
         let options = BuildOptions(sudoku: SudokuOptions(minClues: minClues, maxClues: maxClues,
-                                                         minEffort: minEffort, maxEffort: maxEffort))
+                                                         minEffort: minEffort, maxEffort: maxEffort,
+                                                         spreadClues: spreadClues))
         let (d, seconds) = try common.build(task, options)
         common.printSummary(task, d, seconds: seconds)
         let solver = SudokuSolver(shape: shape)

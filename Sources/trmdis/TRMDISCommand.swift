@@ -6,7 +6,7 @@ struct TRMDISCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trmdis",
         abstract: "Tiny Recursive Models and Deep Improvement Supervision on the CPU.",
-        subcommands: [Info.self, Init.self, Bench.self, DataCommand.self]
+        subcommands: [Info.self, Init.self, Train.self, Eval.self, Solve.self, Bench.self, DataCommand.self]
     )
 }
 
@@ -23,6 +23,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("T"), help: "Override T, the recursion processes per supervision step.") var hCycles: Int?
     @Option(name: .customLong("n"), help: "Override n, the latent updates per recursion process.") var lCycles: Int?
     @Option(help: "Override N_sup, the supervision steps.") var supervisionSteps: Int?
+    @Option(help: "Add the DIS step-time embedding (true/false; `train` turns it on for --method dis).") var timeEmbedding: Bool?
 
     func config() throws -> ModelConfig {
         guard let p = Preset.named(preset) else {
@@ -42,6 +43,7 @@ struct ModelOptions: ParsableArguments {
         if let hCycles { c.hCycles = hCycles }
         if let lCycles { c.lCycles = lCycles }
         if let supervisionSteps { c.supervisionSteps = supervisionSteps }
+        if let timeEmbedding { c.timeEmbedding = timeEmbedding }
         do { try c.validate() } catch { throw ValidationError(error.description) }
         return c
     }

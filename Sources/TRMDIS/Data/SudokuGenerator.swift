@@ -14,12 +14,17 @@ public struct SudokuOptions: Equatable, Sendable {
     public var minEffort: Int
     /// Reject puzzles needing more guesses than this (nil: no limit).
     public var maxEffort: Int?
+    /// Draw each puzzle's clue floor uniformly in minClues...maxClues, so clue counts spread over the
+    /// range instead of piling up at minClues (e.g. "10-20 clues").
+    public var spreadClues: Bool
 
-    public init(minClues: Int? = nil, maxClues: Int? = nil, minEffort: Int = 0, maxEffort: Int? = nil) {
+    public init(minClues: Int? = nil, maxClues: Int? = nil, minEffort: Int = 0, maxEffort: Int? = nil,
+                spreadClues: Bool = false) {
         self.minClues = minClues
         self.maxClues = maxClues
         self.minEffort = minEffort
         self.maxEffort = maxEffort
+        self.spreadClues = spreadClues
     }
 }
 
@@ -58,7 +63,8 @@ public struct SudokuGenerator: Sendable {
         let solution = solver.randomGrid(rng: &rng)
         var puzzle = solution
         var clues = shape.cellCount
-        let floor = options.minClues ?? 0
+        var floor = options.minClues ?? 0
+        if options.spreadClues, let hi = options.maxClues { floor += rng.below(hi - floor + 1) }
         var checker = SudokuPropagator(shape: shape)
         var order = Array(0..<shape.cellCount)
         order.shuffle(using: &rng)
