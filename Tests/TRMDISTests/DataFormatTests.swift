@@ -202,6 +202,21 @@ func copyFile(_ from: String, _ to: String) throws {
         }
     }
 
+    /// HRM-era dataset.json files have no total_puzzles (it then equals total_groups) and may have a
+    /// null ignore_label_id; both decode, and our JSON text is what Python's json.dump writes.
+    @Test func metadataJSON() throws {
+        let hrm = #"{"pad_id": 0, "ignore_label_id": null, "blank_identifier_id": 0, "vocab_size": 6, "seq_len": 900, "num_puzzle_identifiers": 1, "total_groups": 1000, "mean_puzzle_examples": 1.0, "sets": ["all"]}"#
+        let m = try DatasetMetadata.decode(Array(hrm.utf8), file: "hrm.json")
+        #expect(m.totalPuzzles == 1000 && m.ignoreLabelId == nil && m.seqLen == 900)
+        #expect(m.jsonText == hrm.replacing(#""sets""#, with: #""total_puzzles": 1000, "sets""#))
+        var arc = m
+        arc.meanPuzzleExamples = 4.15
+        #expect(arc.jsonText.contains(#""mean_puzzle_examples": 4.15,"#))
+        expectDataError(["x.json", "vocab_size"]) {
+            _ = try DatasetMetadata.decode(Array(hrm.replacing(#""vocab_size": 6"#, with: #""vocab_size": "6""#).utf8), file: "x.json")
+        }
+    }
+
     /// The split converts to the trainers' examples: ignore label → −100, groups as example offsets.
     @Test func exampleSetConversion() throws {
         var d = try buildDataset(task: .maze(size: 7), trainCount: 2, testCount: 1, augmentations: 3, seed: 5)

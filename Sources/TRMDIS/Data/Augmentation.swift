@@ -26,6 +26,18 @@ public enum GridTransform: Equatable, Sendable {
         }
     }
 
+    /// Transforms one grid of byte tokens into `out` (same count), without allocating.
+    public func apply(_ grid: [UInt8], into out: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(out.count == grid.count, "output has \(out.count) cells, expected \(grid.count)")
+        switch self {
+        case .sudoku(let s): s.apply(grid, into: out)
+        case .dihedral(let id, let n):
+            for i in 0..<n {
+                for j in 0..<n { out[i * n + j] = grid[Dihedral.sourceIndex(id, i: i, j: j, rows: n, cols: n)] }
+            }
+        }
+    }
+
     /// The transform that undoes this one (dihedral only; a Sudoku relabelling is never undone).
     public var inverse: GridTransform? {
         if case .dihedral(let id, let n) = self { return .dihedral(id: Dihedral.inverse[id], side: n) }
@@ -58,8 +70,10 @@ public enum Augmentation {
     /// transforms (7 gives all 8 versions with the original, the reference Maze builder's `--aug`).
     public static func buildTimeTransforms(_ task: TaskKind, count: Int, rng: inout RNG) -> [GridTransform] {
         switch task {
-        case .sudoku:
-            return (0..<count).map { _ in GridTransform.random(for: task, rng: &rng) }
+        case .sudoku(let r, let c):
+            guard count > 0 else { return [] }
+            guard let shape = try? SudokuShape(boxRows: r, boxCols: c) else { preconditionFailure("invalid Sudoku boxes \(r)x\(c)") }
+            return (0..<count).map { _ in GridTransform.sudoku(SudokuShuffle(shape: shape, rng: &rng)) }
         case .maze(let n), .nqueens(let n):
             var ids = Array(1..<Dihedral.count)
             ids.shuffle(using: &rng)

@@ -39,16 +39,9 @@ public func buildDataset(task: TaskKind, trainCount: Int, testCount: Int, augmen
     let originals = try generateExamples(source, count: trainCount, first: 0, seed: seed, stream: 1,
                                          maxAttempts: options.maxAttempts)
     var train = SplitAccumulator(task: task)
-    var seen = Set<UInt64>()
-    for (g, original) in originals.enumerated() {
-        var rng = streamRNG(seed: seed, stream: 3, index: g)
-        var group = [original]
-        for t in Augmentation.buildTimeTransforms(task, count: augmentations, rng: &rng) {
-            group.append(GeneratedExample(input: t.apply(original.input), label: t.apply(original.label)))
-        }
-        for e in group { seen.insert(fingerprint(e.input, e.label)) }
-        train.appendGroup(group)
-    }
+    let prints = train.appendAugmentedGroups(originals, augmentations: augmentations, seed: seed)
+    var seen = Set<UInt64>(minimumCapacity: prints.count + testCount)
+    for p in prints { seen.insert(p) }
 
     // Test: fresh candidates from their own stream, skipping any already seen.
     var test = SplitAccumulator(task: task)
@@ -88,6 +81,54 @@ struct SplitAccumulator {
             puzzleIndices.append(Int32(puzzleCount + 1))
         }
         groupIndices.append(Int32(puzzleCount))
+    }
+
+    /// Appends every original followed by its `augmentations` transformed versions, writing straight
+    /// into the flat arrays (a Sudoku-Extreme-style build has a million versions). Group g draws from
+    /// its own stream, so the groups are made on the thread pool with the same result as one by one.
+    /// Returns each new example's fingerprint.
+    mutating func appendAugmentedGroups(_ originals: [GeneratedExample], augmentations: Int, seed: UInt64) -> [UInt64] {
+        let n = task.seqLen, perGroup = 1 + augmentations
+        let firstExample = puzzleCount, total = originals.count * perGroup
+        inputs += [UInt8](repeating: 0, count: total * n)
+        labels += [UInt8](repeating: 0, count: total * n)
+        var prints = [UInt64](repeating: 0, count: total)
+        let task = self.task
+        let pool = Threads.pool
+        let threads = pool.threadCount
+        inputs.withUnsafeMutableBufferPointer { ins in
+            labels.withUnsafeMutableBufferPointer { labs in
+                prints.withUnsafeMutableBufferPointer { out in
+                    pool.runOnAll { t in
+                        var g = t
+                        while g < originals.count {
+                            var rng = streamRNG(seed: seed, stream: 3, index: g)
+                            let original = originals[g]
+                            let transforms = Augmentation.buildTimeTransforms(task, count: augmentations, rng: &rng)
+                            for k in 0..<perGroup {
+                                let e = g * perGroup + k, at = (firstExample + e) * n
+                                let inSlot = UnsafeMutableBufferPointer(rebasing: ins[at ..< at + n])
+                                let labSlot = UnsafeMutableBufferPointer(rebasing: labs[at ..< at + n])
+                                if k == 0 {
+                                    _ = inSlot.initialize(from: original.input)
+                                    _ = labSlot.initialize(from: original.label)
+                                } else {
+                                    transforms[k - 1].apply(original.input, into: inSlot)
+                                    transforms[k - 1].apply(original.label, into: labSlot)
+                                }
+                                out[e] = fingerprint(inSlot, labSlot)
+                            }
+                            g += threads
+                        }
+                    }
+                }
+            }
+        }
+        for _ in 0..<originals.count {
+            for _ in 0..<perGroup { puzzleIndices.append(Int32(puzzleCount + 1)) }
+            groupIndices.append(Int32(puzzleCount))
+        }
+        return prints
     }
 
     /// The split, with the reference builders' metadata: one identifier, one example per puzzle and

@@ -50,6 +50,9 @@ public struct PuzzleSplit: Equatable, Sendable {
         if let ignore = m.ignoreLabelId, ignore < 0 || ignore >= m.vocabSize {
             throw .format("\(json): ignore_label_id \(ignore) is outside the vocabulary")
         }
+        guard m.sets.contains("all") else {
+            throw .format("\(json): sets \(m.sets) lacks \"all\", the only set name the reference's builders use")
+        }
         guard m.numPuzzleIdentifiers >= 1 else { throw .format("\(json): num_puzzle_identifiers must be at least 1") }
         guard m.blankIdentifierId >= 0 && m.blankIdentifierId < m.numPuzzleIdentifiers else {
             throw .format("\(json): blank_identifier_id \(m.blankIdentifierId) is outside 0..<num_puzzle_identifiers")

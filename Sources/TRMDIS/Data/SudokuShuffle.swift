@@ -71,6 +71,25 @@ public struct SudokuShuffle: Equatable, Sendable {
         return out
     }
 
+    /// Transforms one grid of byte tokens into `out`, without allocating (the build-time path).
+    public func apply(_ grid: [UInt8], into out: UnsafeMutableBufferPointer<UInt8>) {
+        let n = shape.size
+        precondition(grid.count == n * n && out.count == n * n, "grid has \(grid.count) cells, expected \(n * n)")
+        let top = UInt8(n + 1)
+        grid.withUnsafeBufferPointer { src in
+            digitMap.withUnsafeBufferPointer { map in
+                for r in 0..<n {
+                    let sr = rowOrder[r]
+                    for c in 0..<n {
+                        let sc = colOrder[c]
+                        let t = transpose ? src[sc * n + sr] : src[sr * n + sc]
+                        out[r * n + c] = t >= 2 && t <= top ? map[Int(t) - 1] + 1 : t
+                    }
+                }
+            }
+        }
+    }
+
     /// Transforms a puzzle and its solution identically.
     public func apply<T: BinaryInteger>(input: inout [T], label: inout [T]) {
         input = apply(input)
