@@ -16,11 +16,28 @@
  *     trm_runner_step(runner, tokens, 8 * cfg.seq_len, puzzle_ids, 8, 1, logits, 8 * cfg.seq_len * cfg.vocab_size,
  *                     q_logits, 16);                   // one supervision step; the carry moves on
  *     trm_runner_free(runner);
- *     trm_model_free(model);
+ *
+ *     trm_dataset *train = NULL;                       // examples: inputs, labels (-100 = ignored), puzzle ids
+ *     trm_dataset_create(cfg.seq_len, inputs, labels, n * cfg.seq_len, NULL, n, &train);
+ *     trm_train_params tp;
+ *     trm_train_params_init(&tp);                      // DIS defaults; then set fields
+ *     tp.max_steps = 500; tp.progress = on_step;       // bool on_step(const trm_step_info *, void *)
+ *     trm_trainer *trainer = NULL;
+ *     trm_trainer_create(model, train, NULL, &tp, &trainer);
+ *     trm_trainer_run(trainer, NULL);                  // trains `model` in place
+ *     trm_model_save(model, "model.safetensors");
+ *     trm_predict_params pp;
+ *     trm_predict_params_init(&pp);
+ *     trm_model_predict(model, &pp, inputs, ...);      // the prediction after every supervision step
+ *     trm_trainer_free(trainer); trm_dataset_free(train); trm_model_free(model);
  *
  * Thread safety: a handle is used by one thread at a time; distinct handles are independent. A model may be
  * shared by several runners, each used on its own thread, as long as no call changes the model's weights
- * meanwhile. trm_log_set and trm_set_num_threads change global state and are not thread-safe.
+ * meanwhile (a trainer changes its model's weights during trm_trainer_run and trm_trainer_step);
+ * trm_model_predict and trm_model_evaluate only read the model, so they too may run on one model at once.
+ * trm_trainer_request_stop is the only function that may be called on a handle another thread is using; it
+ * is also async-signal-safe. trm_log_set and trm_set_num_threads change global state and are not
+ * thread-safe. Callbacks run synchronously on the thread that made the call.
  *
  * Errors: every fallible function returns TRM_OK (0) or another trm_status. On failure, out-parameters and
  * caller buffers are left untouched and trm_last_error() explains. The library never crashes on bad input
@@ -167,6 +184,245 @@ int trm_runner_step(trm_runner *runner, const int32_t *tokens, size_t n_tokens, 
 
 /* Network applications each example has gone through since the last reset (T*(n+1) per step). */
 int trm_runner_net_calls(const trm_runner *runner, int64_t *net_calls);
+
+/* ---- Model files ---------------------------------------------------------------------------------------- */
+
+/* Writes the model's weights and configuration to `path` (UTF-8) as safetensors, under the PyTorch
+ * reference's tensor names with the configuration as JSON metadata. The file is written to a temporary
+ * name and renamed, so a failure (TRM_ERR_IO) leaves any previous file intact. */
+int trm_model_save(const trm_model *model, const char *path);
+
+/* Loads a model written by trm_model_save (or converted from PyTorch). TRM_ERR_IO if the file cannot be
+ * read, TRM_ERR_FORMAT if it is not a complete libtrmdis checkpoint (bad header, missing or extra tensors,
+ * wrong shapes, non-finite weights). On success *out owns a model to release with trm_model_free. */
+int trm_model_load(const char *path, trm_model **out);
+
+/* ---- Datasets ------------------------------------------------------------------------------------------- */
+
+/* Examples for training and evaluation. Immutable; trainers keep what they need, so a dataset may be freed
+ * as soon as the trainers and evaluations using it are created or done. */
+typedef struct trm_dataset trm_dataset;
+
+/* Copies n_examples examples of seq_len tokens.
+ *   inputs      in: n_cells = n_examples * seq_len token ids, >= 0 (checked against a model's vocabulary when
+ *                   the dataset is used)
+ *   labels      in: n_cells target ids, >= 0, or -100 for a cell the loss and accuracies ignore
+ *   puzzle_ids  in: n_examples puzzle-embedding rows, >= 0; NULL for all 0 (n_examples still counts examples)
+ * seq_len is 1...1048576 and n_examples at least 1. Each example is its own group when sampled. */
+int trm_dataset_create(int32_t seq_len, const int32_t *inputs, const int32_t *labels, size_t n_cells,
+                       const int32_t *puzzle_ids, size_t n_examples, trm_dataset **out);
+
+/* Loads one split (a subdirectory name such as "train" or "test") of a dataset directory in the official TRM
+ * layout (<directory>/<split>/dataset.json and all__*.npy): byte tokens, the split's
+ * ignore_label_id mapped to -100, each example's puzzle identifier, and its groups (an original puzzle and
+ * its augmentations; training draws one example per group). TRM_ERR_IO / TRM_ERR_FORMAT name the file at
+ * fault. */
+int trm_dataset_load(const char *directory, const char *split, trm_dataset **out);
+
+/* Releases a dataset. NULL does nothing. */
+void trm_dataset_free(trm_dataset *dataset);
+
+/* The number of examples. */
+int trm_dataset_size(const trm_dataset *dataset, int64_t *examples);
+
+/* Tokens per example. */
+int trm_dataset_seq_len(const trm_dataset *dataset, int32_t *seq_len);
+
+/* ---- Inference and evaluation --------------------------------------------------------------------------- */
+
+/* Inference always runs a fixed number of supervision steps from a fresh carry (no halting). */
+typedef struct trm_predict_params {
+    size_t struct_size; /* sizeof(trm_predict_params), set by trm_predict_params_init */
+    int32_t steps;      /* supervision steps, 1...4096; 0 = the model's supervision_steps (default) */
+    float guidance;     /* guidance weight w: logits = (1-w)*before + w*after each step; 1 = plain (default) */
+    int32_t feedback;   /* feed each step's prediction back as the next input: 1 yes, 0 no, -1 the model's
+                           default (yes with a time embedding, i.e. DIS; no for TRM); default -1 */
+    int32_t batch_size; /* examples run together, 1...1048576; 0 = min(64, examples) (default) */
+} trm_predict_params;
+
+/* Fills `params` with the defaults above and sets struct_size. NULL does nothing. */
+void trm_predict_params_init(trm_predict_params *params);
+
+/* Solves n_examples puzzles, in batches, and records the prediction after every supervision step.
+ *   params          in:  NULL for the defaults
+ *   inputs          in:  n_cells = n_examples * seq_len token ids in 0...vocab_size-1
+ *   puzzle_ids      in:  n_examples ids in 0...num_puzzle_identifiers-1, or NULL for all 0
+ *   trace_out       out: steps * n_examples * seq_len ids, [step][example][cell]: the argmax of each step's
+ *                        (guided) logits; or NULL
+ *   halt_prob_out   out: steps * n_examples floats, [step][example]: sigmoid(q_halt) after each step; or NULL
+ *   final_logits_out out: n_examples * seq_len * vocab_size floats: the last step's (guided) logits; or NULL
+ * `steps` is params->steps, or the model's supervision_steps when that is 0. Each buffer's length is passed
+ * after it and must match exactly; a NULL buffer comes with length 0. Everything is checked before the
+ * first step, so on failure no output buffer has been written. */
+int trm_model_predict(const trm_model *model, const trm_predict_params *params, const int32_t *inputs,
+                      size_t n_cells, const int32_t *puzzle_ids, size_t n_examples, int32_t *trace_out, size_t n_trace,
+                      float *halt_prob_out, size_t n_halt, float *final_logits_out, size_t n_logits);
+
+/* The most supervision steps an evaluation reports (the length of the per-step arrays). */
+#define TRM_EVAL_MAX_STEPS 64
+
+/* Accuracy on a dataset after every supervision step. The caller sets struct_size to
+ * sizeof(trm_eval_result); the library fills the rest. */
+typedef struct trm_eval_result {
+    size_t struct_size;
+    int64_t examples;                                /* examples evaluated */
+    double exact_accuracy;                           /* fraction with every non-ignored cell right, last step */
+    double token_accuracy;                           /* mean fraction of right non-ignored cells, last step */
+    double net_calls_per_example;                    /* network applications per example: steps*T*(n+1) */
+    double seconds;                                  /* wall-clock time of the evaluation */
+    int32_t n_steps;                                 /* supervision steps run, 1...TRM_EVAL_MAX_STEPS */
+    double exact_by_step[TRM_EVAL_MAX_STEPS];        /* [0...n_steps-1]: exact accuracy after each step */
+    double token_by_step[TRM_EVAL_MAX_STEPS];        /* token accuracy after each step */
+    double hamming_by_step[TRM_EVAL_MAX_STEPS];      /* mean count of wrong non-ignored cells after each step */
+} trm_eval_result;
+
+/* Evaluates `model` on every example of `dataset` (whose seq_len must be the model's, tokens inside its
+ * vocabulary). params: NULL for the defaults; the steps run must be at most TRM_EVAL_MAX_STEPS. */
+int trm_model_evaluate(const trm_model *model, const trm_dataset *dataset, const trm_predict_params *params,
+                       trm_eval_result *out);
+
+/* ---- Training ------------------------------------------------------------------------------------------- */
+
+typedef enum trm_method { TRM_METHOD_DIS = 0, TRM_METHOD_TRM = 1 } trm_method;
+typedef enum trm_loss { TRM_LOSS_STABLEMAX = 0, TRM_LOSS_SOFTMAX = 1 } trm_loss;
+typedef enum trm_optimizer { TRM_OPTIMIZER_ADAM_ATAN2 = 0, TRM_OPTIMIZER_ADAMW = 1 } trm_optimizer;
+/* DIS intermediate targets: what a not-yet-revealed cell of the answer holds at step s. */
+typedef enum trm_corruption {
+    TRM_CORRUPTION_PATH = 0,  /* the input's value: a random-order path from input to label (official code) */
+    TRM_CORRUPTION_MASK = 1,  /* mask_token */
+    TRM_CORRUPTION_RANDOM = 2 /* a random token, drawn each time the example is sampled */
+} trm_corruption;
+typedef enum trm_step_weights {
+    TRM_STEP_WEIGHTS_CONSTANT = 0, /* every supervision step weighs 1 (official code) */
+    TRM_STEP_WEIGHTS_LINEAR = 1    /* w_s = 2s/(N_sup+1) */
+} trm_step_weights;
+
+/* What a training step reports. Filled by the library, which sets struct_size to sizeof(trm_step_info). */
+typedef struct trm_step_info {
+    size_t struct_size;
+    int64_t step;                  /* trainer steps of this trm_trainer_run so far, from 1 (1 for trm_trainer_step);
+                                      a DIS step is one mini-batch of N_sup supervision steps, a TRM step one
+                                      supervision step of every batch slot */
+    int64_t total_steps;           /* the run's max_steps, 0 if unbounded (1 for trm_trainer_step) */
+    int64_t optimizer_steps;       /* optimiser updates since the trainer began (drives the schedule) */
+    int64_t examples_seen;         /* examples drawn since the trainer began */
+    int64_t finished;              /* examples finished this step (DIS: the batch; TRM: the slots that halted) */
+    double elapsed;                /* seconds since trm_trainer_run began (the step's time for trm_trainer_step) */
+    double loss;                   /* mean loss of the step */
+    double token_accuracy;         /* of the finished examples: mean fraction of right non-ignored cells */
+    double exact_accuracy;         /* of the finished examples: fraction entirely right */
+    double halt_accuracy;          /* TRM: fraction whose halting decision matched correctness; NaN otherwise */
+    double mean_steps;             /* TRM: mean supervision steps of the finished examples; NaN otherwise */
+    double net_calls_per_example;  /* network applications per finished example */
+    double examples_per_second;
+    double learning_rate;          /* the rate of the step's last update */
+    int32_t has_eval;              /* 1 when an evaluation ran after this step (eval_every) */
+    double eval_exact_accuracy;    /* that evaluation's exact and token accuracy (NaN without one) */
+    double eval_token_accuracy;
+} trm_step_info;
+
+/* Called after every step of trm_trainer_run, on the calling thread, with an info record valid during the
+ * call. Return true to continue, false to stop: the run then returns TRM_ERR_ABORTED. */
+typedef bool (*trm_progress_callback)(const trm_step_info *info, void *user_data);
+
+/* How a trainer trains (the hyper-parameters) and how trm_trainer_run runs (the loop). Enums are int32_t;
+ * defaults (trm_train_params_init) are the reference's. */
+typedef struct trm_train_params {
+    size_t struct_size;            /* sizeof(trm_train_params), set by trm_train_params_init */
+    int32_t method;                /* trm_method: TRM_METHOD_DIS */
+    int32_t batch_size;            /* examples per step, 1...1048576: 64 */
+    uint64_t seed;                 /* sampling order, DIS reveal orders, TRM exploration: 0 */
+    int32_t loss;                  /* trm_loss: TRM_LOSS_STABLEMAX */
+    int32_t optimizer;             /* trm_optimizer: TRM_OPTIMIZER_ADAM_ATAN2 */
+    float learning_rate;           /* peak rate, >= 0: 1e-4 */
+    int64_t warmup_steps;          /* linear warm-up in optimiser steps, >= 0: 2000 */
+    int64_t total_steps;           /* optimiser steps the cosine decay spans, >= 1: 100000 */
+    float min_lr_ratio;            /* in [0, 1]; 1 = constant after warm-up (reference), < 1 = cosine: 1 */
+    float beta1;                   /* in [0, 1): 0.9 */
+    float beta2;                   /* in [0, 1): 0.95 */
+    float weight_decay;            /* >= 0: 0.1 */
+    float puzzle_emb_lr;           /* puzzle-embedding rate (sign SGD), >= 0: 1e-2 */
+    float puzzle_emb_weight_decay; /* >= 0: 0.1 */
+    float grad_clip;               /* clip the global gradient norm to this; 0 = off (default) */
+    float ema_rate;                /* EMA of the weights for evaluation and checkpoints, in (0, 1); 0 = off */
+    int32_t corruption;            /* DIS: trm_corruption: TRM_CORRUPTION_PATH */
+    int32_t mask_token;            /* DIS: the mask kernel's token, inside the vocabulary: 0 */
+    int32_t feedback_predictions;  /* DIS: 1 = feed each step's argmax back as the next input (official): 1 */
+    int32_t step_weights;          /* DIS: trm_step_weights: TRM_STEP_WEIGHTS_CONSTANT */
+    int32_t optimizer_step_per_supervision_step; /* DIS: 1 = update after every supervision step, 0 = per batch: 1 */
+    float halt_exploration_prob;   /* TRM: in [0, 1]: 0.1 */
+    float halt_loss_weight;        /* TRM: weight of the halting BCE, >= 0: 0.5 */
+    /* trm_trainer_run's loop: */
+    int64_t max_steps;             /* trainer steps per run; 0 = no limit (default) */
+    double max_seconds;            /* wall-clock budget per run; 0 = no limit (default) */
+    int64_t eval_every;            /* evaluate every this many steps (needs an evaluation dataset); 0 = only at
+                                      the end of a run that is not stopped (default) */
+    int64_t eval_limit;            /* evaluate at most this many examples; 0 = all (default) */
+    int64_t checkpoint_every;      /* write a checkpoint every this many steps (needs checkpoint_dir); 0 = only at
+                                      the end of a run that is not stopped, if checkpoint_dir is set (default) */
+    const char *checkpoint_dir;    /* UTF-8 directory for checkpoints (created if needed; copied); NULL = none */
+    trm_progress_callback progress; /* NULL = none (default) */
+    void *progress_user_data;
+} trm_train_params;
+
+/* Fills `params` with the defaults above and sets struct_size. NULL does nothing. */
+void trm_train_params_init(trm_train_params *params);
+
+/* Trains one model: optimiser state, EMA, sampler, activations, all allocated here once. */
+typedef struct trm_trainer trm_trainer;
+
+/* Creates a trainer of `model` on `train` (seq_len and tokens must fit the model), with `eval` (or NULL)
+ * for evaluations. The trainer changes the model's weights in place and keeps it alive: trm_model_free may
+ * be called on it at any time. The datasets and `params` (including checkpoint_dir) are copied. */
+int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dataset *eval,
+                       const trm_train_params *params, trm_trainer **out);
+
+/* Rebuilds a trainer from the checkpoint in `directory` (written by trm_trainer_save_checkpoint or by a run
+ * with checkpoint_dir): a new model with the saved weights, the optimiser, EMA, sampler and RNG states, so
+ * that training continues exactly as if it had not stopped. The training hyper-parameters are the
+ * checkpoint's: only the loop fields of `params` (max_steps ... progress_user_data) are used, and params
+ * may be NULL for the defaults. `train` must be the dataset the checkpoint was trained on. Get the model
+ * with trm_trainer_model. */
+int trm_trainer_resume(const char *directory, const trm_dataset *train, const trm_dataset *eval,
+                       const trm_train_params *params, trm_trainer **out);
+
+/* Releases a trainer (and its model, unless other handles hold it). NULL does nothing. */
+void trm_trainer_free(trm_trainer *trainer);
+
+/* The model the trainer trains, borrowed: valid while the trainer lives, usable with every trm_model_*
+ * function, never to be passed to trm_model_free. Its weights are the raw training weights (the EMA copy is
+ * what trm_trainer_evaluate and checkpoints' model.safetensors use). */
+int trm_trainer_model(trm_trainer *trainer, trm_model **model);
+
+/* Trains for params->max_steps steps or max_seconds seconds, evaluating and checkpointing as configured and
+ * calling params->progress after every step. Then, if the run was not stopped: a last checkpoint (with
+ * checkpoint_dir) and a last evaluation (with an evaluation dataset) into *eval_out. eval_out may be NULL;
+ * without an evaluation dataset it receives examples = 0, n_steps = 0. Returns TRM_ERR_ABORTED when the
+ * callback returned false or trm_trainer_request_stop was called; the trainer stays usable (a later run or
+ * step continues where this one stopped). With neither max_steps nor max_seconds, only those stop it. */
+int trm_trainer_run(trm_trainer *trainer, trm_eval_result *eval_out);
+
+/* One training step, outside any run; *info (whose struct_size the caller sets to sizeof(trm_step_info))
+ * receives its report, or info may be NULL. */
+int trm_trainer_step(trm_trainer *trainer, trm_step_info *info);
+
+/* Asks a running trm_trainer_run to stop after its current step; a request made while no run is in
+ * progress stops the next run before its first step. Each run clears the request when it returns.
+ * May be called from any thread, and from a signal handler: it takes no lock and allocates nothing, and for
+ * the same reason does not set trm_last_error. Returns TRM_OK, or TRM_ERR_INVALID_ARG if `trainer` is not a
+ * live trainer. */
+int trm_trainer_request_stop(trm_trainer *trainer);
+
+/* Writes a checkpoint into `directory` (created if needed): model.safetensors (the evaluation weights, in
+ * the format of trm_model_save) and state.safetensors (everything trm_trainer_resume needs). Both files are
+ * written atomically. May be called from the progress callback. */
+int trm_trainer_save_checkpoint(trm_trainer *trainer, const char *directory);
+
+/* Evaluates with the evaluation weights (the EMA copy when ema_rate is set, else the raw weights, which are
+ * restored afterwards) and the model's default inference (its supervision_steps, feedback as trained).
+ * dataset: NULL for the trainer's evaluation dataset (at most eval_limit examples), or another one (all
+ * examples). May be called from the progress callback. */
+int trm_trainer_evaluate(trm_trainer *trainer, const trm_dataset *dataset, trm_eval_result *out);
 
 #ifdef __cplusplus
 }

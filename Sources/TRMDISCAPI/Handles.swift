@@ -20,9 +20,18 @@ final class RunnerHandle {
     }
 }
 
+/// What a trm_dataset * points at: an immutable example set (arrays shared copy-on-write with the
+/// trainers and evaluations that use it).
+final class DatasetHandle {
+    let examples: ExampleSet
+    init(_ examples: ExampleSet) { self.examples = examples }
+}
+
 /// The live handles. A handle is the object's unretained address; the table holds the strong
 /// reference, so a pointer the library did not hand out (freed twice, garbage, or a runner passed as a
-/// model) is refused instead of dereferenced.
+/// model) is refused instead of dereferenced. Each entry counts its registrations: a trainer registers its
+/// model once more, so the model handle stays valid for trm_trainer_model after the caller's
+/// trm_model_free, and is unregistered when both are gone.
 enum Handles {
     private static let mutex: UnsafeMutablePointer<pthread_mutex_t> = {
         let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -30,7 +39,7 @@ enum Handles {
         pthread_mutex_init(m, nil)
         return m
     }()
-    nonisolated(unsafe) private static var live: [UnsafeMutableRawPointer: AnyObject] = [:]
+    nonisolated(unsafe) private static var live: [UnsafeMutableRawPointer: (object: AnyObject, count: Int)] = [:]
 
     private static func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(mutex)
@@ -38,36 +47,57 @@ enum Handles {
         return body()
     }
 
-    /// Registers `object` and returns its handle.
+    /// Registers `object` (once more, if it is already live) and returns its handle.
+    @discardableResult
     static func open(_ object: AnyObject) -> OpaquePointer {
         let address = Unmanaged.passUnretained(object).toOpaque()
-        locked { live[address] = object }
+        locked {
+            if let entry = live[address] {
+                live[address] = (entry.object, entry.count + 1)
+            } else {
+                live[address] = (object, 1)
+            }
+        }
         return OpaquePointer(address)
     }
 
-    /// Unregisters a handle of type T, dropping the table's reference; false if no such handle is live.
+    /// Drops one registration of a handle of type T (and the table's reference with the last one); false if
+    /// no such handle is live.
     static func close<T: AnyObject>(_ handle: OpaquePointer, as _: T.Type) -> Bool {
         let address = UnsafeMutableRawPointer(handle)
         let object: AnyObject? = locked {
-            guard live[address] is T else { return nil }
-            return live.removeValue(forKey: address)
+            guard let entry = live[address], entry.object is T else { return nil }
+            if entry.count > 1 {
+                live[address] = (entry.object, entry.count - 1)
+                return entry.object
+            }
+            return live.removeValue(forKey: address)?.object
         }
         return object != nil  // the object is released here, outside the lock
     }
 
-    static func model(_ handle: OpaquePointer?) throws(Failure) -> ModelHandle {
-        guard let handle else { throw .invalid("model is NULL") }
-        guard let m = locked({ live[UnsafeMutableRawPointer(handle)] }) as? ModelHandle else {
-            throw .invalid("model is not a live trm_model handle")
+    /// The live object of type T behind `handle`; `name` is the argument's name in messages.
+    static func lookup<T: AnyObject>(_ handle: OpaquePointer?, _ name: String, _ cType: String) throws(Failure) -> T {
+        guard let handle else { throw .invalid("\(name) is NULL") }
+        guard let object = locked({ live[UnsafeMutableRawPointer(handle)]?.object }) as? T else {
+            throw .invalid("\(name) is not a live \(cType) handle")
         }
-        return m
+        return object
+    }
+
+    static func model(_ handle: OpaquePointer?) throws(Failure) -> ModelHandle {
+        try lookup(handle, "model", "trm_model")
     }
 
     static func runner(_ handle: OpaquePointer?) throws(Failure) -> RunnerHandle {
-        guard let handle else { throw .invalid("runner is NULL") }
-        guard let r = locked({ live[UnsafeMutableRawPointer(handle)] }) as? RunnerHandle else {
-            throw .invalid("runner is not a live trm_runner handle")
-        }
-        return r
+        try lookup(handle, "runner", "trm_runner")
+    }
+
+    static func dataset(_ handle: OpaquePointer?, _ name: String = "dataset") throws(Failure) -> DatasetHandle {
+        try lookup(handle, name, "trm_dataset")
+    }
+
+    static func trainer(_ handle: OpaquePointer?) throws(Failure) -> TrainerHandle {
+        try lookup(handle, "trainer", "trm_trainer")
     }
 }

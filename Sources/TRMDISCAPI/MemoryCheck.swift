@@ -20,6 +20,10 @@ enum MemoryCheck {
     }
 
     static func runner(_ c: ModelConfig, batch b: Int) throws(Failure) {
+        try check(runnerFloats(c, batch: b), "a runner of batch size \(b)")
+    }
+
+    private static func runnerFloats(_ c: ModelConfig, batch b: Int) -> Int {
         let rows = product([b, c.totalLen]), d = c.hiddenSize, n = product([rows, d])
         let attention = c.mixer == .attention
         let tokenInner = attention ? 0 : product([b, d, c.tokenMixerInner])
@@ -29,7 +33,7 @@ enum MemoryCheck {
             attention ? 0 : sum([product([2, tokenInner]), n]),
         ])
         let saved = product([c.lCycles + 1, c.numLayers])  // the gradient-bearing cycle, plus one reused
-        let floats = sum([
+        return sum([
             product([saved + 1, perSaved]),
             product([c.lCycles + 7, n]),                      // carry, x, gradients of x, call inputs
             product([2, b, c.seqLen, c.vocabSize]),           // logits and their gradient
@@ -38,7 +42,18 @@ enum MemoryCheck {
             product([3, max(product([rows, c.mlpInner]), tokenInner)]),
             attention ? product([Threads.count, c.totalLen, c.totalLen]) : 0,
         ])
-        try check(floats, "a runner of batch size \(b)")
+    }
+
+    /// A runner plus the predictor's unguided logits.
+    static func predictor(_ c: ModelConfig, batch b: Int) throws(Failure) {
+        try check(sum([runnerFloats(c, batch: b), product([b, c.seqLen, c.vocabSize])]),
+                  "inference with batch size \(b)")
+    }
+
+    /// A runner plus the trainer's optimiser moments, EMA copy, weight backup and per-slot buffers.
+    static func trainer(_ c: ModelConfig, batch b: Int) throws(Failure) {
+        try check(sum([runnerFloats(c, batch: b), product([4, ParameterLayout(c).total]), product([8, b, c.seqLen])]),
+                  "a trainer of batch size \(b)")
     }
 
     private static func check(_ floats: Int, _ what: String) throws(Failure) {
