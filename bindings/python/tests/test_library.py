@@ -56,8 +56,20 @@ C_TO_CTYPES = {
     "trm_model **": ctypes.POINTER(ctypes.c_void_p),
     "trm_runner **": ctypes.POINTER(ctypes.c_void_p),
     "int64_t *": ctypes.POINTER(ctypes.c_int64),
+    "int32_t *": ctypes.POINTER(ctypes.c_int32),
     "const int32_t *": ctypes.POINTER(ctypes.c_int32),
     "float *": ctypes.POINTER(ctypes.c_float),
+    "trm_dataset *": ctypes.c_void_p,
+    "const trm_dataset *": ctypes.c_void_p,
+    "trm_dataset **": ctypes.POINTER(ctypes.c_void_p),
+    "trm_trainer *": ctypes.c_void_p,
+    "trm_trainer **": ctypes.POINTER(ctypes.c_void_p),
+    "trm_predict_params *": ctypes.POINTER(_lib.PredictParamsStruct),
+    "const trm_predict_params *": ctypes.POINTER(_lib.PredictParamsStruct),
+    "trm_train_params *": ctypes.POINTER(_lib.TrainParamsStruct),
+    "const trm_train_params *": ctypes.POINTER(_lib.TrainParamsStruct),
+    "trm_eval_result *": ctypes.POINTER(_lib.EvalResultStruct),
+    "trm_step_info *": ctypes.POINTER(_lib.StepInfoStruct),
 }
 
 
@@ -99,6 +111,42 @@ def test_config_struct_matches_header_and_library():
     s = _lib.ModelConfigStruct()
     _lib.lib.trm_model_config_init(ctypes.byref(s))
     assert s.struct_size == ctypes.sizeof(_lib.ModelConfigStruct) == 80
+
+
+def struct_fields(name: str) -> list:
+    """The field names of `typedef struct name { ... }` in the header, arrays included."""
+    body = re.search(r"typedef struct %s\s*\{(.*?)\}\s*%s;" % (name, name), header_text(), re.S).group(1)
+    return re.findall(r"\b(\w+)\s*(?:\[\s*\w+\s*\])?\s*;", body)
+
+
+@pytest.mark.parametrize("name,struct", [
+    ("trm_model_config", _lib.ModelConfigStruct), ("trm_predict_params", _lib.PredictParamsStruct),
+    ("trm_eval_result", _lib.EvalResultStruct), ("trm_step_info", _lib.StepInfoStruct),
+    ("trm_train_params", _lib.TrainParamsStruct),
+])
+def test_every_struct_matches_the_header(name, struct):
+    assert struct_fields(name) == [field for field, _ in struct._fields_]
+
+
+def test_struct_sizes_match_the_library():
+    for init, struct, size in [("trm_predict_params_init", _lib.PredictParamsStruct, 24),
+                               ("trm_train_params_init", _lib.TrainParamsStruct, 184)]:
+        s = struct()
+        getattr(_lib.lib, init)(ctypes.byref(s))
+        assert s.struct_size == ctypes.sizeof(struct) == size, init
+        getattr(_lib.lib, init)(None)  # NULL does nothing
+    assert ctypes.sizeof(_lib.EvalResultStruct) == 48 + 8 + 3 * 8 * _lib.EVAL_MAX_STEPS
+    assert int(re.search(r"#define TRM_EVAL_MAX_STEPS (\d+)", HEADER.read_text()).group(1)) == _lib.EVAL_MAX_STEPS
+    assert ctypes.sizeof(_lib.StepInfoStruct) == 144
+
+
+def test_enum_constants_match_the_header():
+    text = header_text()
+    for constant in ("TRM_METHOD_DIS", "TRM_METHOD_TRM", "TRM_LOSS_STABLEMAX", "TRM_LOSS_SOFTMAX",
+                     "TRM_OPTIMIZER_ADAM_ATAN2", "TRM_OPTIMIZER_ADAMW", "TRM_CORRUPTION_PATH", "TRM_CORRUPTION_MASK",
+                     "TRM_CORRUPTION_RANDOM", "TRM_STEP_WEIGHTS_CONSTANT", "TRM_STEP_WEIGHTS_LINEAR"):
+        value = int(re.search(r"\b%s\s*=\s*(\d+)" % constant, text).group(1))
+        assert getattr(_lib, constant) == value, constant
 
 
 def test_abi_and_version():

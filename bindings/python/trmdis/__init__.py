@@ -1,9 +1,15 @@
 """trmdis: Tiny Recursive Models and Deep Improvement Supervision on the CPU, through libtrmdis's C API.
 
     import trmdis
-    model = trmdis.Model("dis-compact", seed=0)
-    runner = trmdis.Runner(model, batch_size=8)
-    logits, q = runner.step(tokens)            # tokens: int32 (8, seq_len)
+    model = trmdis.Model(trmdis.ModelConfig.preset("dis-compact").replace(seq_len=10, vocab_size=6), seed=0)
+    train = trmdis.Dataset(inputs, labels)     # int arrays (N, seq_len); -100 in labels = ignored
+    trainer = trmdis.Trainer(model, train, learning_rate=3e-3, warmup_steps=20, max_steps=200)
+    trainer.run()                              # a progress bar; Ctrl-C stops cleanly
+    model.save("model.safetensors")
+    prediction = model.predict(inputs[:4])     # prediction.trace: (steps, 4, seq_len), every step's answer
+
+    runner = trmdis.Runner(model, batch_size=8)  # the low level: one supervision step at a time
+    logits, q = runner.step(tokens)              # tokens: int32 (8, seq_len)
 """
 
 from __future__ import annotations
@@ -26,13 +32,16 @@ from .errors import (
     check,
     status_string,
 )
-from .model import Model, Runner
+from .dataset import IGNORE_LABEL, Dataset
+from .model import EvalResult, Model, Prediction, Runner
+from .training import LOOP_FIELDS, RunResult, StepInfo, TrainParams, Trainer
 
 __all__ = [
-    "ABI_VERSION", "ABIError", "AbortedError", "FormatError", "InternalError", "InvalidArgumentError", "Mixer",
-    "Model", "ModelConfig", "OutOfMemoryError", "PRESETS", "PosEncoding", "Runner", "TRMError", "TRMIOError",
-    "abi_version", "get_num_threads", "library_path", "set_log_handler", "set_num_threads", "status_string",
-    "version",
+    "ABI_VERSION", "ABIError", "AbortedError", "Dataset", "EvalResult", "FormatError", "IGNORE_LABEL",
+    "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "OutOfMemoryError",
+    "PRESETS", "PosEncoding", "Prediction", "RunResult", "Runner", "StepInfo", "TRMError", "TRMIOError",
+    "TrainParams", "Trainer", "abi_version", "get_num_threads", "library_path", "set_log_handler",
+    "set_num_threads", "status_string", "version",
 ]
 
 ABI_VERSION = _lib.ABI_VERSION

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import POINTER, c_char_p, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_bool, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -89,18 +89,127 @@ class ModelConfigStruct(ctypes.Structure):
     ]
 
 
+class PredictParamsStruct(ctypes.Structure):
+    """trm_predict_params."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("steps", c_int32),
+        ("guidance", c_float),
+        ("feedback", c_int32),
+        ("batch_size", c_int32),
+    ]
+
+
+#: TRM_EVAL_MAX_STEPS: the length of trm_eval_result's per-step arrays.
+EVAL_MAX_STEPS = 64
+
+
+class EvalResultStruct(ctypes.Structure):
+    """trm_eval_result."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("examples", c_int64),
+        ("exact_accuracy", c_double),
+        ("token_accuracy", c_double),
+        ("net_calls_per_example", c_double),
+        ("seconds", c_double),
+        ("n_steps", c_int32),
+        ("exact_by_step", c_double * EVAL_MAX_STEPS),
+        ("token_by_step", c_double * EVAL_MAX_STEPS),
+        ("hamming_by_step", c_double * EVAL_MAX_STEPS),
+    ]
+
+
+class StepInfoStruct(ctypes.Structure):
+    """trm_step_info."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("step", c_int64),
+        ("total_steps", c_int64),
+        ("optimizer_steps", c_int64),
+        ("examples_seen", c_int64),
+        ("finished", c_int64),
+        ("elapsed", c_double),
+        ("loss", c_double),
+        ("token_accuracy", c_double),
+        ("exact_accuracy", c_double),
+        ("halt_accuracy", c_double),
+        ("mean_steps", c_double),
+        ("net_calls_per_example", c_double),
+        ("examples_per_second", c_double),
+        ("learning_rate", c_double),
+        ("has_eval", c_int32),
+        ("eval_exact_accuracy", c_double),
+        ("eval_token_accuracy", c_double),
+    ]
+
+
+# typedef bool (*trm_progress_callback)(const trm_step_info *info, void *user_data);
+PROGRESS_CALLBACK = ctypes.CFUNCTYPE(c_bool, POINTER(StepInfoStruct), c_void_p)
+
+
+class TrainParamsStruct(ctypes.Structure):
+    """trm_train_params (enums stored as int32_t)."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("method", c_int32),
+        ("batch_size", c_int32),
+        ("seed", c_uint64),
+        ("loss", c_int32),
+        ("optimizer", c_int32),
+        ("learning_rate", c_float),
+        ("warmup_steps", c_int64),
+        ("total_steps", c_int64),
+        ("min_lr_ratio", c_float),
+        ("beta1", c_float),
+        ("beta2", c_float),
+        ("weight_decay", c_float),
+        ("puzzle_emb_lr", c_float),
+        ("puzzle_emb_weight_decay", c_float),
+        ("grad_clip", c_float),
+        ("ema_rate", c_float),
+        ("corruption", c_int32),
+        ("mask_token", c_int32),
+        ("feedback_predictions", c_int32),
+        ("step_weights", c_int32),
+        ("optimizer_step_per_supervision_step", c_int32),
+        ("halt_exploration_prob", c_float),
+        ("halt_loss_weight", c_float),
+        ("max_steps", c_int64),
+        ("max_seconds", c_double),
+        ("eval_every", c_int64),
+        ("eval_limit", c_int64),
+        ("checkpoint_every", c_int64),
+        ("checkpoint_dir", c_char_p),
+        ("progress", PROGRESS_CALLBACK),
+        ("progress_user_data", c_void_p),
+    ]
+
+
 # Enum constants of the header.
 TRM_OK, TRM_ERR_INVALID_ARG, TRM_ERR_IO, TRM_ERR_FORMAT, TRM_ERR_OOM, TRM_ERR_ABORTED, TRM_ERR_ABI, TRM_ERR_INTERNAL = range(8)
 TRM_LOG_DEBUG, TRM_LOG_INFO, TRM_LOG_WARN, TRM_LOG_ERROR = range(4)
 TRM_MIXER_ATTENTION, TRM_MIXER_MLP_T = range(2)
 TRM_POS_ROPE, TRM_POS_LEARNED, TRM_POS_NONE = range(3)
+TRM_METHOD_DIS, TRM_METHOD_TRM = range(2)
+TRM_LOSS_STABLEMAX, TRM_LOSS_SOFTMAX = range(2)
+TRM_OPTIMIZER_ADAM_ATAN2, TRM_OPTIMIZER_ADAMW = range(2)
+TRM_CORRUPTION_PATH, TRM_CORRUPTION_MASK, TRM_CORRUPTION_RANDOM = range(3)
+TRM_STEP_WEIGHTS_CONSTANT, TRM_STEP_WEIGHTS_LINEAR = range(2)
 
 # typedef void (*trm_log_callback)(int32_t level, const char *message, void *user_data);
 LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_int32, c_char_p, c_void_p)
 
 _config_p = POINTER(ModelConfigStruct)
-_handle = c_void_p  # trm_model *, trm_runner *
-_handle_p = POINTER(c_void_p)  # trm_model **, trm_runner **
+_handle = c_void_p  # trm_model *, trm_runner *, trm_dataset *, trm_trainer *
+_handle_p = POINTER(c_void_p)  # trm_model **, trm_runner **, trm_dataset **, trm_trainer **
+_i32_p, _f32_p = POINTER(c_int32), POINTER(c_float)
+_predict_p, _eval_p = POINTER(PredictParamsStruct), POINTER(EvalResultStruct)
+_train_p, _info_p = POINTER(TrainParamsStruct), POINTER(StepInfoStruct)
 
 #: (name, restype, argtypes) for every function of Include/trmdis.h, in the header's order.
 SIGNATURES: Sequence[Tuple[str, object, list]] = [
@@ -143,6 +252,54 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
                                 POINTER(c_float), c_size_t, POINTER(c_float), c_size_t]),
     # int trm_runner_net_calls(const trm_runner *runner, int64_t *net_calls);
     ("trm_runner_net_calls", c_int, [_handle, POINTER(c_int64)]),
+    # int trm_model_save(const trm_model *model, const char *path);
+    ("trm_model_save", c_int, [_handle, c_char_p]),
+    # int trm_model_load(const char *path, trm_model **out);
+    ("trm_model_load", c_int, [c_char_p, _handle_p]),
+    # int trm_dataset_create(int32_t seq_len, const int32_t *inputs, const int32_t *labels, size_t n_cells,
+    #                        const int32_t *puzzle_ids, size_t n_examples, trm_dataset **out);
+    ("trm_dataset_create", c_int, [c_int32, _i32_p, _i32_p, c_size_t, _i32_p, c_size_t, _handle_p]),
+    # int trm_dataset_load(const char *directory, const char *split, trm_dataset **out);
+    ("trm_dataset_load", c_int, [c_char_p, c_char_p, _handle_p]),
+    # void trm_dataset_free(trm_dataset *dataset);
+    ("trm_dataset_free", None, [_handle]),
+    # int trm_dataset_size(const trm_dataset *dataset, int64_t *examples);
+    ("trm_dataset_size", c_int, [_handle, POINTER(c_int64)]),
+    # int trm_dataset_seq_len(const trm_dataset *dataset, int32_t *seq_len);
+    ("trm_dataset_seq_len", c_int, [_handle, _i32_p]),
+    # void trm_predict_params_init(trm_predict_params *params);
+    ("trm_predict_params_init", None, [_predict_p]),
+    # int trm_model_predict(const trm_model *model, const trm_predict_params *params, const int32_t *inputs,
+    #                       size_t n_cells, const int32_t *puzzle_ids, size_t n_examples, int32_t *trace_out,
+    #                       size_t n_trace, float *halt_prob_out, size_t n_halt, float *final_logits_out,
+    #                       size_t n_logits);
+    ("trm_model_predict", c_int, [_handle, _predict_p, _i32_p, c_size_t, _i32_p, c_size_t, _i32_p, c_size_t,
+                                  _f32_p, c_size_t, _f32_p, c_size_t]),
+    # int trm_model_evaluate(const trm_model *model, const trm_dataset *dataset, const trm_predict_params *params,
+    #                        trm_eval_result *out);
+    ("trm_model_evaluate", c_int, [_handle, _handle, _predict_p, _eval_p]),
+    # void trm_train_params_init(trm_train_params *params);
+    ("trm_train_params_init", None, [_train_p]),
+    # int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dataset *eval,
+    #                        const trm_train_params *params, trm_trainer **out);
+    ("trm_trainer_create", c_int, [_handle, _handle, _handle, _train_p, _handle_p]),
+    # int trm_trainer_resume(const char *directory, const trm_dataset *train, const trm_dataset *eval,
+    #                        const trm_train_params *params, trm_trainer **out);
+    ("trm_trainer_resume", c_int, [c_char_p, _handle, _handle, _train_p, _handle_p]),
+    # void trm_trainer_free(trm_trainer *trainer);
+    ("trm_trainer_free", None, [_handle]),
+    # int trm_trainer_model(trm_trainer *trainer, trm_model **model);
+    ("trm_trainer_model", c_int, [_handle, _handle_p]),
+    # int trm_trainer_run(trm_trainer *trainer, trm_eval_result *eval_out);
+    ("trm_trainer_run", c_int, [_handle, _eval_p]),
+    # int trm_trainer_step(trm_trainer *trainer, trm_step_info *info);
+    ("trm_trainer_step", c_int, [_handle, _info_p]),
+    # int trm_trainer_request_stop(trm_trainer *trainer);
+    ("trm_trainer_request_stop", c_int, [_handle]),
+    # int trm_trainer_save_checkpoint(trm_trainer *trainer, const char *directory);
+    ("trm_trainer_save_checkpoint", c_int, [_handle, c_char_p]),
+    # int trm_trainer_evaluate(trm_trainer *trainer, const trm_dataset *dataset, trm_eval_result *out);
+    ("trm_trainer_evaluate", c_int, [_handle, _handle, _eval_p]),
 ]
 
 for _name, _restype, _argtypes in SIGNATURES:

@@ -1,16 +1,22 @@
-"""Model and Runner: the two handles of the C API, each owned by one Python object."""
+"""Model and Runner: the model and per-batch handles of the C API, each owned by one Python object; plus
+model files, inference (predict) and evaluation."""
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import os
 import weakref
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 import numpy as np
 
 from . import _lib
-from .config import ModelConfig, _int32
+from .config import ModelConfig, _bool, _int32
 from .errors import InvalidArgumentError, check
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 _lib_fn = _lib.lib
 
@@ -31,6 +37,7 @@ class Model:
     """
 
     def __init__(self, config: Union[ModelConfig, str] = "sudoku-att", seed: int = 0) -> None:
+        self._owner: object = None
         if isinstance(config, str):
             config = ModelConfig.preset(config)
         if not isinstance(config, ModelConfig):
@@ -42,6 +49,28 @@ class Model:
         check(_lib_fn.trm_model_create(ctypes.byref(struct), int(seed), ctypes.byref(handle)))
         self._handle: Optional[int] = handle.value
         self._finalizer = weakref.finalize(self, _free_model, handle.value)
+
+    @classmethod
+    def _from_handle(cls, handle: int, owner: object = None) -> "Model":
+        """Wraps a trm_model *: owned (freed by close()) when `owner` is None, else borrowed from `owner`
+        (a Trainer), which it keeps alive and which frees it."""
+        model = cls.__new__(cls)
+        model._handle = handle
+        model._owner = owner
+        model._finalizer = weakref.finalize(model, _free_model, handle) if owner is None else None
+        return model
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Model":
+        """Loads a model written by save() (trm_model_load). TRMIOError if the file cannot be read,
+        FormatError if it is not a complete libtrmdis model file."""
+        handle = ctypes.c_void_p()
+        check(_lib_fn.trm_model_load(_path(path, "path"), ctypes.byref(handle)))
+        return cls._from_handle(handle.value)
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes the weights and configuration as safetensors (trm_model_save), atomically."""
+        check(_lib_fn.trm_model_save(self.handle, _path(path, "path")))
 
     @property
     def handle(self) -> int:
@@ -55,9 +84,11 @@ class Model:
         return self._handle is None
 
     def close(self) -> None:
-        """Releases the model (trm_model_free). Idempotent."""
+        """Releases the model (trm_model_free). Idempotent. A model borrowed from a Trainer (Trainer.model)
+        is only detached; the trainer frees it."""
         self._handle = None
-        self._finalizer()
+        if self._finalizer is not None:
+            self._finalizer()
 
     def __enter__(self) -> "Model":
         return self
@@ -80,9 +111,145 @@ class Model:
         check(_lib_fn.trm_model_parameter_count(self.handle, ctypes.byref(count)))
         return count.value
 
+    def predict(self, inputs: Any, puzzle_ids: Any = None, steps: Optional[int] = None, guidance: float = 1.0,
+                feedback: Optional[bool] = None, batch_size: Optional[int] = None,
+                logits: bool = True) -> "Prediction":
+        """Solves puzzles with a fixed number of supervision steps from a fresh carry (trm_model_predict).
+
+        inputs: (N, seq_len) token ids (or one puzzle, (seq_len,), read as N = 1).
+        puzzle_ids: (N,) puzzle-embedding rows, or None for all 0.
+        steps: supervision steps (None: the model's supervision_steps).
+        guidance: the guidance weight w (1 = plain inference).
+        feedback: feed each step's prediction back as the next input (None: the model's default, i.e. yes
+        for a DIS model with a time embedding).
+        batch_size: puzzles run together (None: up to 64).
+        logits: also return the last step's logits (N, seq_len, vocab_size).
+        Returns a Prediction whose trace holds the prediction after every step.
+        """
+        c = self.config
+        array = np.asarray(inputs)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2:
+            raise InvalidArgumentError(f"inputs must have shape (N, {c.seq_len}), not {array.shape}")
+        n = array.shape[0]
+        tokens = _int_array(array, "inputs", (n, c.seq_len))
+        if puzzle_ids is not None and np.ndim(puzzle_ids) == 0:
+            puzzle_ids = np.full(n, puzzle_ids)
+        ids = None if puzzle_ids is None else _int_array(puzzle_ids, "puzzle_ids", (n,))
+        params = _predict_params(steps, guidance, feedback, batch_size)
+        n_steps = params.steps or c.supervision_steps
+        trace = np.empty((n_steps, n, c.seq_len), dtype=np.int32)
+        halt = np.empty((n_steps, n), dtype=np.float32)
+        final = np.empty((n, c.seq_len, c.vocab_size), dtype=np.float32) if logits else None
+        i32, f32 = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_float)
+        check(_lib_fn.trm_model_predict(
+            self.handle, ctypes.byref(params), tokens.ctypes.data_as(i32), tokens.size,
+            None if ids is None else ids.ctypes.data_as(i32), n,
+            trace.ctypes.data_as(i32), trace.size, halt.ctypes.data_as(f32), halt.size,
+            None if final is None else final.ctypes.data_as(f32), 0 if final is None else final.size))
+        return Prediction(trace=trace, halt_prob=halt, logits=final)
+
+    def evaluate(self, dataset: "Dataset", steps: Optional[int] = None, guidance: float = 1.0,
+                 feedback: Optional[bool] = None, batch_size: Optional[int] = None) -> "EvalResult":
+        """Accuracy on every example of `dataset` after each supervision step (trm_model_evaluate); the
+        arguments are predict()'s. At most 64 steps."""
+        from .dataset import Dataset
+
+        if not isinstance(dataset, Dataset):
+            raise InvalidArgumentError(f"dataset must be a trmdis.Dataset, not {type(dataset).__name__}")
+        params = _predict_params(steps, guidance, feedback, batch_size)
+        result = _eval_struct()
+        check(_lib_fn.trm_model_evaluate(self.handle, dataset.handle, ctypes.byref(params), ctypes.byref(result)))
+        return EvalResult.from_struct(result)
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.parameter_count} parameters"
         return f"<trmdis.Model {state}>"
+
+
+@dataclasses.dataclass
+class Prediction:
+    """What Model.predict returns.
+
+    trace: (steps, N, seq_len) int32, the prediction (argmax of the guided logits) after every step.
+    halt_prob: (steps, N) float32, sigmoid(q_halt) after every step.
+    logits: (N, seq_len, vocab_size) float32, the last step's (guided) logits, or None if not asked for.
+    """
+
+    trace: np.ndarray
+    halt_prob: np.ndarray
+    logits: Optional[np.ndarray]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """(N, seq_len): the prediction after the last step."""
+        return self.trace[-1]
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """trm_eval_result: accuracies after the last step and after every step (arrays of length n_steps)."""
+
+    examples: int
+    exact_accuracy: float
+    token_accuracy: float
+    net_calls_per_example: float
+    seconds: float
+    exact_by_step: np.ndarray
+    token_by_step: np.ndarray
+    hamming_by_step: np.ndarray
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.exact_by_step)
+
+    @classmethod
+    def from_struct(cls, s: _lib.EvalResultStruct) -> "EvalResult":
+        n = s.n_steps
+        return cls(examples=s.examples, exact_accuracy=s.exact_accuracy, token_accuracy=s.token_accuracy,
+                   net_calls_per_example=s.net_calls_per_example, seconds=s.seconds,
+                   exact_by_step=np.array(s.exact_by_step[:n]), token_by_step=np.array(s.token_by_step[:n]),
+                   hamming_by_step=np.array(s.hamming_by_step[:n]))
+
+
+def _eval_struct() -> _lib.EvalResultStruct:
+    result = _lib.EvalResultStruct()
+    result.struct_size = ctypes.sizeof(_lib.EvalResultStruct)
+    return result
+
+
+def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bool],
+                    batch_size: Optional[int]) -> _lib.PredictParamsStruct:
+    """A trm_predict_params from predict()'s keyword arguments (None = the library's default)."""
+    params = _lib.PredictParamsStruct()
+    _lib_fn.trm_predict_params_init(ctypes.byref(params))
+    if steps is not None:
+        params.steps = _int32(steps, "steps")
+        if params.steps < 1:
+            raise InvalidArgumentError(f"steps must be at least 1 (got {steps})")
+    try:
+        value = float(guidance)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"guidance must be a number, not {guidance!r}") from None
+    params.guidance = value  # the library refuses NaN and infinities
+    if feedback is not None:
+        params.feedback = 1 if _bool(feedback, "feedback") else 0
+    if batch_size is not None:
+        params.batch_size = _int32(batch_size, "batch_size")
+        if params.batch_size < 1:
+            raise InvalidArgumentError(f"batch_size must be at least 1 (got {batch_size})")
+    return params
+
+
+def _path(path: Any, name: str) -> bytes:
+    """A filesystem path as the library's UTF-8 bytes."""
+    if isinstance(path, bytes):
+        return path
+    try:
+        return os.fsencode(os.fspath(path))
+    except TypeError:
+        raise InvalidArgumentError(f"{name} must be a path, not {type(path).__name__}") from None
 
 
 def _int_array(values: object, name: str, shape: Tuple[int, ...]) -> np.ndarray:

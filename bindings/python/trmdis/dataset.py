@@ -1,0 +1,95 @@
+"""Dataset: examples for training and evaluation (trm_dataset)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import _lib
+from .errors import InvalidArgumentError, check
+from .model import _int_array, _path
+
+_lib_fn = _lib.lib
+
+#: The label value that the loss and the accuracies ignore.
+IGNORE_LABEL = -100
+
+
+def _free_dataset(handle: int) -> None:
+    _lib_fn.trm_dataset_free(handle)
+
+
+class Dataset:
+    """Examples (trm_dataset): inputs and labels of shape (N, seq_len), with -100 in labels for ignored
+    cells, and optional puzzle ids (N,). The arrays are copied into the library.
+
+    Tokens are checked against a model's vocabulary when the dataset is used (Trainer, Model.evaluate).
+    """
+
+    def __init__(self, inputs: Any, labels: Any, puzzle_ids: Any = None) -> None:
+        x = np.asarray(inputs)
+        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise InvalidArgumentError(f"inputs must have shape (N, seq_len) with N, seq_len >= 1, not {x.shape}")
+        n, seq_len = x.shape
+        x = _int_array(x, "inputs", (n, seq_len))
+        y = _int_array(labels, "labels", (n, seq_len))
+        ids = None if puzzle_ids is None else _int_array(puzzle_ids, "puzzle_ids", (n,))
+        i32 = ctypes.POINTER(ctypes.c_int32)
+        handle = ctypes.c_void_p()
+        check(_lib_fn.trm_dataset_create(
+            seq_len, x.ctypes.data_as(i32), y.ctypes.data_as(i32), x.size,
+            None if ids is None else ids.ctypes.data_as(i32), n, ctypes.byref(handle)))
+        self._adopt(handle.value)
+
+    def _adopt(self, handle: int) -> None:
+        self._handle: Optional[int] = handle
+        self._finalizer = weakref.finalize(self, _free_dataset, handle)
+        size, seq_len = ctypes.c_int64(0), ctypes.c_int32(0)
+        check(_lib_fn.trm_dataset_size(handle, ctypes.byref(size)))
+        check(_lib_fn.trm_dataset_seq_len(handle, ctypes.byref(seq_len)))
+        self.size = size.value
+        self.seq_len = seq_len.value
+
+    @classmethod
+    def load(cls, directory: Union[str, "os.PathLike[str]"], split: str = "train") -> "Dataset":
+        """One split ("train" or "test") of a dataset directory in the official TRM .npy layout
+        (trm_dataset_load); groups of augmented puzzles are kept for sampling."""
+        if not isinstance(split, str):
+            raise InvalidArgumentError(f"split must be a str, not {type(split).__name__}")
+        handle = ctypes.c_void_p()
+        check(_lib_fn.trm_dataset_load(_path(directory, "directory"), split.encode("utf-8"), ctypes.byref(handle)))
+        dataset = cls.__new__(cls)
+        dataset._adopt(handle.value)
+        return dataset
+
+    @property
+    def handle(self) -> int:
+        """The trm_dataset * (raises if closed)."""
+        if self._handle is None:
+            raise InvalidArgumentError("the dataset is closed")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def close(self) -> None:
+        """Releases the dataset (trm_dataset_free). Idempotent; trainers made from it keep their copy."""
+        self._handle = None
+        self._finalizer()
+
+    def __enter__(self) -> "Dataset":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"<trmdis.Dataset {self.size} examples of {self.seq_len} tokens{' closed' if self.closed else ''}>"
