@@ -1,13 +1,18 @@
 /* Boundary test: every function of trmdis.h called with NULL pointers, wrong struct sizes, huge and
- * negative sizes, wrong buffer lengths and out-of-range ids. Each call must return the documented status,
- * leave out-parameters and buffers untouched, and never crash. Exits non-zero on any failed expectation. */
+ * negative sizes, wrong buffer lengths and out-of-range ids, garbage and truncated files, and stop requests
+ * from another thread and from a signal handler. Each call must return the documented status, leave
+ * out-parameters and buffers untouched, and never crash. Exits non-zero on any failed expectation. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "trmdis.h"
 
@@ -362,6 +367,599 @@ static void test_lifetimes(void) {
     trm_model_free(NULL);
 }
 
+/* ---- Files: a scratch directory, removed at the end. ---- */
+static char scratch[] = "/tmp/trmdis-boundary-XXXXXX";
+
+static void scratch_path(char *out, size_t size, const char *name) { snprintf(out, size, "%s/%s", scratch, name); }
+
+static void write_bytes(const char *path, const void *bytes, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(bytes, 1, n, f) != n) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+}
+
+/* The whole file, malloc'd; *n receives its size. */
+static unsigned char *read_bytes(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc((size_t)size + 1);
+    if (bytes == NULL || fread(bytes, 1, (size_t)size, f) != (size_t)size) exit(2);
+    fclose(f);
+    *n = (size_t)size;
+    return bytes;
+}
+
+#define SENTINEL_MODEL ((trm_model *)(uintptr_t)0x5eed)
+
+/* trm_model_load on `path` must fail with `want`, leaving *out alone. */
+static void expect_load_fails(int want, const char *path, const char *what) {
+    trm_model *out = SENTINEL_MODEL;
+    int got = trm_model_load(path, &out);
+    EXPECT(got == want && out == SENTINEL_MODEL, "load of %s: status %d (%s), out %s; \"%s\"", what, got,
+           trm_status_string(got), out == SENTINEL_MODEL ? "untouched" : "CHANGED", trm_last_error());
+    if (got == TRM_OK && out != SENTINEL_MODEL) trm_model_free(out);
+}
+
+static void test_model_files(trm_model *model) {
+    char path[256], bad[256];
+    scratch_path(path, sizeof path, "model.safetensors");
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_save(NULL, path));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_save(model, NULL));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_save(model, ""));
+    EXPECT_STATUS(TRM_ERR_IO, trm_model_save(model, "/nonexistent-dir/sub/model.safetensors"));
+    EXPECT_STATUS(TRM_OK, trm_model_save(model, path));
+
+    trm_model *out = SENTINEL_MODEL;
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_load(NULL, &out));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_load(path, NULL));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_load("", &out));
+    EXPECT(out == SENTINEL_MODEL, "out untouched");
+    scratch_path(bad, sizeof bad, "missing.safetensors");
+    expect_load_fails(TRM_ERR_IO, bad, "a missing file");
+    expect_load_fails(TRM_ERR_IO, scratch, "a directory");
+
+    /* Garbage: text, random bytes, a huge header length, a header that is not JSON. */
+    scratch_path(bad, sizeof bad, "bad.safetensors");
+    const char *text = "this is not a safetensors file";
+    write_bytes(bad, text, strlen(text));
+    expect_load_fails(TRM_ERR_FORMAT, bad, "text");
+    unsigned char noise[4096];
+    uint64_t state = 99;
+    for (size_t i = 0; i < sizeof noise; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        noise[i] = (unsigned char)(state >> 56);
+    }
+    write_bytes(bad, noise, sizeof noise);
+    expect_load_fails(TRM_ERR_FORMAT, bad, "random bytes");
+    unsigned char huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'};
+    write_bytes(bad, huge, sizeof huge);
+    expect_load_fails(TRM_ERR_FORMAT, bad, "a huge header length");
+    unsigned char notjson[] = {6, 0, 0, 0, 0, 0, 0, 0, '{', '"', 'a', '"', ':', '['};
+    write_bytes(bad, notjson, sizeof notjson);
+    expect_load_fails(TRM_ERR_FORMAT, bad, "a header that is not JSON");
+    write_bytes(bad, "", 0);
+    expect_load_fails(TRM_ERR_FORMAT, bad, "an empty file");
+
+    /* Truncated copies of a good file, cut everywhere from the length prefix to the last byte. */
+    size_t n = 0;
+    unsigned char *good = read_bytes(path, &n);
+    const size_t cuts[] = {1, 7, 8, 9, 64, n / 3, n / 2, n - 4, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_bytes(bad, good, cuts[i]);
+        char what[64];
+        snprintf(what, sizeof what, "the first %zu of %zu bytes", cuts[i], n);
+        expect_load_fails(TRM_ERR_FORMAT, bad, what);
+    }
+    /* A NaN in the first tensor (a trainable weight): the data section starts after the header. */
+    size_t header_end = 8;
+    for (int i = 0; i < 8; i++) header_end += (size_t)good[i] << (8 * i);
+    memcpy(good + header_end, "\x00\x00\xc0\x7f", 4);
+    write_bytes(bad, good, n);
+    expect_load_fails(TRM_ERR_FORMAT, bad, "a NaN weight");
+    free(good);
+    remove(bad);
+
+    trm_model *loaded = NULL;
+    EXPECT_STATUS(TRM_OK, trm_model_load(path, &loaded));
+    trm_model_config a, b;
+    trm_model_config_init(&a);
+    trm_model_config_init(&b);
+    EXPECT_STATUS(TRM_OK, trm_model_get_config(model, &a));
+    EXPECT_STATUS(TRM_OK, trm_model_get_config(loaded, &b));
+    EXPECT(same_bytes(&a, &b, sizeof a), "the loaded model has the saved configuration");
+    trm_model_free(loaded);
+    remove(path);
+}
+
+/* ---- Datasets ---- */
+#define SENTINEL_DATASET ((trm_dataset *)(uintptr_t)0xda7a)
+
+static void test_datasets(void) {
+    enum { N = 4, S = 6 };
+    int32_t x[N * S], y[N * S], ids[N] = {0, 1, 2, 0};
+    for (int i = 0; i < N * S; i++) {
+        x[i] = i % 5;
+        y[i] = (i + 1) % 5;
+    }
+    trm_dataset *out = SENTINEL_DATASET;
+    const int E = TRM_ERR_INVALID_ARG;
+    const size_t nc = N * S;
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc, ids, N, NULL));
+    EXPECT_STATUS(E, trm_dataset_create(S, NULL, y, nc, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create(S, x, NULL, nc, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create(0, x, y, nc, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create(-S, x, y, nc, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create((1 << 20) + 1, x, y, nc, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, 0, ids, 0, &out));
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc - 1, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc + 1, ids, N, &out));
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc, ids, N + 1, &out));
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, SIZE_MAX, ids, SIZE_MAX / 2, &out));
+    EXPECT(strstr(trm_last_error(), "n_cells") != NULL, "names n_cells: %s", trm_last_error());
+    x[5] = -1;
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc, ids, N, &out));
+    x[5] = 0;
+    y[7] = -5;
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc, ids, N, &out));
+    y[7] = INT32_MIN;
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc, ids, N, &out));
+    ids[3] = -2;
+    y[7] = -100; /* the ignore label is fine */
+    EXPECT_STATUS(E, trm_dataset_create(S, x, y, nc, ids, N, &out));
+    ids[3] = 0;
+    EXPECT(out == SENTINEL_DATASET, "out untouched");
+    EXPECT_STATUS(TRM_OK, trm_dataset_create(S, x, y, nc, ids, N, &out));
+    trm_dataset *no_ids = NULL;
+    EXPECT_STATUS(TRM_OK, trm_dataset_create(S, x, y, nc, NULL, N, &no_ids));
+
+    int64_t size = -1;
+    int32_t seq = -1;
+    EXPECT_STATUS(E, trm_dataset_size(NULL, &size));
+    EXPECT_STATUS(E, trm_dataset_size(out, NULL));
+    EXPECT_STATUS(E, trm_dataset_seq_len(NULL, &seq));
+    EXPECT_STATUS(E, trm_dataset_seq_len(out, NULL));
+    EXPECT(size == -1 && seq == -1, "untouched");
+    EXPECT_STATUS(TRM_OK, trm_dataset_size(out, &size));
+    EXPECT_STATUS(TRM_OK, trm_dataset_seq_len(out, &seq));
+    EXPECT(size == N && seq == S, "size %lld, seq_len %d", (long long)size, seq);
+
+    trm_dataset *loaded = SENTINEL_DATASET;
+    EXPECT_STATUS(E, trm_dataset_load(NULL, "train", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load(scratch, NULL, &loaded));
+    EXPECT_STATUS(E, trm_dataset_load(scratch, "train", NULL));
+    EXPECT_STATUS(E, trm_dataset_load("", "train", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load(scratch, "", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load(scratch, "..", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load(scratch, "a/b", &loaded));
+    EXPECT_STATUS(TRM_ERR_IO, trm_dataset_load(scratch, "train", &loaded));
+    EXPECT_STATUS(TRM_ERR_IO, trm_dataset_load("/nonexistent-dataset", "test", &loaded));
+    EXPECT(loaded == SENTINEL_DATASET, "out untouched");
+
+    /* Wrong kinds and double frees. */
+    EXPECT_STATUS(E, trm_dataset_size((trm_dataset *)(void *)&size, &size));
+    int before = warnings;
+    trm_dataset_free(out);
+    trm_dataset_free(out);
+    EXPECT(warnings == before + 1, "a warning for the double free");
+    EXPECT_STATUS(E, trm_dataset_size(out, &size));
+    trm_dataset_free(no_ids);
+    trm_dataset_free(NULL);
+}
+
+/* ---- Inference ---- */
+static void test_predict(trm_model *model, trm_dataset *data) {
+    trm_model_config c = tiny_config();
+    enum { N = 3 };
+    const int steps = c.supervision_steps;
+    size_t nc = (size_t)N * (size_t)c.seq_len, nt = (size_t)steps * nc, nh = (size_t)steps * N,
+           nl = nc * (size_t)c.vocab_size;
+    int32_t x[3 * 6], ids[N] = {0, 1, 2}, trace[4 * 3 * 6], sentinel_trace[4 * 3 * 6];
+    float halt[4 * 3], logits[3 * 6 * 5], sentinel_halt[4 * 3], sentinel_logits[3 * 6 * 5];
+    for (size_t i = 0; i < nc; i++) x[i] = (int32_t)(i % 5);
+    for (size_t i = 0; i < nt; i++) trace[i] = sentinel_trace[i] = -3;
+    for (size_t i = 0; i < nh; i++) halt[i] = sentinel_halt[i] = -3;
+    for (size_t i = 0; i < nl; i++) logits[i] = sentinel_logits[i] = -3;
+
+    trm_predict_params_init(NULL);
+    trm_predict_params p, good;
+    trm_predict_params_init(&good);
+    EXPECT(good.struct_size == sizeof good && good.steps == 0 && good.guidance == 1.0f && good.feedback == -1 &&
+               good.batch_size == 0, "predict defaults");
+
+#define PREDICT_FAILS(want, params, ...)                                                            \
+    do {                                                                                            \
+        EXPECT_STATUS(want, trm_model_predict(model, params, __VA_ARGS__));                         \
+        EXPECT(same_bytes(trace, sentinel_trace, sizeof trace) && same_bytes(halt, sentinel_halt, sizeof halt) && \
+                   same_bytes(logits, sentinel_logits, sizeof logits),                              \
+               "outputs untouched after %s", #__VA_ARGS__);                                         \
+    } while (0)
+#define WITH_PARAM(field, value, want)                                                              \
+    do {                                                                                            \
+        p = good;                                                                                   \
+        p.field = (value);                                                                          \
+        PREDICT_FAILS(want, &p, x, nc, ids, N, trace, nt, halt, nh, logits, nl);                     \
+    } while (0)
+    const int E = TRM_ERR_INVALID_ARG;
+    WITH_PARAM(struct_size, 0, TRM_ERR_ABI);
+    WITH_PARAM(struct_size, sizeof good + 4, TRM_ERR_ABI);
+    WITH_PARAM(steps, -1, E);
+    WITH_PARAM(steps, 4097, E);
+    WITH_PARAM(guidance, NAN, E);
+    WITH_PARAM(guidance, INFINITY, E);
+    WITH_PARAM(feedback, 2, E);
+    WITH_PARAM(feedback, -2, E);
+    WITH_PARAM(batch_size, -1, E);
+    WITH_PARAM(batch_size, (1 << 20) + 1, E);
+    WITH_PARAM(steps, 2, E); /* valid, but then the trace and halt buffers have the wrong length */
+#undef WITH_PARAM
+    EXPECT_STATUS(E, trm_model_predict(NULL, &good, x, nc, ids, N, trace, nt, halt, nh, logits, nl));
+    PREDICT_FAILS(E, &good, NULL, nc, ids, N, trace, nt, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, 0, trace, nt, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc - 1, ids, N, trace, nt, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, N - 1, trace, nt, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, SIZE_MAX, ids, SIZE_MAX, trace, nt, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt + 1, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt, halt, nh - 1, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt, halt, nh, logits, nl + 5);
+    PREDICT_FAILS(E, &good, x, nc, ids, N, NULL, nt, halt, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt, NULL, nh, logits, nl);
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt, halt, nh, NULL, nl);
+    x[nc - 1] = 5;
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt, halt, nh, logits, nl);
+    x[nc - 1] = -1;
+    PREDICT_FAILS(E, &good, x, nc, ids, N, trace, nt, halt, nh, logits, nl);
+    x[nc - 1] = 0;
+    ids[2] = 3;
+    p = good;
+    p.batch_size = 1; /* the bad id is in the last batch: still nothing written */
+    PREDICT_FAILS(E, &p, x, nc, ids, N, trace, nt, halt, nh, logits, nl);
+    ids[2] = 2;
+
+    EXPECT_STATUS(TRM_OK, trm_model_predict(model, &good, x, nc, ids, N, trace, nt, halt, nh, logits, nl));
+    EXPECT_STATUS(TRM_OK, trm_model_predict(model, NULL, x, nc, NULL, N, NULL, 0, NULL, 0, NULL, 0));
+    for (size_t i = 0; i < nt; i++) EXPECT(trace[i] >= 0 && trace[i] < c.vocab_size, "trace[%zu] = %d", i, trace[i]);
+    for (size_t i = 0; i < nh; i++) EXPECT(halt[i] >= 0 && halt[i] <= 1, "halt[%zu] = %f", i, halt[i]);
+    for (size_t i = 0; i < nl; i++) EXPECT(isfinite(logits[i]), "logits[%zu]", i);
+    /* Batch by batch gives the same predictions as all at once. */
+    int32_t trace1[4 * 3 * 6];
+    p = good;
+    p.batch_size = 1;
+    EXPECT_STATUS(TRM_OK, trm_model_predict(model, &p, x, nc, ids, N, trace1, nt, NULL, 0, NULL, 0));
+    EXPECT(same_bytes(trace, trace1, sizeof trace), "batch size 1 gives the same trace");
+#undef PREDICT_FAILS
+
+    /* Evaluation. */
+    trm_eval_result r, sentinel;
+    memset(&r, 0x5a, sizeof r);
+    r.struct_size = sizeof r;
+    sentinel = r;
+    EXPECT_STATUS(E, trm_model_evaluate(NULL, data, NULL, &r));
+    EXPECT_STATUS(E, trm_model_evaluate(model, NULL, NULL, &r));
+    EXPECT_STATUS(E, trm_model_evaluate(model, data, NULL, NULL));
+    EXPECT_STATUS(E, trm_model_evaluate(model, (trm_dataset *)(void *)model, NULL, &r));
+    p = good;
+    p.steps = TRM_EVAL_MAX_STEPS + 1;
+    EXPECT_STATUS(E, trm_model_evaluate(model, data, &p, &r));
+    p.struct_size = 1;
+    EXPECT_STATUS(TRM_ERR_ABI, trm_model_evaluate(model, data, &p, &r));
+    EXPECT(same_bytes(&r, &sentinel, sizeof r), "result untouched");
+    r.struct_size = sizeof r - 8;
+    EXPECT_STATUS(TRM_ERR_ABI, trm_model_evaluate(model, data, NULL, &r));
+    r.struct_size = sizeof r;
+    p = good;
+    p.steps = TRM_EVAL_MAX_STEPS;
+    EXPECT_STATUS(TRM_OK, trm_model_evaluate(model, data, &p, &r));
+    EXPECT(r.n_steps == TRM_EVAL_MAX_STEPS && r.examples == 4, "n_steps %d, examples %lld", r.n_steps,
+           (long long)r.examples);
+    EXPECT_STATUS(TRM_OK, trm_model_evaluate(model, data, NULL, &r));
+    EXPECT(r.struct_size == sizeof r && r.n_steps == c.supervision_steps, "n_steps %d", r.n_steps);
+    EXPECT(r.exact_accuracy == r.exact_by_step[r.n_steps - 1], "last step is the result");
+
+    /* A dataset whose sequences do not fit the model. */
+    int32_t long_x[8] = {0}, long_y[8] = {0};
+    trm_dataset *other = NULL;
+    REQUIRE_OK(trm_dataset_create(8, long_x, long_y, 8, NULL, 1, &other));
+    EXPECT_STATUS(E, trm_model_evaluate(model, other, NULL, &r));
+    EXPECT(strstr(trm_last_error(), "sequence length") != NULL, "%s", trm_last_error());
+    trm_dataset_free(other);
+}
+
+/* ---- Training ---- */
+#define SENTINEL_TRAINER ((trm_trainer *)(uintptr_t)0x7a1e)
+
+static int callback_calls = 0;
+static int stop_at = 0;
+static volatile int first_step_done = 0;
+static trm_trainer *signalled = NULL;
+
+static bool count_steps(const trm_step_info *info, void *user_data) {
+    callback_calls++;
+    if (user_data != NULL) *(int64_t *)user_data = info->step;
+    first_step_done = 1;
+    if (signalled != NULL && info->step == 2) raise(SIGUSR1); /* the handler asks the trainer to stop */
+    return stop_at == 0 || info->step < stop_at;
+}
+
+static void on_sigusr1(int signal_number) {
+    (void)signal_number;
+    trm_trainer_request_stop(signalled); /* async-signal-safe */
+}
+
+static void *stop_when_running(void *trainer) {
+    while (!first_step_done) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    return (void *)(intptr_t)trm_trainer_request_stop(trainer);
+}
+
+/* trm_trainer_create with one params field changed must fail with `want`. */
+static void expect_trainer_fails(int want, trm_model *model, trm_dataset *train, trm_dataset *eval,
+                                 trm_train_params p, const char *what) {
+    trm_trainer *out = SENTINEL_TRAINER;
+    int got = trm_trainer_create(model, train, eval, &p, &out);
+    EXPECT(got == want && out == SENTINEL_TRAINER, "trainer_create with %s: status %d (%s), out %s; \"%s\"", what,
+           got, trm_status_string(got), out == SENTINEL_TRAINER ? "untouched" : "CHANGED", trm_last_error());
+    if (got == TRM_OK && out != SENTINEL_TRAINER) trm_trainer_free(out);
+}
+
+static void test_trainer(trm_model *model, trm_dataset *data) {
+    trm_train_params_init(NULL);
+    trm_train_params good, p;
+    trm_train_params_init(&good);
+    EXPECT(good.struct_size == sizeof good && good.method == TRM_METHOD_DIS && good.batch_size == 64 &&
+               good.max_steps == 0 && good.progress == NULL && good.checkpoint_dir == NULL,
+           "train defaults");
+    good.batch_size = 2;
+    good.learning_rate = 1e-3f;
+    good.warmup_steps = 2;
+    const int E = TRM_ERR_INVALID_ARG;
+    trm_trainer *out = SENTINEL_TRAINER;
+    EXPECT_STATUS(E, trm_trainer_create(NULL, data, NULL, &good, &out));
+    EXPECT_STATUS(E, trm_trainer_create(model, NULL, NULL, &good, &out));
+    EXPECT_STATUS(E, trm_trainer_create(model, data, NULL, &good, NULL));
+    EXPECT_STATUS(E, trm_trainer_create(model, (trm_dataset *)(void *)model, NULL, &good, &out));
+    EXPECT_STATUS(E, trm_trainer_create((trm_model *)(void *)data, data, NULL, &good, &out));
+    EXPECT(out == SENTINEL_TRAINER, "out untouched");
+
+#define WITH(field, value, want, eval)                                                              \
+    do {                                                                                            \
+        p = good;                                                                                   \
+        p.field = (value);                                                                          \
+        expect_trainer_fails(want, model, data, eval, p, #field " = " #value);                      \
+    } while (0)
+    WITH(struct_size, 0, TRM_ERR_ABI, NULL);
+    WITH(struct_size, sizeof good - 8, TRM_ERR_ABI, NULL);
+    WITH(struct_size, SIZE_MAX, TRM_ERR_ABI, NULL);
+    WITH(method, 2, E, NULL);
+    WITH(batch_size, 0, E, NULL);
+    WITH(batch_size, -4, E, NULL);
+    WITH(loss, 9, E, NULL);
+    WITH(optimizer, -1, E, NULL);
+    WITH(learning_rate, NAN, E, NULL);
+    WITH(learning_rate, -INFINITY, E, NULL);
+    WITH(warmup_steps, -1, E, NULL);
+    WITH(total_steps, 0, E, NULL);
+    WITH(total_steps, INT64_MAX, E, NULL);
+    WITH(min_lr_ratio, NAN, E, NULL);
+    WITH(beta1, 1.0f, E, NULL);
+    WITH(beta2, -0.1f, E, NULL);
+    WITH(weight_decay, NAN, E, NULL);
+    WITH(puzzle_emb_lr, INFINITY, E, NULL);
+    WITH(puzzle_emb_weight_decay, -1.0f, E, NULL);
+    WITH(grad_clip, -1.0f, E, NULL);
+    WITH(ema_rate, 1.0f, E, NULL);
+    WITH(ema_rate, NAN, E, NULL);
+    WITH(corruption, 3, E, NULL);
+    p = good;
+    p.corruption = TRM_CORRUPTION_MASK;
+    p.mask_token = 5; /* vocabulary 0...4 */
+    expect_trainer_fails(E, model, data, NULL, p, "mask_token outside the vocabulary");
+    WITH(feedback_predictions, 2, E, NULL);
+    WITH(step_weights, 2, E, NULL);
+    WITH(optimizer_step_per_supervision_step, -1, E, NULL);
+    WITH(halt_exploration_prob, 1.5f, E, NULL);
+    WITH(halt_loss_weight, NAN, E, NULL);
+    WITH(max_steps, -1, E, NULL);
+    WITH(max_seconds, NAN, E, NULL);
+    WITH(max_seconds, -1.0, E, NULL);
+    WITH(eval_every, 1, E, NULL); /* no evaluation dataset */
+    WITH(eval_limit, -1, E, data);
+    WITH(checkpoint_every, 1, E, NULL); /* no checkpoint_dir */
+    WITH(checkpoint_dir, "", E, NULL);
+#undef WITH
+
+    /* A working trainer: steps, runs, stops. */
+    trm_trainer *t = NULL;
+    int64_t last_step = 0;
+    p = good;
+    p.max_steps = 3;
+    p.progress = count_steps;
+    p.progress_user_data = &last_step;
+    p.ema_rate = 0.5f;
+    REQUIRE_OK(trm_trainer_create(model, data, data, &p, &t));
+    trm_model *borrowed = NULL;
+    EXPECT_STATUS(E, trm_trainer_model(NULL, &borrowed));
+    EXPECT_STATUS(E, trm_trainer_model(t, NULL));
+    EXPECT_STATUS(TRM_OK, trm_trainer_model(t, &borrowed));
+    EXPECT(borrowed == model, "the trainer's model is the one it was given");
+
+    trm_step_info info;
+    memset(&info, 0x11, sizeof info);
+    trm_step_info info_copy = info;
+    EXPECT_STATUS(E, trm_trainer_step(NULL, &info));
+    EXPECT_STATUS(TRM_ERR_ABI, trm_trainer_step(t, &info)); /* struct_size is garbage */
+    EXPECT(same_bytes(&info, &info_copy, sizeof info), "info untouched");
+    info.struct_size = sizeof info;
+    EXPECT_STATUS(TRM_OK, trm_trainer_step(t, &info));
+    EXPECT(info.step == 1 && info.total_steps == 1 && info.optimizer_steps == 4 && info.examples_seen == 2 &&
+               info.finished == 2 && isnan(info.halt_accuracy) && isnan(info.mean_steps) && info.has_eval == 0 &&
+               isfinite(info.loss),
+           "step info: step %lld, updates %lld, seen %lld", (long long)info.step, (long long)info.optimizer_steps,
+           (long long)info.examples_seen);
+    EXPECT_STATUS(TRM_OK, trm_trainer_step(t, NULL));
+
+    trm_eval_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = 12;
+    EXPECT_STATUS(E, trm_trainer_run(NULL, &r));
+    EXPECT_STATUS(TRM_ERR_ABI, trm_trainer_run(t, &r));
+    EXPECT(callback_calls == 0, "no step ran");
+    r.struct_size = sizeof r;
+    EXPECT_STATUS(TRM_OK, trm_trainer_run(t, &r));
+    EXPECT(callback_calls == 3 && last_step == 3 && r.examples == 4, "3 steps and a final evaluation");
+
+    stop_at = 2; /* the callback returns false at step 2 */
+    callback_calls = 0;
+    EXPECT_STATUS(TRM_ERR_ABORTED, trm_trainer_run(t, NULL));
+    EXPECT(callback_calls == 2 && strstr(trm_last_error(), "callback") != NULL, "stopped by the callback: %s",
+           trm_last_error());
+    stop_at = 0;
+
+    /* request_stop: NULL and other kinds are refused; before a run, the run stops before its first step. */
+    EXPECT(trm_trainer_request_stop(NULL) == E, "NULL refused");
+    EXPECT(trm_trainer_request_stop((trm_trainer *)(void *)model) == E, "a model is not a trainer");
+    EXPECT(trm_trainer_request_stop((trm_trainer *)(uintptr_t)0x10) == E, "garbage refused");
+    EXPECT(trm_trainer_request_stop(t) == TRM_OK, "request_stop");
+    callback_calls = 0;
+    EXPECT_STATUS(TRM_ERR_ABORTED, trm_trainer_run(t, NULL));
+    EXPECT(callback_calls == 0, "stopped before the first step");
+    EXPECT_STATUS(TRM_OK, trm_trainer_run(t, NULL)); /* the request was cleared */
+    EXPECT(callback_calls == 3, "a full run after the cleared request");
+
+    /* From another thread, while running; then from a signal handler on this thread. */
+    trm_trainer *long_run = NULL;
+    p.max_steps = 0; /* unbounded: only a stop ends it */
+    p.max_seconds = 120;
+    p.progress_user_data = NULL;
+    REQUIRE_OK(trm_trainer_create(model, data, NULL, &p, &long_run));
+    pthread_t thread;
+    void *thread_status = NULL;
+    first_step_done = 0;
+    REQUIRE_OK(pthread_create(&thread, NULL, stop_when_running, long_run));
+    EXPECT_STATUS(TRM_ERR_ABORTED, trm_trainer_run(long_run, NULL));
+    pthread_join(thread, &thread_status);
+    EXPECT((intptr_t)thread_status == TRM_OK, "request_stop from the other thread");
+    EXPECT(strstr(trm_last_error(), "trm_trainer_request_stop") != NULL, "%s", trm_last_error());
+    signal(SIGUSR1, on_sigusr1);
+    signalled = long_run;
+    callback_calls = 0;
+    EXPECT_STATUS(TRM_ERR_ABORTED, trm_trainer_run(long_run, NULL));
+    EXPECT(callback_calls == 2, "stopped by the signal handler after step 2 (%d steps)", callback_calls);
+    signalled = NULL;
+    signal(SIGUSR1, SIG_DFL);
+    trm_trainer_free(long_run);
+    EXPECT(trm_trainer_request_stop(long_run) == E, "a freed trainer is refused");
+
+    /* Evaluation with the trainer's weights. */
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    EXPECT_STATUS(E, trm_trainer_evaluate(NULL, NULL, &r));
+    EXPECT_STATUS(E, trm_trainer_evaluate(t, NULL, NULL));
+    EXPECT_STATUS(E, trm_trainer_evaluate(t, (trm_dataset *)(void *)model, &r));
+    EXPECT_STATUS(TRM_OK, trm_trainer_evaluate(t, NULL, &r));
+    EXPECT(r.examples == 4 && r.n_steps == 4, "evaluated 4 examples over 4 steps");
+
+    /* Checkpoints and resume. */
+    char dir[128], state[300], bad_dir[128], bad_state[300];
+    scratch_path(dir, sizeof dir, "ckpt");
+    snprintf(state, sizeof state, "%s/state.safetensors", dir);
+    EXPECT_STATUS(E, trm_trainer_save_checkpoint(NULL, dir));
+    EXPECT_STATUS(E, trm_trainer_save_checkpoint(t, NULL));
+    EXPECT_STATUS(E, trm_trainer_save_checkpoint(t, ""));
+    EXPECT_STATUS(TRM_ERR_IO, trm_trainer_save_checkpoint(t, "/proc/trmdis-cannot-be-here"));
+    EXPECT_STATUS(TRM_OK, trm_trainer_save_checkpoint(t, dir));
+
+    trm_trainer *resumed = SENTINEL_TRAINER;
+    EXPECT_STATUS(E, trm_trainer_resume(NULL, data, NULL, NULL, &resumed));
+    EXPECT_STATUS(E, trm_trainer_resume(dir, NULL, NULL, NULL, &resumed));
+    EXPECT_STATUS(E, trm_trainer_resume(dir, data, NULL, NULL, NULL));
+    EXPECT_STATUS(E, trm_trainer_resume("", data, NULL, NULL, &resumed));
+    p = good;
+    p.struct_size = 8;
+    EXPECT_STATUS(TRM_ERR_ABI, trm_trainer_resume(dir, data, NULL, &p, &resumed));
+    p = good;
+    p.eval_every = 1;
+    EXPECT_STATUS(E, trm_trainer_resume(dir, data, NULL, &p, &resumed)); /* no evaluation dataset */
+    scratch_path(bad_dir, sizeof bad_dir, "missing-ckpt");
+    EXPECT_STATUS(TRM_ERR_IO, trm_trainer_resume(bad_dir, data, NULL, NULL, &resumed));
+    scratch_path(bad_dir, sizeof bad_dir, "bad-ckpt");
+    mkdir(bad_dir, 0755);
+    snprintf(bad_state, sizeof bad_state, "%s/state.safetensors", bad_dir);
+    write_bytes(bad_state, "garbage garbage garbage", 23);
+    EXPECT_STATUS(TRM_ERR_FORMAT, trm_trainer_resume(bad_dir, data, NULL, NULL, &resumed));
+    size_t n = 0;
+    unsigned char *bytes = read_bytes(state, &n);
+    const size_t cuts[] = {8, 100, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_bytes(bad_state, bytes, cuts[i]);
+        int got = trm_trainer_resume(bad_dir, data, NULL, NULL, &resumed);
+        EXPECT(got == TRM_ERR_FORMAT, "resume from the first %zu of %zu bytes: %d (%s)", cuts[i], n, got,
+               trm_last_error());
+    }
+    free(bytes);
+    remove(bad_state);
+    rmdir(bad_dir);
+    int32_t long_x[8] = {0}, long_y[8] = {0};
+    trm_dataset *other = NULL;
+    REQUIRE_OK(trm_dataset_create(8, long_x, long_y, 8, NULL, 1, &other));
+    EXPECT_STATUS(E, trm_trainer_resume(dir, other, NULL, NULL, &resumed)); /* sequence length 8, not 6 */
+    EXPECT_STATUS(E, trm_trainer_resume(dir, data, other, NULL, &resumed));
+    EXPECT_STATUS(E, trm_trainer_create(model, other, NULL, &good, &out));
+    EXPECT_STATUS(E, trm_trainer_create(model, data, other, &good, &out));
+    trm_dataset_free(other);
+    EXPECT(resumed == SENTINEL_TRAINER && out == SENTINEL_TRAINER, "out untouched");
+
+    EXPECT_STATUS(TRM_OK, trm_trainer_resume(dir, data, data, NULL, &resumed));
+    trm_model *resumed_model = NULL;
+    EXPECT_STATUS(TRM_OK, trm_trainer_model(resumed, &resumed_model));
+    EXPECT(resumed_model != model && resumed_model != NULL, "a new model");
+    /* The resumed trainer continues exactly as the original: one step each gives the same loss. */
+    trm_step_info a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
+    EXPECT_STATUS(TRM_OK, trm_trainer_step(t, &a));
+    EXPECT_STATUS(TRM_OK, trm_trainer_step(resumed, &b));
+    EXPECT(a.loss == b.loss && a.optimizer_steps == b.optimizer_steps, "same step after resume: %.9g vs %.9g",
+           a.loss, b.loss);
+    int64_t count = 0;
+    EXPECT_STATUS(TRM_OK, trm_model_parameter_count(resumed_model, &count));
+    trm_trainer_free(resumed);
+    EXPECT_STATUS(E, trm_model_parameter_count(resumed_model, &count)); /* went with its trainer */
+    remove(state);
+    snprintf(state, sizeof state, "%s/model.safetensors", dir);
+    remove(state);
+    rmdir(dir);
+
+    /* The model outlives the caller's handle while a trainer holds it. */
+    trm_model_config c = tiny_config();
+    trm_model *own = NULL;
+    REQUIRE_OK(trm_model_create(&c, 9, &own));
+    trm_trainer *holder = NULL;
+    REQUIRE_OK(trm_trainer_create(own, data, NULL, &good, &holder));
+    trm_model_free(own);
+    EXPECT_STATUS(TRM_OK, trm_trainer_step(holder, NULL));
+    EXPECT_STATUS(TRM_OK, trm_trainer_model(holder, &borrowed));
+    EXPECT_STATUS(TRM_OK, trm_model_parameter_count(borrowed, &count));
+    trm_trainer_free(holder);
+    EXPECT_STATUS(E, trm_model_parameter_count(borrowed, &count));
+
+    int before = warnings;
+    trm_trainer_free(t);
+    trm_trainer_free(t);
+    trm_trainer_free((trm_trainer *)(void *)model); /* not a trainer: ignored */
+    EXPECT(warnings == before + 2, "warnings for the double free and the wrong kind");
+    EXPECT_STATUS(TRM_OK, trm_model_parameter_count(model, &count)); /* the caller's model is still live */
+    trm_trainer_free(NULL);
+}
+
 /* Errors are per thread: a failure on another thread leaves this thread's message alone. */
 static void *fail_elsewhere(void *arg) {
     (void)arg;
@@ -396,6 +994,25 @@ int main(void) {
     test_model_queries(model);
     test_runner_create(model);
     test_runner_step(model);
+    if (mkdtemp(scratch) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    test_model_files(model);
+    test_datasets();
+    /* 4 examples of the tiny model's 6 tokens (vocabulary 0...4), puzzle ids 0...2. */
+    int32_t x[24], y[24], ids[4] = {0, 1, 2, 1};
+    for (int i = 0; i < 24; i++) {
+        x[i] = i % 5;
+        y[i] = (i * 3) % 5;
+    }
+    y[0] = -100;
+    trm_dataset *data = NULL;
+    REQUIRE_OK(trm_dataset_create(6, x, y, 24, ids, 4, &data));
+    test_predict(model, data);
+    test_trainer(model, data);
+    trm_dataset_free(data);
+    rmdir(scratch);
     trm_model_free(model);
     test_lifetimes();
     test_thread_local_errors();
