@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One generated (input, label) pair in byte tokens.
 public struct GeneratedExample: Equatable, Sendable {
     public var input: [UInt8]
@@ -60,17 +64,15 @@ func streamRNG(seed: UInt64, stream: UInt64, index: Int) -> RNG {
 func generateExamples(_ source: PuzzleSource, count: Int, first: Int, seed: UInt64, stream: UInt64,
                       maxAttempts: Int) throws(TRMError) -> [GeneratedExample] {
     var results = [GeneratedExample?](repeating: nil, count: count)
-    let pool = Threads.pool
-    let threads = pool.threadCount
+    let counter = WorkCounter()
     results.withUnsafeMutableBufferPointer { out in
-        pool.runOnAll { t in
-            var i = t
-            while i < count {
+        Threads.pool.runOnAll { _ in
+            // Threads take the next index as they finish: filtered puzzles vary a lot in cost.
+            while let i = counter.next(below: count) {
                 var rng = streamRNG(seed: seed, stream: stream, index: first + i)
                 for _ in 0..<maxAttempts {
                     if let e = source.attempt(rng: &rng) { out[i] = e; break }
                 }
-                i += threads
             }
         }
     }
@@ -97,4 +99,22 @@ func fingerprint(_ input: some Sequence<UInt8>, _ label: some Sequence<UInt8>) -
     h &*= 0xFF51_AFD7_ED55_8CCD
     h ^= h >> 33
     return h
+}
+
+/// A shared "next index" for dynamic scheduling on the pool (the standard library has no atomics).
+final class WorkCounter: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var value = 0
+
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    /// The next unclaimed index, or nil once `bound` is reached.
+    func next(below bound: Int) -> Int? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard value < bound else { return nil }
+        value += 1
+        return value - 1
+    }
 }

@@ -58,6 +58,24 @@ public struct SudokuGenerator: Sendable {
         solver = SudokuSolver(shape: shape)
     }
 
+    /// Hill-climbing steps per attempt when a puzzle is easier than `minEffort`.
+    static let climbSteps = 200
+
+    /// Removes clues in `order` while the solution stays unique, down to `floor` clues.
+    private func minimize(_ puzzle: inout [UInt8], clues: inout Int, floor: Int, order: [Int],
+                          checker: inout SudokuPropagator) {
+        for cell in order where puzzle[cell] != 0 {
+            if clues <= floor { break }
+            let d = puzzle[cell]
+            puzzle[cell] = 0
+            if checker.countSolutions(puzzle, limit: 1, avoiding: (cell, d)) > 0 {
+                puzzle[cell] = d
+            } else {
+                clues -= 1
+            }
+        }
+    }
+
     /// One attempt: a puzzle that passes the filters, or nil (the caller retries with the same RNG).
     public func attempt(rng: inout RNG) -> SudokuPuzzle? {
         let solution = solver.randomGrid(rng: &rng)
@@ -68,18 +86,34 @@ public struct SudokuGenerator: Sendable {
         var checker = SudokuPropagator(shape: shape)
         var order = Array(0..<shape.cellCount)
         order.shuffle(using: &rng)
-        for cell in order {
-            if clues <= floor { break }
-            let d = puzzle[cell]
-            puzzle[cell] = 0
-            if checker.countSolutions(puzzle, limit: 1, avoiding: (cell, d)) > 0 {
-                puzzle[cell] = d
-            } else {
-                clues -= 1
+        minimize(&puzzle, clues: &clues, floor: floor, order: order, checker: &checker)
+        if let hi = options.maxClues, clues > hi { return nil }
+        var effort = solver.solve(digits: puzzle).effort
+        // Too easy: climb. Swap one clue for two others from the solution, re-minimise, and keep the
+        // result when it needs at least as much search. This roughly halves the time to reach the
+        // rarest levels (≥ 1000 guesses on 9×9) and costs nothing measurable at common ones.
+        var step = 0
+        while effort.guesses < options.minEffort && step < Self.climbSteps {
+            step += 1
+            let clueCells = (0..<shape.cellCount).filter { puzzle[$0] != 0 }
+            let blankCells = (0..<shape.cellCount).filter { puzzle[$0] == 0 }
+            guard !clueCells.isEmpty, blankCells.count >= 2 else { break }
+            var candidate = puzzle
+            candidate[clueCells[rng.below(clueCells.count)]] = 0
+            for _ in 0..<2 {
+                let cell = blankCells[rng.below(blankCells.count)]
+                candidate[cell] = solution[cell]
+            }
+            guard checker.countSolutions(candidate, limit: 2) == 1 else { continue }
+            var candidateClues = candidate.filter { $0 != 0 }.count
+            order.shuffle(using: &rng)
+            minimize(&candidate, clues: &candidateClues, floor: floor, order: order, checker: &checker)
+            if let hi = options.maxClues, candidateClues > hi { continue }
+            let e = solver.solve(digits: candidate).effort
+            if e.guesses >= effort.guesses {
+                (puzzle, clues, effort) = (candidate, candidateClues, e)
             }
         }
-        if let hi = options.maxClues, clues > hi { return nil }
-        let effort = solver.solve(digits: puzzle).effort
         if effort.guesses < options.minEffort { return nil }
         if let hi = options.maxEffort, effort.guesses > hi { return nil }
         return SudokuPuzzle(puzzle: puzzle, solution: solution, clues: clues, effort: effort)
