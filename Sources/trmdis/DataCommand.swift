@@ -19,12 +19,14 @@ struct DataBuildOptions: ParsableArguments {
     @Option(help: "Random seed; the same seed gives the same dataset on any thread count.") var seed: UInt64 = 0
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Rejected attempts allowed per puzzle before giving up.") var maxAttempts = 20_000
+    @Flag(help: "Let test puzzles repeat train ones (as the reference builders, which never check).") var allowOverlap = false
     @Option(help: "Output directory.") var out: String
 
     func build(_ task: TaskKind, _ options: BuildOptions) throws -> (PuzzleDataset, Double) {
         if let threads { Threads.set(threads) }
         var o = options
         o.maxAttempts = maxAttempts
+        o.allowOverlap = allowOverlap
         let t0 = monotonicSeconds()
         let dataset = try buildDataset(task: task, trainCount: train, testCount: test, augmentations: aug, seed: seed, options: o)
         let seconds = monotonicSeconds() - t0

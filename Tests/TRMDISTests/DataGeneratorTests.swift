@@ -321,10 +321,14 @@ import Testing
             }
             #expect(d.test.exampleCount == 15)
         }
-        // 4×4 N-Queens has 2 solutions × 16 given subsets at most: asking for more fails clearly.
+        // 4×4 N-Queens has 2 solutions × 16 given subsets at most: asking for more fails clearly,
+        // unless overlap is allowed.
         expectDataError(["too few distinct puzzles"]) {
             _ = try buildDataset(task: .nqueens(size: 4), trainCount: 10, testCount: 40, seed: 1)
         }
+        let overlapping = try buildDataset(task: .nqueens(size: 4), trainCount: 10, testCount: 40, seed: 1,
+                                           options: BuildOptions(allowOverlap: true))
+        #expect(overlapping.test.exampleCount == 40)
     }
 
     @Test func impossibleFiltersFailClearly() {
