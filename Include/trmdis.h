@@ -373,7 +373,8 @@ typedef struct trm_trainer trm_trainer;
 
 /* Creates a trainer of `model` on `train` (seq_len and tokens must fit the model), with `eval` (or NULL)
  * for evaluations. The trainer changes the model's weights in place and keeps it alive: trm_model_free may
- * be called on it at any time. The datasets and `params` (including checkpoint_dir) are copied. */
+ * be called on it at any time. The datasets and `params` (including checkpoint_dir) are copied; params may
+ * be NULL for the defaults. */
 int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dataset *eval,
                        const trm_train_params *params, trm_trainer **out);
 
