@@ -2,23 +2,20 @@
 import Glibc
 #endif
 
-/// AdamATan2 exactly as the reference's `adam-atan2` package (trm.md §4.1): decoupled weight decay first,
-/// no epsilon, the first-moment bias correction scaling the step and the second-moment one inside atan2:
-///   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
-///   p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))
-public final class AdamATan2 {
+/// State shared by the Adam-family optimisers: the hyper-parameters, the step count and the first and
+/// second moments (`count` floats each, laid out like the weights).
+public class AdamOptimizer {
     public let count: Int
     public var beta1: Float
     public var beta2: Float
     public var weightDecay: Float
     /// Updates taken so far (t of the last update).
-    public private(set) var step = 0
+    public fileprivate(set) var step = 0
     private let arena = Arena()
-    /// First and second moments, `count` floats each.
     public let m: UnsafeMutablePointer<Float>
     public let v: UnsafeMutablePointer<Float>
 
-    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) {
+    init(count: Int, beta1: Float, beta2: Float, weightDecay: Float) {
         self.count = count
         self.beta1 = beta1
         self.beta2 = beta2
@@ -32,6 +29,20 @@ public final class AdamATan2 {
 
     /// One update of `params` from `grads` at learning rate `lr`.
     public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
+        fatalError("AdamOptimizer.update is implemented by AdamATan2 and AdamW")
+    }
+}
+
+/// AdamATan2 exactly as the reference's `adam-atan2` package (trm.md §4.1): decoupled weight decay first,
+/// no epsilon, the first-moment bias correction scaling the step and the second-moment one inside atan2:
+///   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
+///   p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))
+public final class AdamATan2: AdamOptimizer {
+    public override init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) {
+        super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
+    }
+
+    public override func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
         step += 1
         let b1 = beta1, b2 = beta2
         let decay = 1 - lr * weightDecay
@@ -45,6 +56,35 @@ public final class AdamATan2 {
                 m[i] = b1 * m[i] + (1 - b1) * g
                 v[i] = b2 * v[i] + (1 - b2) * g * g
                 params[i] -= stepSize * atan2f(m[i], v[i].squareRoot() * vScale)
+            }
+        }
+    }
+}
+
+/// AdamW (decoupled weight decay, bias-corrected moments, epsilon outside the square root), as
+/// torch.optim.AdamW: p ← p·(1 − lr·λ); m, v updated; p ← p − lr·m̂/(√v̂ + ε).
+public final class AdamW: AdamOptimizer {
+    public var eps: Float
+
+    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
+        self.eps = eps
+        super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
+    }
+
+    public override func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
+        step += 1
+        let b1 = beta1, b2 = beta2, eps = self.eps
+        let decay = 1 - lr * weightDecay
+        let stepSize = lr / (1 - powf(b1, Float(step)))
+        let c2Root = (1 - powf(b2, Float(step))).squareRoot()
+        let m = self.m, v = self.v
+        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
+            for i in range {
+                let g = grads[i]
+                params[i] *= decay
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                params[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
             }
         }
     }

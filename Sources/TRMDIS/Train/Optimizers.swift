@@ -2,48 +2,6 @@
 import Glibc
 #endif
 
-/// AdamW (decoupled weight decay, bias-corrected moments, epsilon outside the square root), as
-/// torch.optim.AdamW: p ← p·(1 − lr·λ); m, v updated; p ← p − lr·m̂/(√v̂ + ε).
-public final class AdamW {
-    public let count: Int
-    public var beta1: Float, beta2: Float, eps: Float, weightDecay: Float
-    public private(set) var step = 0
-    private let arena = Arena()
-    public let m: UnsafeMutablePointer<Float>
-    public let v: UnsafeMutablePointer<Float>
-
-    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
-        self.count = count
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
-        self.weightDecay = weightDecay
-        m = arena.floats(count)
-        v = arena.floats(count)
-    }
-
-    /// Restores the step counter (the moments are restored through `m` and `v`).
-    public func restore(step: Int) { self.step = step }
-
-    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
-        step += 1
-        let b1 = beta1, b2 = beta2, eps = self.eps
-        let decay = 1 - lr * weightDecay
-        let c1 = 1 - powf(b1, Float(step)), c2 = 1 - powf(b2, Float(step))
-        let stepSize = lr / c1, c2Root = c2.squareRoot()
-        let m = self.m, v = self.v
-        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
-            for i in range {
-                let g = grads[i]
-                params[i] *= decay
-                m[i] = b1 * m[i] + (1 - b1) * g
-                v[i] = b2 * v[i] + (1 - b2) * g * g
-                params[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
-            }
-        }
-    }
-}
-
 /// The reference's sparse SignSGD for puzzle-embedding rows (trm.md §4.1): the batch's row gradients are
 /// summed per unique id, and only those rows move: p ← p·(1 − lr·λ) − lr·sign(Σ grad). Untouched rows are
 /// neither updated nor decayed.

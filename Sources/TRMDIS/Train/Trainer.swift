@@ -10,7 +10,7 @@ public final class Trainer {
     public internal(set) var optimizerSteps = 0
     public internal(set) var examplesSeen = 0
     var sampler: BatchSampler
-    let optimizer: WeightOptimizer
+    let optimizer: AdamOptimizer
     let sparse: SparseSignSGD?
     public let ema: EMA?
     var rng: RNG
@@ -47,7 +47,14 @@ public final class Trainer {
                                         totalSteps: config.totalSteps, minRatio: config.minLRRatio)
         sampler = BatchSampler(examples: examples, seed: config.seed &+ 0x5EED)
         rng = RNG(seed: config.seed &+ 0xD15)
-        optimizer = WeightOptimizer(config, count: model.parameterCount)
+        switch config.optimizer {
+        case .adamATan2:
+            optimizer = AdamATan2(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
+                                  weightDecay: config.weightDecay)
+        case .adamW:
+            optimizer = AdamW(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
+                              weightDecay: config.weightDecay)
+        }
         sparse = c.puzzleEmbLen > 0 && c.puzzleEmbDim > 0
             ? SparseSignSGD(width: c.puzzleEmbDim, maxRows: b, weightDecay: config.puzzleEmbWeightDecay) : nil
         ema = config.emaRate.map { EMA(weights: model.weights, count: model.parameterCount, rate: $0) }
@@ -112,39 +119,5 @@ public final class Trainer {
         model.weights.update(from: ema.shadow, count: n)
         defer { model.weights.update(from: weightBackup, count: n) }
         return try body()
-    }
-}
-
-/// The dense optimiser chosen by the configuration.
-enum WeightOptimizer {
-    case adamATan2(AdamATan2)
-    case adamW(AdamW)
-
-    init(_ c: TrainingConfig, count: Int) {
-        switch c.optimizer {
-        case .adamATan2: self = .adamATan2(AdamATan2(count: count, beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay))
-        case .adamW: self = .adamW(AdamW(count: count, beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay))
-        }
-    }
-
-    func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
-        switch self {
-        case .adamATan2(let o): o.update(params: params, grads: grads, lr: lr)
-        case .adamW(let o): o.update(params: params, grads: grads, lr: lr)
-        }
-    }
-
-    var moments: (m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, step: Int) {
-        switch self {
-        case .adamATan2(let o): return (o.m, o.v, o.step)
-        case .adamW(let o): return (o.m, o.v, o.step)
-        }
-    }
-
-    func restore(step: Int) {
-        switch self {
-        case .adamATan2(let o): o.restore(step: step)
-        case .adamW(let o): o.restore(step: step)
-        }
     }
 }

@@ -12,9 +12,9 @@ extension Trainer {
         try makeDirectory(directory)
         try model.save(to: directory + "/" + Trainer.modelFile, weights: ema.map { UnsafePointer($0.shadow) })
         var st = model.safeTensors()
-        let moments = optimizer.moments, n = model.parameterCount
-        st.add("optimizer.m", floats: moments.m, shape: [n])
-        st.add("optimizer.v", floats: moments.v, shape: [n])
+        let n = model.parameterCount
+        st.add("optimizer.m", floats: optimizer.m, shape: [n])
+        st.add("optimizer.v", floats: optimizer.v, shape: [n])
         if let ema { st.add("ema", floats: ema.shadow, shape: [n]) }
         var words = BatchSampler.words(rng).flatMap { [Int32(truncatingIfNeeded: $0), Int32(truncatingIfNeeded: $0 >> 32)] }
         st.add("rng.trainer", int32s: &words, shape: [8])
@@ -33,7 +33,7 @@ extension Trainer {
         encoder.outputFormatting = [.sortedKeys]
         st.metadata["training_config"] = String(decoding: try! encoder.encode(config), as: UTF8.self)
         st.metadata["sampler"] = String(decoding: try! encoder.encode(sampler.position), as: UTF8.self)
-        st.metadata["optimizer_step"] = String(moments.step)
+        st.metadata["optimizer_step"] = String(optimizer.step)
         st.metadata["optimizer_steps"] = String(optimizerSteps)
         st.metadata["examples_seen"] = String(examplesSeen)
         try st.write(to: directory + "/" + Trainer.stateFile)
@@ -62,9 +62,9 @@ extension Trainer {
         tensors.tensors.removeAll { name, _ in trainerOnly.contains { name.hasPrefix($0) } }
         try model.loadTensors(tensors, file: path)
         let trainer = try Trainer(model: model, examples: examples, config: config)
-        let moments = trainer.optimizer.moments, n = model.parameterCount
-        try st.read("optimizer.m", into: moments.m, shape: [n], file: path)
-        try st.read("optimizer.v", into: moments.v, shape: [n], file: path)
+        let n = model.parameterCount
+        try st.read("optimizer.m", into: trainer.optimizer.m, shape: [n], file: path)
+        try st.read("optimizer.v", into: trainer.optimizer.v, shape: [n], file: path)
         trainer.optimizer.restore(step: optStep)
         if let ema = trainer.ema { try st.read("ema", into: ema.shadow, shape: [n], file: path) }
         var words = [Int32](repeating: 0, count: 8)
