@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli test test-swift test-c test-python venv bench clean
+.PHONY: all deps lib cli demo test test-swift test-c test-python venv bench clean
 
 all: lib cli
 
@@ -23,6 +23,10 @@ cli: deps
 	$(SWIFT) build -c release --product trmdis-cli
 	@mkdir -p build/bin
 	cp .build/release/trmdis-cli build/bin/trmdis
+
+# The README's first command: a trained DIS model solving unseen puzzles, then two minutes of training.
+demo:
+	@scripts/demo.sh
 
 test: test-swift test-c test-python
 

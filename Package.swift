@@ -45,6 +45,13 @@ let package = Package(
             dependencies: ["TRMDIS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // The Swift example (`swift run -c release swift-example`).
+        .executableTarget(
+            name: "swift-example",
+            dependencies: ["TRMDIS"],
+            path: "examples/swift",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(
             name: "TRMDISTests",
             dependencies: ["TRMDIS"],
