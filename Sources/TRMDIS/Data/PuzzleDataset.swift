@@ -52,7 +52,8 @@ public struct PuzzleDataset: Equatable, Sendable {
 
     /// Writes the dataset after validating it. Every file is staged under a temporary name and renamed
     /// into place only when all are complete, so a failure never leaves a half-written file.
-    public func write(directory: String) throws(TRMError) {
+    /// `extraFiles` (names relative to `directory`, e.g. ARC's test_puzzles.json) are committed with them.
+    public func write(directory: String, extraFiles: [(name: String, bytes: [UInt8])] = []) throws(TRMError) {
         try train.validate(name: directory + "/train")
         try test.validate(name: directory + "/test")
         try makeDirectory(directory + "/train")
@@ -62,6 +63,7 @@ public struct PuzzleDataset: Equatable, Sendable {
         try test.stage(into: &files, directory: directory + "/test")
         let ids = "[" + identifiers.map(jsonQuoted).joined(separator: ", ") + "]"
         try files.stage(directory + "/identifiers.json", Array(ids.utf8))
+        for f in extraFiles { try files.stage(directory + "/" + f.name, f.bytes) }
         try files.commit()
     }
 }
