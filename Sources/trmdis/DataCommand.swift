@@ -6,7 +6,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Generate puzzle datasets (TRM on-disk format) and print their puzzles.",
-        subcommands: [DataSudoku.self, DataMaze.self, DataQueens.self, DataShow.self]
+        subcommands: [DataSudoku.self, DataMaze.self, DataQueens.self, DataARC.self, DataARCCheck.self, DataShow.self]
     )
 }
 

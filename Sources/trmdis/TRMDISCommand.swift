@@ -6,7 +6,7 @@ struct TRMDISCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trmdis",
         abstract: "Tiny Recursive Models and Deep Improvement Supervision on the CPU.",
-        subcommands: [Info.self, Init.self, Train.self, Eval.self, Solve.self, Bench.self, DataCommand.self]
+        subcommands: [Info.self, Init.self, Train.self, Eval.self, EvalARC.self, Solve.self, Bench.self, DataCommand.self]
     )
 }
 
