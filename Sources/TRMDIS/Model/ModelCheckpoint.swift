@@ -61,6 +61,10 @@ extension Model {
         for i in 0..<parameterCount where !weights[i].isFinite {
             throw .format("\(file): weight \(i) is not finite")
         }
+        let d = config.hiddenSize, rows = config.numPuzzleIdentifiers * config.puzzleEmbDim
+        if (0..<d).contains(where: { !hInit[$0].isFinite || !lInit[$0].isFinite }) || (0..<rows).contains(where: { !puzzleEmbedding[$0].isFinite }) {
+            throw .format("\(file): H_init, L_init or the puzzle embeddings hold a value that is not finite")
+        }
     }
 }
 
@@ -77,6 +81,6 @@ extension ModelConfig {
         } catch {
             throw .format("\(file): bad model configuration JSON (\(error))")
         }
-        try validate()
+        do { try validate() } catch { throw .format("\(file): impossible model configuration: \(error)") }
     }
 }

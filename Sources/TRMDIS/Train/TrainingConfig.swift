@@ -68,6 +68,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         try require(gradClip.map { $0 > 0 && $0.isFinite } ?? true, "gradient clip must be positive")
         try require(emaRate.map { $0 > 0 && $0 < 1 } ?? true, "EMA rate must be in (0, 1)")
         try require((0...1).contains(haltExplorationProb), "halt exploration probability must be in [0, 1]")
+        try require(haltLossWeight.isFinite && haltLossWeight >= 0, "halt loss weight must be finite and >= 0")
         try require(corruption != .mask || (0..<Int32(model.vocabSize)).contains(maskToken),
                     "the mask token must be inside the vocabulary")
     }

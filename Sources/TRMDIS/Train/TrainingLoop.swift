@@ -40,6 +40,9 @@ public final class TrainingLoop: @unchecked Sendable {
     /// Safe from any thread: the loop stops after the current step.
     public func requestStop() { stopFlag.store(true, ordering: .relaxed) }
 
+    /// Clears a stop request so the loop can run again.
+    public func clearStop() { stopFlag.store(false, ordering: .relaxed) }
+
     /// Evaluates with the evaluation weights (EMA when on).
     public func evaluateNow() throws(TRMError) -> EvalReport? {
         guard let evalExamples else { return nil }
