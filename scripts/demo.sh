@@ -11,13 +11,20 @@ checkpoint=demo/sudoku6-dis.safetensors
 [ -f "$data/test/dataset.json" ] || "$bin" data sudoku --size 6 --min-clues 10 --max-clues 20 --spread-clues \
     --train 20000 --test 1000 --seed 1 --out "$data" >/dev/null
 
-echo "== 1. A DIS model trained by this project ($checkpoint, see docs/training.md)"
-echo "==    on 6x6 Sudokus it has never seen, 6 supervision steps of 3 network calls each"
-"$bin" solve --checkpoint "$checkpoint" --data "$data" --index 7
-"$bin" eval --checkpoint "$checkpoint" --data "$data" --limit 1000
+if [ -f "$checkpoint" ]; then
+  echo "== 1. A DIS model trained by this project ($checkpoint, see docs/training.md)"
+  echo "==    on 6x6 Sudokus it has never seen, 6 supervision steps of 3 network calls each"
+  "$bin" solve --checkpoint "$checkpoint" --data "$data" --index 7
+  "$bin" eval --checkpoint "$checkpoint" --data "$data" --limit 1000
+else
+  echo "== 1. (no trained checkpoint at $checkpoint yet: docs/training.md says why)"
+fi
 
 echo
 echo "== 2. A fresh DIS model, trained for ${DEMO_MINUTES:-2} minutes on this machine"
 "$bin" train --data "$data" --preset sudoku-att --hidden 128 --heads 4 --layers 2 --T 1 --n 2 \
     --supervision-steps 6 --method dis --batch 64 --lr 1e-3 --warmup 100 --weight-decay 0.1 \
-    --minutes "${DEMO_MINUTES:-2}" --eval-every 25 --eval-limit 200 --checkpoint build/demo/fresh
+    --minutes "${DEMO_MINUTES:-2}" --eval-every 10 --eval-limit 200 --checkpoint build/demo/fresh
+echo
+echo "== The fresh model solving a held-out puzzle, step by step"
+"$bin" solve --checkpoint build/demo/fresh/model.safetensors --data "$data" --index 7
