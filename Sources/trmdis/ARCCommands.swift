@@ -258,3 +258,30 @@ struct EvalARC: ParsableCommand {
         }
     }
 }
+
+/// `trmdis data show` on an ARC dataset: each example's version name, placement, and its input and
+/// output grids as digits (in the version's colours and orientation).
+func showARC(_ s: PuzzleSplit, directory: String, split: String, start: Int, count: Int) throws {
+    let identifiers = try ARCDataset.loadIdentifiers(directory: directory)
+    print("\(directory)/\(split): ARC; \(s.exampleCount) examples, \(s.puzzleCount) puzzles (versions), \(s.groupCount) groups (tasks)")
+    let end = min(s.exampleCount, start + max(0, count))
+    guard start < end else { return }
+    var puzzle = 0
+    for e in start..<end {
+        while Int(s.puzzleIndices[puzzle + 1]) <= e { puzzle += 1 }
+        let name = identifiers[Int(s.puzzleIdentifiers[puzzle])]
+        print("")
+        guard let a = ARCEncoding.decode(s.input(e)), let b = ARCEncoding.decode(s.label(e)) else {
+            print("example \(e) (\(name)): not a well-formed ARC canvas")
+            continue
+        }
+        print("example \(e): \(name), \(a.grid.rows)x\(a.grid.cols) -> \(b.grid.rows)x\(b.grid.cols) at (\(a.row), \(a.col))")
+        let left = a.grid.rowLists.map { $0.map(String.init).joined() }, right = b.grid.rowLists.map { $0.map(String.init).joined() }
+        let width = max(5, a.grid.cols)
+        print("input" + String(repeating: " ", count: width - 5) + "    output")
+        for i in 0..<max(left.count, right.count) {
+            let l = i < left.count ? left[i] : ""
+            print(l + String(repeating: " ", count: width - l.count) + "    " + (i < right.count ? right[i] : ""))
+        }
+    }
+}

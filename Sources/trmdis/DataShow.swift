@@ -11,11 +11,14 @@ struct DataShow: ParsableCommand {
     @Option(help: "Split: train or test.") var split = "test"
     @Option(help: "Examples to print.") var count = 3
     @Option(help: "First example.") var start = 0
-    @Option(help: "Task: sudoku, maze or nqueens (default: guessed from the metadata).") var kind: String?
+    @Option(help: "Task: sudoku, maze, nqueens or arc (default: guessed from the metadata).") var kind: String?
 
     func run() throws {
         guard split == "train" || split == "test" else { throw ValidationError("--split must be train or test") }
         let s = try PuzzleSplit.load(directory: directory + "/" + split)
+        if kind == "arc" || (kind == nil && s.metadata.vocabSize == ARCEncoding.vocabSize && s.seqLen == ARCEncoding.seqLen) {
+            return try showARC(s, directory: directory, split: split, start: start, count: count)
+        }
         let task = try guessTask(s, kind: kind)
         let m = s.metadata
         print("\(directory)/\(split): \(task); \(s.exampleCount) examples, \(s.puzzleCount) puzzles, \(s.groupCount) groups; seq_len \(m.seqLen), vocab_size \(m.vocabSize)")

@@ -75,6 +75,11 @@ public struct ARCDataset: Sendable {
         return ARCDataset(dataset: dataset, testPuzzles: try loadTestPuzzles(directory: directory), incompleteGroups: [])
     }
 
+    /// The version names of a dataset directory (`identifiers.json`), without loading the splits.
+    public static func loadIdentifiers(directory: String) throws(TRMError) -> [String] {
+        try PuzzleDataset.loadIdentifiers(directory: directory)
+    }
+
     /// The tasks of `test_puzzles.json` in a dataset directory.
     public static func loadTestPuzzles(directory: String) throws(TRMError) -> [ARCTask] {
         let path = directory + "/" + testPuzzlesFile
