@@ -650,7 +650,7 @@ class TRMActState:
                 min_halt = explore * torch.randint(2, c.supervision_steps + 1, (b,), generator=self.generator)
                 halted = halted & (self.steps >= min_halt)
             self.halted = halted
-        return dict(lm_loss=float(lm) / b, halt_loss=float(bce) / b, halted=int(halted.sum()))
+        return dict(lm_loss=float(lm.detach()) / b, halt_loss=float(bce.detach()) / b, halted=int(halted.sum()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -832,7 +832,35 @@ def selftest() -> int:
                     "L_level.layers.0.self_attn.qkv_proj.weight", "L_level.layers.0.self_attn.o_proj.weight",
                     "L_level.layers.0.mlp.gate_up_proj.weight", "L_level.layers.0.mlp.down_proj.weight",
                     "puzzle_emb.weights", "H_init", "L_init"}, keys
-    print("selftest: parameter counts, stablemax, gradcheck and state_dict keys OK")
+    # The training steps run and move the weights: DIS (N_sup updates) and three TRM-ACT steps.
+    cfg = TRMConfig(vocab_size=5, seq_len=6, puzzle_emb_len=2, num_puzzle_identifiers=3, hidden_size=8,
+                    num_heads=2, num_layers=1, h_cycles=2, l_cycles=2, supervision_steps=3, time_embedding=True)
+    g = torch.Generator().manual_seed(0)
+    inputs, labels = torch.randint(0, 5, (4, 6), generator=g), torch.randint(0, 5, (4, 6), generator=g)
+    ids = torch.tensor([0, 1, 1, 2])
+    for method in ("dis", "trm"):
+        m = TRMModel(cfg)
+        before = {k: v.clone() for k, v in m.state_dict().items()}
+        opt = Optimizers(m, TrainSettings(lr=1e-2, warmup_steps=0, puzzle_emb_lr=1e-2))
+        if method == "dis":
+            losses = dis_train_step(m, opt, inputs, labels, ids, generator=g)
+            assert len(losses) == 3 and all(math.isfinite(x) for x in losses) and opt.steps == 3
+        else:
+            state = TRMActState(m, 4, generator=g)
+            for _ in range(3):
+                info = state.step(opt, inputs, labels, ids)
+                assert math.isfinite(info["lm_loss"])
+        after = m.state_dict()
+        assert not torch.equal(before["lm_head.weight"], after["lm_head.weight"])
+        assert not torch.equal(before["puzzle_emb.weights"], after["puzzle_emb.weights"])
+        assert torch.equal(before["H_init"], after["H_init"])
+        if method == "dis":  # q_head is outside the DIS loss: the reference neither updates nor decays it
+            assert torch.equal(before["q_head.bias"], after["q_head.bias"])
+    # Reveal path: nested, path[0] = inputs, path[N_sup] = labels.
+    ranks = reveal_ranks(inputs, labels, g)
+    frames = [path_target(inputs, labels, ranks, s, 3) for s in range(4)]
+    assert torch.equal(frames[0], inputs) and torch.equal(frames[3], labels)
+    print("selftest: parameter counts, stablemax, gradcheck, state_dict keys, DIS and TRM-ACT steps OK")
     return 0
 
 
