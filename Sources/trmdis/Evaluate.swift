@@ -37,14 +37,16 @@ struct Eval: ParsableCommand {
     @Option(help: "Evaluate at most this many examples.") var limit: Int?
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Task for the solution checker: sudoku, maze or nqueens (default: guessed; 'none' to skip).") var kind: String?
     @OptionGroup var inference: InferenceFlags
 
     func run() throws {
         if let threads { Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
         let s = try loadSplit(directory: data, split: split)
+        let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))
         let report = try evaluate(model: model, examples: s.examples, batchSize: batch,
-                                  options: inference.options(for: model.config), limit: limit)
+                                  options: inference.options(for: model.config), limit: limit, checker: checker)
         printReport(report, label: "\(split) (w = \(inference.guidance))")
         print("seconds: \(fixed(report.seconds, 2))")
     }

@@ -118,10 +118,12 @@ func fixed(_ x: Double, _ digits: Int) -> String {
 }
 
 func printReport(_ r: EvalReport, label: String) {
-    print("\(label): \(r.examples) examples, exact \(fixed(r.exactAccuracy, 4)), token \(fixed(r.tokenAccuracy, 4)), "
+    let valid = r.validAccuracy.map { ", valid \(fixed($0, 4))" } ?? ""
+    print("\(label): \(r.examples) examples, exact \(fixed(r.exactAccuracy, 4))\(valid), token \(fixed(r.tokenAccuracy, 4)), "
           + "\(r.netCallsPerExample) net calls per example")
-    print("  step  exact   token   hamming")
+    print("  step  exact   token   hamming" + (r.validAccuracy != nil ? "  valid" : ""))
     for s in r.perStep {
-        print("  \(s.step < 10 ? " " : "")\(s.step)    \(fixed(s.exactAccuracy, 4))  \(fixed(s.tokenAccuracy, 4))  \(fixed(s.meanHamming, 3))")
+        print("  \(s.step < 10 ? " " : "")\(s.step)    \(fixed(s.exactAccuracy, 4))  \(fixed(s.tokenAccuracy, 4))  \(fixed(s.meanHamming, 3))"
+              + (s.validAccuracy.map { "  \(fixed($0, 4))" } ?? ""))
     }
 }

@@ -117,4 +117,20 @@ func tinyConfig(timeEmbedding: Bool = true, steps: Int = 4) -> ModelConfig {
         // With q_halt starting at −5 every slot runs N_sup = 4 steps: 8 steps × 4 slots / 4.
         #expect(finished == 8)
     }
+
+    /// DIS never reaches q_head, so like the official code it takes no step and no weight decay there;
+    /// the TRM baseline trains it.
+    @Test(arguments: TrainingConfig.Method.allCases) func qHeadMovesOnlyWithAHaltingLoss(method: TrainingConfig.Method) throws {
+        let c = tinyConfig(timeEmbedding: method == .dis)
+        var tc = TrainingConfig()
+        tc.method = method
+        tc.batchSize = 4
+        tc.learningRate = 1e-2
+        tc.warmupSteps = 1
+        tc.weightDecay = 1
+        let trainer = try Trainer(model: try Model(config: c, seed: 5), examples: syntheticExamples(count: 8, seqLen: 12, seed: 6), config: tc)
+        _ = try trainer.trainStep()
+        let bias = try #require(trainer.model.tensor("q_head.bias"))
+        if method == .dis { #expect(Array(bias) == [-5, -5]) } else { #expect(bias[0] != -5) }
+    }
 }

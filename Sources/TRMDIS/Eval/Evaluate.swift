@@ -6,20 +6,43 @@ public struct EvalReport: Codable, Sendable, Equatable {
         public var tokenAccuracy: Double
         /// Mean number of non-ignored cells that differ from the label (the distance DIS drives down).
         public var meanHamming: Double
+        /// Fraction of predictions the task's checker accepts (any valid solution, e.g. another valid
+        /// N-Queens completion); nil without a checker.
+        public var validAccuracy: Double? = nil
     }
 
     public var examples = 0
     /// After the last step.
     public var exactAccuracy = 0.0
     public var tokenAccuracy = 0.0
+    /// After the last step, with a checker.
+    public var validAccuracy: Double? = nil
     public var perStep: [Step] = []
     public var netCallsPerExample = 0
     public var seconds = 0.0
 }
 
-/// Runs every example through `options.steps` supervision steps and scores each step's prediction.
+/// Accepts a prediction for an input (token sequences), e.g. a task's solution checker.
+public typealias SolutionChecker = (_ input: [UInt8], _ prediction: [UInt8]) -> Bool
+
+/// The checker of a generated task: a valid Sudoku keeping the clues, a shortest maze path, a valid
+/// N-Queens completion keeping the given queens.
+public func solutionChecker(for task: TaskKind) -> SolutionChecker? {
+    switch task {
+    case .sudoku(let r, let c):
+        guard let shape = try? SudokuShape(boxRows: r, boxCols: c) else { return nil }
+        return { SudokuChecker.check(puzzle: $0, prediction: $1, shape: shape).solved }
+    case .maze(let n):
+        return { MazeChecker.check(input: $0, prediction: $1, size: n).solved }
+    case .nqueens(let n):
+        return { QueensChecker.check(input: $0, prediction: $1, label: $1, size: n).validCompletion }
+    }
+}
+
+/// Runs every example through `options.steps` supervision steps and scores each step's prediction;
+/// with a `checker`, also the fraction of valid solutions.
 public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, options: InferenceOptions? = nil,
-                     limit: Int? = nil) throws(TRMError) -> EvalReport {
+                     limit: Int? = nil, checker: SolutionChecker? = nil) throws(TRMError) -> EvalReport {
     try examples.validate(for: model.config)
     let c = model.config, n = c.seqLen
     let options = options ?? .defaults(for: c)
@@ -45,6 +68,11 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
                             stats[r.step - 1].tokenAccuracy += tokens
                             stats[r.step - 1].exactAccuracy += exact ? 1 : 0
                             stats[r.step - 1].meanHamming += Double(wrong)
+                            if let checker {
+                                let x = inputs.baseAddress! + (start + e) * n
+                                let ok = checker((0..<n).map { UInt8(clamping: x[$0]) }, (0..<n).map { UInt8(clamping: p[$0]) })
+                                stats[r.step - 1].validAccuracy = (stats[r.step - 1].validAccuracy ?? 0) + (ok ? 1 : 0)
+                            }
                         }
                     }
                 }
@@ -59,10 +87,12 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
         stats[s].tokenAccuracy /= Double(total)
         stats[s].exactAccuracy /= Double(total)
         stats[s].meanHamming /= Double(total)
+        stats[s].validAccuracy = stats[s].validAccuracy.map { $0 / Double(total) }
     }
     report.perStep = stats
     report.exactAccuracy = stats.last!.exactAccuracy
     report.tokenAccuracy = stats.last!.tokenAccuracy
+    report.validAccuracy = stats.last!.validAccuracy
     report.netCallsPerExample = steps * c.netCallsPerStep
     report.seconds = monotonicSeconds() - t0
     return report

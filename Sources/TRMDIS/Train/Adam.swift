@@ -10,10 +10,13 @@ public class AdamOptimizer {
     public var beta2: Float
     public var weightDecay: Float
     /// Updates taken so far (t of the last update).
-    public fileprivate(set) var step = 0
+    public private(set) var step = 0
     private let arena = Arena()
     public let m: UnsafeMutablePointer<Float>
     public let v: UnsafeMutablePointer<Float>
+    /// Parameters the loss never reaches (DIS's q_head): skipped entirely, no step and no decay, as
+    /// PyTorch optimisers skip a parameter whose gradient is None.
+    public var frozen: Range<Int>? = nil
 
     init(count: Int, beta1: Float, beta2: Float, weightDecay: Float) {
         self.count = count
@@ -27,9 +30,20 @@ public class AdamOptimizer {
     /// Restores the step counter (the moments are restored through `m` and `v`).
     public func restore(step: Int) { self.step = step }
 
-    /// One update of `params` from `grads` at learning rate `lr`.
+    /// One update of `params` from `grads` at learning rate `lr`, outside the frozen range.
     public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
-        fatalError("AdamOptimizer.update is implemented by AdamATan2 and AdamW")
+        step += 1
+        let segments = frozen.map { [0..<$0.lowerBound, $0.upperBound..<count] } ?? [0..<count]
+        for segment in segments where !segment.isEmpty {
+            Threads.pool.parallelFor(segment.count, minimumPerThread: 16_384) { r in
+                apply(params, grads, lr, (segment.lowerBound + r.lowerBound)..<(segment.lowerBound + r.upperBound))
+            }
+        }
+    }
+
+    /// The rule for elements `range` at the current step.
+    func apply(_ params: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>, _ lr: Float, _ range: Range<Int>) {
+        fatalError("implemented by AdamATan2 and AdamW")
     }
 }
 
@@ -42,21 +56,17 @@ public final class AdamATan2: AdamOptimizer {
         super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
     }
 
-    public override func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
-        step += 1
-        let b1 = beta1, b2 = beta2
+    override func apply(_ params: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>, _ lr: Float, _ range: Range<Int>) {
+        let b1 = beta1, b2 = beta2, m = self.m, v = self.v
         let decay = 1 - lr * weightDecay
         let stepSize = lr / (1 - powf(b1, Float(step)))
         let vScale = 1 / (1 - powf(b2, Float(step))).squareRoot()
-        let m = self.m, v = self.v
-        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
-            for i in range {
-                let g = grads[i]
-                params[i] *= decay
-                m[i] = b1 * m[i] + (1 - b1) * g
-                v[i] = b2 * v[i] + (1 - b2) * g * g
-                params[i] -= stepSize * atan2f(m[i], v[i].squareRoot() * vScale)
-            }
+        for i in range {
+            let g = grads[i]
+            params[i] *= decay
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            params[i] -= stepSize * atan2f(m[i], v[i].squareRoot() * vScale)
         }
     }
 }
@@ -71,21 +81,17 @@ public final class AdamW: AdamOptimizer {
         super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
     }
 
-    public override func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
-        step += 1
-        let b1 = beta1, b2 = beta2, eps = self.eps
+    override func apply(_ params: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>, _ lr: Float, _ range: Range<Int>) {
+        let b1 = beta1, b2 = beta2, eps = self.eps, m = self.m, v = self.v
         let decay = 1 - lr * weightDecay
         let stepSize = lr / (1 - powf(b1, Float(step)))
         let c2Root = (1 - powf(b2, Float(step))).squareRoot()
-        let m = self.m, v = self.v
-        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
-            for i in range {
-                let g = grads[i]
-                params[i] *= decay
-                m[i] = b1 * m[i] + (1 - b1) * g
-                v[i] = b2 * v[i] + (1 - b2) * g * g
-                params[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
-            }
+        for i in range {
+            let g = grads[i]
+            params[i] *= decay
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            params[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
         }
     }
 }

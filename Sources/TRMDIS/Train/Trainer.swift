@@ -55,6 +55,12 @@ public final class Trainer {
             optimizer = AdamW(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
                               weightDecay: config.weightDecay)
         }
+        if config.method == .dis {
+            // DIS has no halting loss: q_head gets no gradient and, as in the official code, no update.
+            let lo = model.layout.qHeadWeight, hi = model.layout.qHeadBias + 2
+            precondition(lo + 2 * c.hiddenSize == model.layout.qHeadBias, "q_head weight and bias must be adjacent")
+            optimizer.frozen = lo..<hi
+        }
         sparse = c.puzzleEmbLen > 0 && c.puzzleEmbDim > 0
             ? SparseSignSGD(width: c.puzzleEmbDim, maxRows: b, weightDecay: config.puzzleEmbWeightDecay) : nil
         ema = config.emaRate.map { EMA(weights: model.weights, count: model.parameterCount, rate: $0) }
