@@ -10,6 +10,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._handle import NativeHandle
 from .errors import InvalidArgumentError, check
 from .model import _int_array, _path
 
@@ -23,12 +24,15 @@ def _free_dataset(handle: int) -> None:
     _lib_fn.trm_dataset_free(handle)
 
 
-class Dataset:
+class Dataset(NativeHandle):
     """Examples (trm_dataset): inputs and labels of shape (N, seq_len), with -100 in labels for ignored
     cells, and optional puzzle ids (N,). The arrays are copied into the library.
 
     Tokens are checked against a model's vocabulary when the dataset is used (Trainer, Model.evaluate).
+    close() frees it (trm_dataset_free); trainers made from it keep their copy.
     """
+
+    _kind = "dataset"
 
     def __init__(self, inputs: Any, labels: Any, puzzle_ids: Any = None) -> None:
         x = np.asarray(inputs)
@@ -65,28 +69,6 @@ class Dataset:
         dataset = cls.__new__(cls)
         dataset._adopt(handle.value)
         return dataset
-
-    @property
-    def handle(self) -> int:
-        """The trm_dataset * (raises if closed)."""
-        if self._handle is None:
-            raise InvalidArgumentError("the dataset is closed")
-        return self._handle
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def close(self) -> None:
-        """Releases the dataset (trm_dataset_free). Idempotent; trainers made from it keep their copy."""
-        self._handle = None
-        self._finalizer()
-
-    def __enter__(self) -> "Dataset":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __len__(self) -> int:
         return self.size

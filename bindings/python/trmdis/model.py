@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _lib
 from .config import ModelConfig, _bool, _int32
+from ._handle import NativeHandle
 from .errors import InvalidArgumentError, check
 
 if TYPE_CHECKING:
@@ -29,12 +30,15 @@ def _free_runner(handle: int) -> None:
     _lib_fn.trm_runner_free(handle)
 
 
-class Model:
+class Model(NativeHandle):
     """A network with freshly initialised weights (trm_model).
 
     `config` is a ModelConfig or a preset name; the same seed gives the same weights bit for bit. Release it
     with close() or a `with` block; runners made from it keep the weights alive until they are closed.
+    close() frees it (trm_model_free); a model borrowed from a Trainer (Trainer.model) is only detached.
     """
+
+    _kind = "model"
 
     def __init__(self, config: Union[ModelConfig, str] = "sudoku-att", seed: int = 0) -> None:
         self._owner: object = None
@@ -71,30 +75,6 @@ class Model:
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Writes the weights and configuration as safetensors (trm_model_save), atomically."""
         check(_lib_fn.trm_model_save(self.handle, _path(path, "path")))
-
-    @property
-    def handle(self) -> int:
-        """The trm_model * (raises if closed)."""
-        if self._handle is None:
-            raise InvalidArgumentError("the model is closed")
-        return self._handle
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def close(self) -> None:
-        """Releases the model (trm_model_free). Idempotent. A model borrowed from a Trainer (Trainer.model)
-        is only detached; the trainer frees it."""
-        self._handle = None
-        if self._finalizer is not None:
-            self._finalizer()
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def config(self) -> ModelConfig:
@@ -266,12 +246,15 @@ def _int_array(values: object, name: str, shape: Tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.int32)
 
 
-class Runner:
+class Runner(NativeHandle):
     """The per-batch state of a model (trm_runner): carry, activations and outputs for `batch_size` examples.
 
     Each step() is one supervision step on the carried (y, z); reset_carry() starts every example afresh.
     One runner is used by one thread at a time.
+    close() frees it (trm_runner_free).
     """
+
+    _kind = "runner"
 
     def __init__(self, model: Model, batch_size: int) -> None:
         if not isinstance(model, Model):
@@ -284,28 +267,6 @@ class Runner:
         self.model = model
         self.batch_size = batch
         self._config = model.config
-
-    @property
-    def handle(self) -> int:
-        """The trm_runner * (raises if closed)."""
-        if self._handle is None:
-            raise InvalidArgumentError("the runner is closed")
-        return self._handle
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def close(self) -> None:
-        """Releases the runner (trm_runner_free). Idempotent."""
-        self._handle = None
-        self._finalizer()
-
-    def __enter__(self) -> "Runner":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def reset_carry(self) -> None:
         """Starts every example afresh (y = H_init, z = L_init) and restarts the net-call counter."""

@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 from . import _lib
 from .config import _bool, _int32
 from .dataset import Dataset
+from ._handle import NativeHandle
 from .errors import AbortedError, InvalidArgumentError, check
 from .model import EvalResult, Model, _eval_struct, _path
 
@@ -266,7 +267,7 @@ def _free_trainer(handle: int, _dispatch: _Dispatch) -> None:
     _lib_fn.trm_trainer_free(handle)  # `_dispatch` rides along so C's callback outlives the handle
 
 
-class Trainer:
+class Trainer(NativeHandle):
     """Trains a model (trm_trainer) with DIS or the TRM-ACT baseline on a Dataset.
 
         trainer = trmdis.Trainer(model, train, eval=test, learning_rate=3e-3, warmup_steps=20, max_steps=200)
@@ -275,7 +276,10 @@ class Trainer:
 
     The model's weights change in place. `params` is a TrainParams; keyword arguments override its fields.
     One trainer is used by one thread at a time, except request_stop(), which any thread may call.
+    close() frees it (trm_trainer_free); a resumed trainer's model goes with it.
     """
+
+    _kind = "trainer"
 
     def __init__(self, model: Model, train: Dataset, eval: Optional[Dataset] = None,
                  params: Optional[TrainParams] = None, **changes: Any) -> None:
@@ -316,28 +320,6 @@ class Trainer:
         check(create(struct, ctypes.byref(handle)))
         self._handle: Optional[int] = handle.value
         self._finalizer = weakref.finalize(self, _free_trainer, handle.value, self._dispatch)
-
-    @property
-    def handle(self) -> int:
-        """The trm_trainer * (raises if closed)."""
-        if self._handle is None:
-            raise InvalidArgumentError("the trainer is closed")
-        return self._handle
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def close(self) -> None:
-        """Releases the trainer (trm_trainer_free). Idempotent. A resumed trainer's model goes with it."""
-        self._handle = None
-        self._finalizer()
-
-    def __enter__(self) -> "Trainer":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def run(self, progress: bool = True, callback: Optional[Callable[[StepInfo], Any]] = None) -> RunResult:
         """Trains for params.max_steps steps or params.max_seconds seconds (trm_trainer_run), evaluating and
