@@ -19,6 +19,7 @@ Everything runs in float32 (the reference trains in bfloat16; see trm.md §1.6);
 
 Command line:
     python bench/torch_reference.py bench --config tiny|compact|medium|sudoku-mlp [--threads 2]
+    python bench/torch_reference.py learn --data DIR [--batches N | --minutes M] [--init engine.safetensors]
     python bench/torch_reference.py selftest
 """
 
@@ -790,6 +791,94 @@ def bench_main(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
+# Learning run: the same DIS recipe as `trmdis train`, on one of our dataset directories
+# --------------------------------------------------------------------------------------------------
+
+def _load_split(directory: str, split: str) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Dict]:
+    """inputs, labels (ignore id -> -100), puzzle ids and dataset.json of a TRM-format split."""
+    import numpy as np
+
+    folder = os.path.join(directory, split)
+    with open(os.path.join(folder, "dataset.json")) as f:
+        meta = json.load(f)
+    inputs = torch.from_numpy(np.load(os.path.join(folder, "all__inputs.npy")).astype("int64"))
+    labels = torch.from_numpy(np.load(os.path.join(folder, "all__labels.npy")).astype("int64"))
+    ids = torch.from_numpy(np.load(os.path.join(folder, "all__puzzle_identifiers.npy")).astype("int64"))
+    if meta.get("ignore_label_id") is not None:
+        labels = torch.where(labels == meta["ignore_label_id"], torch.full_like(labels, IGNORE_LABEL), labels)
+    if ids.shape[0] != inputs.shape[0]:  # one identifier per puzzle, one example per puzzle here
+        raise ValueError(f"{folder}: {ids.shape[0]} puzzle identifiers for {inputs.shape[0]} examples")
+    return inputs, labels, ids, meta
+
+
+@torch.no_grad()
+def dis_evaluate(model: TRMModel, inputs: torch.Tensor, labels: torch.Tensor, ids: torch.Tensor,
+                 feedback: bool, batch: int = 256) -> Dict[str, float]:
+    """N_sup steps from a fresh carry, predictions fed back as in training; exact and token accuracy of
+    the last step's argmax against the label."""
+    c = model.config
+    exact = tokens_right = tokens_all = 0
+    for start in range(0, inputs.shape[0], batch):
+        x, y, pid = inputs[start:start + batch], labels[start:start + batch], ids[start:start + batch]
+        carry, tokens = model.initial_carry(x.shape[0]), x
+        for step in range(1, c.supervision_steps + 1):
+            carry, logits, _ = model(carry, tokens, pid, time_step=step)
+            if feedback:
+                tokens = logits.argmax(-1)
+        valid = y != IGNORE_LABEL
+        right = valid & (logits.argmax(-1) == y)
+        exact += int((right.sum(-1) == valid.sum(-1)).sum())
+        tokens_right += int(right.sum())
+        tokens_all += int(valid.sum())
+    return dict(exact=exact / inputs.shape[0], token=tokens_right / max(tokens_all, 1))
+
+
+def learn_main(args: argparse.Namespace) -> int:
+    """Trains DIS on a dataset directory for a number of mini-batches or minutes and prints JSON lines
+    (mini-batches, optimiser steps, training seconds without evaluation, held-out exact/token accuracy)."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    train_x, train_y, train_ids, meta = _load_split(args.data, "train")
+    test_x, test_y, test_ids, _ = _load_split(args.data, "test")
+    test_x, test_y, test_ids = test_x[:args.eval_limit], test_y[:args.eval_limit], test_ids[:args.eval_limit]
+    if args.init:
+        model = load_engine_file(args.init)
+    else:
+        model = TRMModel(TRMConfig(vocab_size=meta["vocab_size"], seq_len=meta["seq_len"],
+                                   puzzle_emb_len=args.puzzle_emb_len,
+                                   num_puzzle_identifiers=meta["num_puzzle_identifiers"],
+                                   hidden_size=args.hidden, num_heads=args.heads, num_layers=args.layers,
+                                   h_cycles=1, l_cycles=2, supervision_steps=args.supervision_steps,
+                                   time_embedding=True))
+    settings = TrainSettings(lr=args.lr, warmup_steps=args.warmup, weight_decay=args.weight_decay,
+                             feedback_predictions=not args.no_feedback)
+    opt = Optimizers(model, settings)
+    g = torch.Generator().manual_seed(args.seed)
+    print(json.dumps(dict(params=model.parameter_count(), config=json.loads(model.config.to_json()),
+                          train=int(train_x.shape[0]), test=int(test_x.shape[0]), torch=torch.__version__,
+                          threads=args.threads)), flush=True)
+    order, cursor, batches, train_seconds = torch.randperm(train_x.shape[0], generator=g), 0, 0, 0.0
+    budget = args.minutes * 60 if args.minutes else float("inf")
+    while (args.batches is None or batches < args.batches) and train_seconds < budget:
+        if cursor + args.batch > order.shape[0]:  # a new epoch, the incomplete tail dropped
+            order, cursor = torch.randperm(train_x.shape[0], generator=g), 0
+        idx = order[cursor:cursor + args.batch]
+        cursor += args.batch
+        t0 = time.perf_counter()
+        losses = dis_train_step(model, opt, train_x[idx], train_y[idx], train_ids[idx], generator=g)
+        train_seconds += time.perf_counter() - t0
+        batches += 1
+        if batches % args.eval_every == 0:
+            r = dis_evaluate(model, test_x, test_y, test_ids, settings.feedback_predictions)
+            print(json.dumps(dict(batches=batches, optimizer_steps=opt.steps, train_seconds=round(train_seconds, 1),
+                                  last_loss=losses[-1], **r)), flush=True)
+    r = dis_evaluate(model, test_x, test_y, test_ids, settings.feedback_predictions)
+    print(json.dumps(dict(final=True, batches=batches, optimizer_steps=opt.steps,
+                          train_seconds=round(train_seconds, 1), **r)), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
 # Self-test (no engine needed)
 # --------------------------------------------------------------------------------------------------
 
@@ -875,9 +964,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     b.add_argument("--json", action="store_true", help="also print the raw JSON record")
     b.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("selftest", help="parameter counts, stablemax, gradcheck (no engine needed)")
+    le = sub.add_parser("learn", help="train DIS on a dataset directory, print held-out accuracy as JSON lines")
+    le.add_argument("--data", required=True, help="a dataset directory (train/ and test/, the TRM format)")
+    le.add_argument("--init", help="start from this engine safetensors file (else PyTorch's own init)")
+    le.add_argument("--hidden", type=int, default=128)
+    le.add_argument("--heads", type=int, default=4)
+    le.add_argument("--layers", type=int, default=2)
+    le.add_argument("--puzzle-emb-len", type=int, default=16)
+    le.add_argument("--supervision-steps", type=int, default=6)
+    le.add_argument("--batch", type=int, default=64)
+    le.add_argument("--lr", type=float, default=1e-3)
+    le.add_argument("--warmup", type=int, default=100)
+    le.add_argument("--weight-decay", type=float, default=0.1)
+    le.add_argument("--no-feedback", action="store_true")
+    le.add_argument("--batches", type=int, help="stop after this many mini-batches")
+    le.add_argument("--minutes", type=float, help="stop after this much training time (evaluation excluded)")
+    le.add_argument("--eval-every", type=int, default=50)
+    le.add_argument("--eval-limit", type=int, default=1000)
+    le.add_argument("--threads", type=int, default=2)
+    le.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.command == "bench":
         return bench_main(args)
+    if args.command == "learn":
+        return learn_main(args)
     return selftest()
 
 
