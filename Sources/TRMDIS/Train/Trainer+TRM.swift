@@ -4,18 +4,21 @@
 /// against whole-sequence correctness. Unlike the reference, only halted slots draw new examples, so no
 /// sampled example is silently discarded (trm.md §8).
 extension Trainer {
-    func trmStep() throws(TRMError) -> TrainMetrics {
-        let c = model.config, b = batchSize, n = c.seqLen, maxSteps = c.supervisionSteps
-        for slot in 0..<b where halted[slot] {
-            load(example: sampler.next(), into: slot)
+    func trmStep() throws(TRMError) -> StepSums {
+        let c = model.config, b = localBatch, n = c.seqLen, maxSteps = c.supervisionSteps, lo = slice.lowerBound
+        // Halted slots of the global batch draw new examples in slot order on every rank (`halted` is
+        // global: Trainer+Reduce.swift gathers it after each step).
+        for g in 0..<batchSize where halted[g] {
+            guard let slot = draw(globalSlot: g) else { continue }
             runner.resetCarry(slot: slot)
             slotSteps[slot] = 0
         }
         runner.tokens.update(from: inputs, count: b * n)
         runner.puzzleIds.update(from: slotPuzzleIds, count: b)
         try runner.forward(requiresGrad: true)
+        // Normalised by the global batch (as the reference), so the ranks' sum is the batch's gradient.
         let lm = try Losses.crossEntropy(config.loss, logits: runner.logits, labels: labels, batch: b, seqLen: n,
-                                         vocab: c.vocabSize, gradScale: 1 / Float(b), dLogits: runner.dLogits,
+                                         vocab: c.vocabSize, gradScale: 1 / Float(batchSize), dLogits: runner.dLogits,
                                          perExample: perExample)
         Predictions.argmax(runner.logits, cells: b * n, vocab: c.vocabSize, into: predicted)
         let correct = slotCorrect, tokenScores = slotTokenScore
@@ -27,40 +30,35 @@ extension Trainer {
         var halt = 0.0
         for slot in 0..<b {
             halt += Losses.bceWithLogits(logits: runner.qLogits + slot * 2, targets: correct + slot, count: 1,
-                                         gradScale: config.haltLossWeight / Float(b), dLogits: runner.dQ + slot * 2)
+                                         gradScale: config.haltLossWeight / Float(batchSize), dLogits: runner.dQ + slot * 2)
             runner.dQ[slot * 2 + 1] = 0  // no continue loss in TRM
         }
         runner.zeroGradients()
         try runner.backward()
-        applyUpdate(puzzleGrads: runner.puzzleGradients)
+        try applyUpdate(puzzleGrads: runner.puzzleGradients)
 
-        var m = TrainMetrics()
-        m.loss = (lm + Double(config.haltLossWeight) * halt) / Double(b)
-        var haltCorrect = 0.0, stepsSum = 0.0
-        for slot in 0..<b {
+        var sums = StepSums()
+        sums.loss = lm + Double(config.haltLossWeight) * halt
+        sums.lossDivisor = Double(batchSize)
+        // The exploration draws of every global slot, in order, on every rank (one stream, whatever the
+        // number of ranks); each rank decides its own slots.
+        for g in 0..<batchSize {
+            var minimum: Int?
+            if Float(rng.uniform()) < config.haltExplorationProb { minimum = 2 + rng.below(max(1, maxSteps - 1)) }
+            guard slice.contains(g) else { continue }
+            let slot = g - lo
             slotSteps[slot] += 1
             let qHalt = runner.qLogits[slot * 2]
             var stop = slotSteps[slot] >= maxSteps || qHalt > 0
-            if Float(rng.uniform()) < config.haltExplorationProb {
-                let minimum = 2 + rng.below(max(1, maxSteps - 1))
-                stop = stop && slotSteps[slot] >= minimum
-            }
-            halted[slot] = stop
+            if let minimum { stop = stop && slotSteps[slot] >= minimum }
+            halted[g] = stop
             guard stop else { continue }
-            m.finished += 1
-            m.tokenAccuracy += tokenScores[slot]
-            m.exactAccuracy += Double(correct[slot])
-            haltCorrect += (qHalt >= 0) == (correct[slot] == 1) ? 1 : 0
-            stepsSum += Double(slotSteps[slot])
+            sums.finished += 1
+            sums.token += tokenScores[slot]
+            sums.exact += Double(correct[slot])
+            sums.haltCorrect += (qHalt >= 0) == (correct[slot] == 1) ? 1 : 0
+            sums.steps += Double(slotSteps[slot])
         }
-        if m.finished > 0 {
-            let f = Double(m.finished)
-            m.tokenAccuracy /= f
-            m.exactAccuracy /= f
-            m.haltAccuracy = haltCorrect / f
-            m.meanSteps = stepsSum / f
-            m.netCallsPerExample = m.meanSteps! * Double(c.netCallsPerStep)
-        }
-        return m
+        return sums
     }
 }

@@ -1,14 +1,21 @@
 /// Trains a model with DIS or the TRM-ACT baseline. Everything a step needs is allocated here once:
 /// the runner (activations, carry, gradients), optimiser state, EMA, and the batch and target buffers.
 /// `trainStep()` is one DIS mini-batch (N_sup supervision steps) or one TRM supervision step of every
-/// slot; see Trainer+DIS.swift and Trainer+TRM.swift.
+/// slot; see Trainer+DIS.swift and Trainer+TRM.swift. With a `GradientReducer` the trainer is one rank of
+/// a data-parallel group (Trainer+Reduce.swift): `batchSize` stays the global batch, and this rank
+/// computes the slots `slice` of it.
 public final class Trainer {
     public let model: Model
     public let config: TrainingConfig
     public let runner: Runner
     public var schedule: LearningRateSchedule
     public internal(set) var optimizerSteps = 0
+    /// Examples drawn for the global batch (the same on every rank).
     public internal(set) var examplesSeen = 0
+    /// The data-parallel group, or nil for a single process.
+    public let reducer: GradientReducer?
+    /// The global batch slots this rank computes (0..<batchSize without a reducer).
+    public let slice: Range<Int>
     var sampler: BatchSampler
     let optimizer: AdamOptimizer
     let sparse: SparseSignSGD?
@@ -16,7 +23,7 @@ public final class Trainer {
     var rng: RNG
     let arena = Arena()
 
-    // Per-slot data: the example each batch slot holds, [B, seqLen] / [B].
+    // Per-slot data of this rank's slice: the example each slot holds, [b, seqLen] / [b].
     let inputs: UnsafeMutablePointer<Int32>
     let labels: UnsafeMutablePointer<Int32>
     let slotPuzzleIds: UnsafeMutablePointer<Int32>
@@ -30,16 +37,34 @@ public final class Trainer {
     let perExample: UnsafeMutablePointer<Double>
     let puzzleGradSum: UnsafeMutablePointer<Float>
     let weightBackup: UnsafeMutablePointer<Float>
-    // TRM carry bookkeeping.
+    /// The dataset index of every slot of the global batch being drawn.
+    let batchExamples: UnsafeMutablePointer<Int32>
+    // Data-parallel buffers (Trainer+Reduce.swift): the flat all-reduce buffer (dense gradients, then the
+    // global batch's puzzle rows and ids), the gathered ids, and the metric sums (+ TRM halting flags).
+    let reduceBuffer: UnsafeMutablePointer<Float>
+    let globalPuzzleIds: UnsafeMutablePointer<Int32>
+    let metricBuffer: UnsafeMutablePointer<Float>
+    // TRM carry bookkeeping: `halted` for every slot of the global batch, the rest for this rank's.
     let slotCorrect: UnsafeMutablePointer<Float>
     let slotTokenScore: UnsafeMutablePointer<Double>
     var halted: [Bool]
     var slotSteps: [Int]
 
-    public init(model: Model, examples: ExampleSet, config: TrainingConfig) throws(TRMError) {
+    public init(model: Model, examples: ExampleSet, config: TrainingConfig,
+                reducer: GradientReducer? = nil) throws(TRMError) {
         try config.validate(for: model.config)
         try examples.validate(for: model.config)
-        let c = model.config, b = config.batchSize
+        if let reducer {
+            try reducer.validate(batchSize: config.batchSize)
+            // Puzzle ids travel as floats in the all-reduce buffer: exact below 2^24.
+            guard model.config.numPuzzleIdentifiers <= 1 << 24 else {
+                throw .invalidArgument("data-parallel training needs at most 2^24 puzzle identifiers")
+            }
+        }
+        let c = model.config, global = config.batchSize
+        slice = reducer?.slice(of: global) ?? 0..<global
+        let b = slice.count
+        self.reducer = reducer
         self.model = model
         self.config = config
         runner = try Runner(model: model, batchSize: b)
@@ -62,7 +87,7 @@ public final class Trainer {
             optimizer.frozen = lo..<hi
         }
         sparse = c.puzzleEmbLen > 0 && c.puzzleEmbDim > 0
-            ? SparseSignSGD(width: c.puzzleEmbDim, maxRows: b, weightDecay: config.puzzleEmbWeightDecay) : nil
+            ? SparseSignSGD(width: c.puzzleEmbDim, maxRows: global, weightDecay: config.puzzleEmbWeightDecay) : nil
         ema = config.emaRate.map { EMA(weights: model.weights, count: model.parameterCount, rate: $0) }
         inputs = arena.int32s(b * c.seqLen)
         labels = arena.int32s(b * c.seqLen)
@@ -75,18 +100,26 @@ public final class Trainer {
         perExample = arena.doubles(b)
         puzzleGradSum = arena.floats(b * c.puzzleEmbDim)
         weightBackup = arena.floats(model.parameterCount)
+        batchExamples = arena.int32s(global)
+        let dim = sparse == nil ? 0 : c.puzzleEmbDim
+        reduceBuffer = arena.floats(reducer == nil ? 0 : model.parameterCount + global * (dim + 1))
+        globalPuzzleIds = arena.int32s(reducer == nil ? 0 : global)
+        metricBuffer = arena.floats(Trainer.metricCount + global)
         slotCorrect = arena.floats(b)
         slotTokenScore = arena.doubles(b)
-        halted = [Bool](repeating: true, count: b)
+        halted = [Bool](repeating: true, count: global)
         slotSteps = [Int](repeating: 0, count: b)
     }
 
+    /// The global batch size (all ranks together).
     public var batchSize: Int { config.batchSize }
+    /// The slots this rank computes.
+    public var localBatch: Int { slice.count }
 
     /// One training step of the configured method.
     public func trainStep() throws(TRMError) -> TrainMetrics {
         let t0 = monotonicSeconds()
-        var m = config.method == .dis ? try disBatch() : try trmStep()
+        var m = try finish(config.method == .dis ? try disBatch() : try trmStep())
         m.seconds = monotonicSeconds() - t0
         m.examplesPerSecond = Double(m.finished) / max(m.seconds, 1e-9)
         m.step = optimizerSteps
@@ -94,25 +127,46 @@ public final class Trainer {
         return m
     }
 
-    /// Copies example `index` of the sampler's set into batch slot `slot`.
+    /// Draws the next example for slot `g` of the global batch (every rank draws every slot, so the
+    /// sampler stays the same on all of them) and loads it when the slot is this rank's; returns that
+    /// local slot.
+    @discardableResult
+    func draw(globalSlot g: Int) -> Int? {
+        let index = sampler.next()
+        batchExamples[g] = Int32(index)
+        examplesSeen += 1
+        guard slice.contains(g) else { return nil }
+        load(example: index, into: g - slice.lowerBound)
+        return g - slice.lowerBound
+    }
+
+    /// Copies example `index` of the sampler's set into local batch slot `slot`.
     func load(example index: Int, into slot: Int) {
         let ex = sampler.examples, n = ex.seqLen
+        batchExamples[slice.lowerBound + slot] = Int32(index)
         ex.inputs.withUnsafeBufferPointer { (inputs + slot * n).update(from: $0.baseAddress! + index * n, count: n) }
         ex.labels.withUnsafeBufferPointer { (labels + slot * n).update(from: $0.baseAddress! + index * n, count: n) }
         slotPuzzleIds[slot] = ex.puzzleIds[index]
-        examplesSeen += 1
     }
 
-    /// Clip, then one update of the weights (and the batch's puzzle rows), then the EMA.
-    /// `puzzleGrads` holds the per-slot puzzle-row gradients of this update.
-    func applyUpdate(puzzleGrads: UnsafePointer<Float>) {
+    /// Sums the gradients over the ranks (with a reducer), clips, then one update of the weights (and the
+    /// global batch's puzzle rows), then the EMA. `puzzleGrads` holds this rank's per-slot puzzle-row
+    /// gradients of this update.
+    func applyUpdate(puzzleGrads: UnsafePointer<Float>) throws(TRMError) {
+        var ids = UnsafePointer(slotPuzzleIds), rows = puzzleGrads, count = localBatch
+        if reducer != nil {
+            try reduceGradients(puzzleGrads: puzzleGrads)
+            ids = UnsafePointer(globalPuzzleIds)
+            rows = UnsafePointer(reduceBuffer + model.parameterCount)
+            count = batchSize
+        }
         if let clip = config.gradClip { clipGradientNorm(runner.gradients, count: model.parameterCount, maxNorm: clip) }
         optimizerSteps += 1
         let lr = schedule.rate(at: optimizerSteps)
         optimizer.update(params: model.weights, grads: runner.gradients, lr: lr)
         if let sparse {
             let embLR = config.learningRate > 0 ? config.puzzleEmbLR * lr / config.learningRate : 0
-            sparse.update(table: model.puzzleEmbedding, ids: slotPuzzleIds, grads: puzzleGrads, count: batchSize, lr: embLR)
+            sparse.update(table: model.puzzleEmbedding, ids: ids, grads: rows, count: count, lr: embLR)
         }
         ema?.update(model.weights)
     }

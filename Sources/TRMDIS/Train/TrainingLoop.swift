@@ -2,6 +2,8 @@ import Synchronization
 
 /// Runs a trainer for a budget of steps or seconds, evaluating and checkpointing on a schedule, and
 /// reports after every step. Shared by the command line and the C API; stoppable from another thread.
+/// With a data-parallel trainer every rank runs a loop: they agree before each step whether to stop (any
+/// rank's budget, stop request or callback stops them all), and rank 0 alone evaluates.
 public final class TrainingLoop: @unchecked Sendable {
     public struct Options: Sendable {
         /// Trainer steps (DIS: mini-batches; TRM: supervision steps of every slot). nil: unbounded.
@@ -43,9 +45,9 @@ public final class TrainingLoop: @unchecked Sendable {
     /// Clears a stop request so the loop can run again.
     public func clearStop() { stopFlag.store(false, ordering: .relaxed) }
 
-    /// Evaluates with the evaluation weights (EMA when on).
+    /// Evaluates with the evaluation weights (EMA when on); nil on data-parallel ranks other than 0.
     public func evaluateNow() throws(TRMError) -> EvalReport? {
-        guard let evalExamples else { return nil }
+        guard let evalExamples, (trainer.reducer?.rank ?? 0) == 0 else { return nil }
         return try trainer.withEvaluationWeights { () throws(TRMError) -> EvalReport in
             try evaluate(model: trainer.model, examples: evalExamples, batchSize: trainer.batchSize, limit: options.evalLimit)
         }
@@ -58,10 +60,24 @@ public final class TrainingLoop: @unchecked Sendable {
         let t0 = monotonicSeconds()
         var step = 0
         var last: EvalReport?
+        var callbackStop = false
         while true {
+            if trainer.reducer != nil {
+                // Every rank must take the same number of steps, or the others would wait in the all-reduce.
+                let timeUp = options.maxSeconds.map { monotonicSeconds() - t0 >= $0 } ?? false
+                let stop = stopFlag.load(ordering: .relaxed) || callbackStop
+                let (anyTimeUp, anyStop) = try agree(timeUp, stop)
+                if anyStop {
+                    throw .aborted(callbackStop ? "training stopped by the progress callback after \(step) steps"
+                                   : "training stopped on request (on this or another rank) after \(step) steps")
+                }
+                if anyTimeUp { break }
+            }
             if let maxSteps = options.maxSteps, step >= maxSteps { break }
-            if let maxSeconds = options.maxSeconds, monotonicSeconds() - t0 >= maxSeconds { break }
-            if stopFlag.load(ordering: .relaxed) { throw .aborted("training stopped on request after \(step) steps") }
+            if trainer.reducer == nil {
+                if let maxSeconds = options.maxSeconds, monotonicSeconds() - t0 >= maxSeconds { break }
+                if stopFlag.load(ordering: .relaxed) { throw .aborted("training stopped on request after \(step) steps") }
+            }
             let metrics = try trainer.trainStep()
             step += 1
             var evaluation: EvalReport?
@@ -71,10 +87,25 @@ public final class TrainingLoop: @unchecked Sendable {
             }
             let progress = Progress(step: step, totalSteps: options.maxSteps, elapsed: monotonicSeconds() - t0,
                                     metrics: metrics, evaluation: evaluation)
-            if !onProgress(progress) { throw .aborted("training stopped by the progress callback after \(step) steps") }
+            if !onProgress(progress) {
+                guard trainer.reducer != nil else {
+                    throw .aborted("training stopped by the progress callback after \(step) steps")
+                }
+                callbackStop = true
+            }
         }
         if let dir = options.checkpointDirectory { try trainer.saveCheckpoint(directory: dir) }
         if last == nil || options.evalEvery == 0 || step % max(1, options.evalEvery) != 0 { last = try evaluateNow() }
         return last
+    }
+
+    /// Whether any rank's budget ran out and whether any rank asked to stop (one small all-reduce).
+    private func agree(_ timeUp: Bool, _ stop: Bool) throws(TRMError) -> (Bool, Bool) {
+        guard let reducer = trainer.reducer else { return (timeUp, stop) }
+        var flags: (Float, Float) = (timeUp ? 1 : 0, stop ? 1 : 0)
+        try withUnsafeMutableBytes(of: &flags) { (raw) throws(TRMError) in
+            try reducer.allReduceSum(raw.baseAddress!.assumingMemoryBound(to: Float.self), count: 2)
+        }
+        return (flags.0 > 0, flags.1 > 0)
     }
 }

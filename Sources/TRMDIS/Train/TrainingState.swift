@@ -3,12 +3,17 @@ import FoundationEssentials
 /// Checkpoints of a training run: `model.safetensors` (the evaluation weights: the EMA copy when EMA is
 /// on, in the PyTorch layout) and `state.safetensors`, everything an exact resume needs: the raw weights,
 /// the optimiser moments and step, the EMA, the puzzle table, the RNG and sampler positions and, for TRM,
-/// every slot's carry and example. Both files are written atomically.
+/// every slot's carry and example. Both files are written atomically. The state does not depend on the
+/// number of data-parallel ranks (all ranks hold the same weights, optimiser, RNG and sampler; TRM's slots
+/// are gathered to the global batch), so a checkpoint of N ranks resumes on M. Rank 0 alone writes.
 extension Trainer {
     public static let modelFile = "model.safetensors"
     public static let stateFile = "state.safetensors"
 
+    /// With a reducer every rank must call this (TRM gathers its slots); only rank 0 writes.
     public func saveCheckpoint(directory: String) throws(TRMError) {
+        let slots = config.method == .trm ? try gatherSlots() : nil
+        if let reducer, reducer.rank != 0 { return }
         try makeDirectory(directory)
         try model.save(to: directory + "/" + Trainer.modelFile, weights: ema.map { UnsafePointer($0.shadow) })
         var st = model.safeTensors()
@@ -19,14 +24,14 @@ extension Trainer {
         var words = BatchSampler.words(rng).flatMap { [Int32(truncatingIfNeeded: $0), Int32(truncatingIfNeeded: $0 >> 32)] }
         st.add("rng.trainer", int32s: &words, shape: [8])
         let c = model.config, b = batchSize
-        if config.method == .trm {
-            st.add("carry.y", floats: runner.y, shape: [b, c.totalLen, c.hiddenSize])
-            st.add("carry.z", floats: runner.z, shape: [b, c.totalLen, c.hiddenSize])
-            st.add("slots.inputs", int32s: inputs, shape: [b, c.seqLen])
-            st.add("slots.labels", int32s: labels, shape: [b, c.seqLen])
-            st.add("slots.puzzle_ids", int32s: slotPuzzleIds, shape: [b])
-            var steps = slotSteps.map { Int32($0) }, stop = halted.map { Int32($0 ? 1 : 0) }
-            st.add("slots.steps", int32s: &steps, shape: [b])
+        if let slots {
+            st.add("carry.y", floats: slots.y, shape: [b, c.totalLen, c.hiddenSize])
+            st.add("carry.z", floats: slots.z, shape: [b, c.totalLen, c.hiddenSize])
+            st.add("slots.inputs", int32s: slots.inputs, shape: [b, c.seqLen])
+            st.add("slots.labels", int32s: slots.labels, shape: [b, c.seqLen])
+            st.add("slots.puzzle_ids", int32s: slots.puzzleIds, shape: [b])
+            st.add("slots.steps", int32s: slots.steps, shape: [b])
+            var stop = halted.map { Int32($0 ? 1 : 0) }
             st.add("slots.halted", int32s: &stop, shape: [b])
         }
         let encoder = JSONEncoder()
@@ -39,8 +44,10 @@ extension Trainer {
         try st.write(to: directory + "/" + Trainer.stateFile)
     }
 
-    /// Rebuilds a trainer from `state.safetensors` in `directory`, on the same examples.
-    public static func resume(directory: String, examples: ExampleSet) throws(TRMError) -> Trainer {
+    /// Rebuilds a trainer from `state.safetensors` in `directory`, on the same examples, as one rank of
+    /// `reducer`'s group (any number of ranks, whatever the number that wrote it) or a single process.
+    public static func resume(directory: String, examples: ExampleSet,
+                              reducer: GradientReducer? = nil) throws(TRMError) -> Trainer {
         let path = directory + "/" + stateFile
         let st = try SafeTensors.load(path)
         guard let modelJSON = st.metadata[Model.configMetadataKey], let trainJSON = st.metadata["training_config"],
@@ -61,7 +68,7 @@ extension Trainer {
         let trainerOnly = ["optimizer.", "ema", "rng.", "carry.", "slots."]
         tensors.tensors.removeAll { name, _ in trainerOnly.contains { name.hasPrefix($0) } }
         try model.loadTensors(tensors, file: path)
-        let trainer = try Trainer(model: model, examples: examples, config: config)
+        let trainer = try Trainer(model: model, examples: examples, config: config, reducer: reducer)
         let n = model.parameterCount
         try st.read("optimizer.m", into: trainer.optimizer.m, shape: [n], file: path)
         try st.read("optimizer.v", into: trainer.optimizer.v, shape: [n], file: path)
@@ -73,19 +80,7 @@ extension Trainer {
         try trainer.sampler.restore(position)
         trainer.optimizerSteps = steps
         trainer.examplesSeen = seen
-        if config.method == .trm {
-            let c = model.config, b = config.batchSize
-            try st.read("carry.y", into: trainer.runner.y, shape: [b, c.totalLen, c.hiddenSize], file: path)
-            try st.read("carry.z", into: trainer.runner.z, shape: [b, c.totalLen, c.hiddenSize], file: path)
-            try st.read("slots.inputs", into: trainer.inputs, shape: [b, c.seqLen], file: path)
-            try st.read("slots.labels", into: trainer.labels, shape: [b, c.seqLen], file: path)
-            try st.read("slots.puzzle_ids", into: trainer.slotPuzzleIds, shape: [b], file: path)
-            var slotSteps = [Int32](repeating: 0, count: b), stop = [Int32](repeating: 0, count: b)
-            try st.read("slots.steps", into: &slotSteps, shape: [b], file: path)
-            try st.read("slots.halted", into: &stop, shape: [b], file: path)
-            trainer.slotSteps = slotSteps.map { Int($0) }
-            trainer.halted = stop.map { $0 != 0 }
-        }
+        if config.method == .trm { try trainer.restoreSlots(st, file: path) }
         return trainer
     }
 }
