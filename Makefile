@@ -43,8 +43,9 @@ venv:
 test-python: lib venv
 	TRMDIS_LIBRARY=$(CURDIR)/build/lib/libtrmdis.so $(PY) -m pytest -q bindings/python/tests
 
-# One supervision step of dis-compact (batch 64) and sudoku-mlp (batch 32); see docs/performance.md.
-bench: cli
+# Engine vs PyTorch on the named configurations, in one invocation (bench/run.sh builds its own binary
+# into .build-bench; PyTorch from .venv-torch if present); see docs/performance.md.
+bench: deps
 	bench/run.sh
 
 clean:

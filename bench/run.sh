@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# First benchmark of the engine core: one supervision step, forward and forward+backward, in tokens/s and
-# model GFLOP/s, against the measured sgemm peak. Results go to docs/performance.md by hand.
+# The one benchmark command (`make bench`): for issue 6's named configurations (tiny, compact, medium,
+# sudoku-mlp) it measures the engine and PyTorch (bench/torch_reference.py) in the same invocation,
+# alternating, each measurement in its own process, and prints every figure with its ratio: training
+# throughput, model FLOP/s against the measured sgemm peak, peak memory, and full DIS inference latency
+# at batch 1 and 64. Without .venv-torch it prints the engine's figures alone. See docs/performance.md.
+#
+# Environment: THREADS (2), REPEATS (3), ROUNDS (1), CONFIGS (tiny,compact,medium,sudoku-mlp),
+# TRMDIS_BIN (an existing trmdis binary; default: built here into .build-bench, so a build/bin/trmdis
+# in use elsewhere is never overwritten), TORCH_PYTHON (.venv-torch/bin/python), BENCH_JSON (raw records).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/bin/trmdis
-[ -x "$bin" ] || make cli
-threads=${THREADS:-$(nproc)}
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m) $(nproc) cores, threads $threads"
-"$bin" bench --preset dis-compact --batch 64 --repeats "${REPEATS:-3}" --threads "$threads" --no-peak
-"$bin" bench --preset sudoku-mlp --batch 32 --repeats "${REPEATS:-3}" --threads "$threads"
+bin=${TRMDIS_BIN:-}
+if [ -z "$bin" ]; then
+    swift build -c release --product trmdis-cli --scratch-path .build-bench >&2
+    bin=.build-bench/release/trmdis-cli
+fi
+torch=${TORCH_PYTHON:-.venv-torch/bin/python}
+if [ ! -x "$torch" ]; then
+    echo "PyTorch not found ($torch; see docs/pytorch.md to set it up): engine figures only"
+    torch=""
+fi
+python=$(command -v python3 || command -v python)
+exec "$python" bench/compare.py --engine "$bin" --torch-python "$torch" \
+    --threads "${THREADS:-2}" --repeats "${REPEATS:-3}" --rounds "${ROUNDS:-1}" \
+    --configs "${CONFIGS:-tiny,compact,medium,sudoku-mlp}" ${BENCH_JSON:+--json-out "$BENCH_JSON"}

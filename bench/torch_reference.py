@@ -18,7 +18,7 @@ loads a file written by `trmdis-cli init`, `trmdis.Model.save` or a trainer chec
 Everything runs in float32 (the reference trains in bfloat16; see trm.md §1.6); stablemax runs in float64.
 
 Command line:
-    python bench/torch_reference.py bench --config tiny|compact|medium|sudoku-mlp [--threads 2]
+    python bench/torch_reference.py bench --config tiny|compact|medium|sudoku-mlp [--threads 2] [--mode train|infer]
     python bench/torch_reference.py learn --data DIR [--batches N | --minutes M] [--init engine.safetensors]
     python bench/torch_reference.py selftest
 """
@@ -767,17 +767,64 @@ def _bench_child(name: str, threads: int, repeats: int, warmup: int) -> Dict:
                 step_rss_mib=(peak - model_rss) / 1024)
 
 
+def _bench_infer_child(name: str, threads: int, repeats: int) -> Dict:
+    """Runs in a fresh process: full inference (N_sup supervision steps without gradient from a fresh carry,
+    each step's argmax fed back for DIS) at batch 1 and batch 64; median milliseconds per inference."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    c, _batch, method = BENCH_CONFIGS[name]
+    model = TRMModel(c).eval()
+    g = torch.Generator().manual_seed(0)
+    record = dict(config=name, method=method, mode="infer", threads=threads, torch=torch.__version__,
+                  params=model.parameter_count(), infer_steps=c.supervision_steps)
+    for batch in (1, 64):
+        inputs = torch.randint(0, c.vocab_size, (batch, c.seq_len), generator=g)
+        ids = torch.zeros(batch, dtype=torch.long)
+
+        def infer() -> None:
+            with torch.no_grad():
+                carry, tokens = model.initial_carry(batch), inputs
+                for s in range(1, c.supervision_steps + 1):
+                    carry, logits, _q = model(carry, tokens, ids, time_step=s if c.time_embedding else None)
+                    if c.time_embedding:
+                        tokens = logits.argmax(-1)
+
+        n = max(repeats, 20) if batch == 1 else repeats
+        for _ in range(3 if batch == 1 else 1):
+            infer()
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            infer()
+            times.append(time.perf_counter() - t0)
+        record[f"infer_b{batch}_ms"] = statistics.median(times) * 1e3
+    record["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return record
+
+
 def bench_main(args: argparse.Namespace) -> int:
     names = list(BENCH_CONFIGS) if args.config == "all" else [args.config]
     for name in names:
         if args.child:
-            print(json.dumps(_bench_child(name, args.threads, args.repeats, args.warmup)))
+            if args.mode == "infer":
+                print(json.dumps(_bench_infer_child(name, args.threads, args.repeats)))
+            else:
+                print(json.dumps(_bench_child(name, args.threads, args.repeats, args.warmup)))
             continue
         # A fresh interpreter per configuration, so that its maxrss is this configuration's peak alone.
         cmd = [sys.executable, os.path.abspath(__file__), "bench", "--config", name, "--threads",
-               str(args.threads), "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--child"]
+               str(args.threads), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+               "--mode", args.mode, "--child"]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
+        if args.mode == "infer":
+            print(f"{name}: full inference ({r['infer_steps']} supervision steps, no gradient), torch {r['torch']} "
+                  f"fp32, {r['threads']} threads")
+            print(f"  batch 1: {r['infer_b1_ms']:.1f} ms, batch 64: {r['infer_b64_ms']:.1f} ms, "
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+            if args.json:
+                print(json.dumps(r))
+            continue
         what = "one DIS optimiser step" if r["method"] == "dis" else "one TRM supervision step"
         print(f"{name}: {what}, batch {r['batch']}, {r['params']:,} params, torch {r['torch']} fp32, "
               f"{r['threads']} threads")
@@ -962,6 +1009,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--warmup", type=int, default=1)
     b.add_argument("--json", action="store_true", help="also print the raw JSON record")
+    b.add_argument("--mode", default="train", choices=["train", "infer"],
+                   help="train: one optimiser step; infer: full inference at batch 1 and 64")
     b.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("selftest", help="parameter counts, stablemax, gradcheck (no engine needed)")
     le = sub.add_parser("learn", help="train DIS on a dataset directory, print held-out accuracy as JSON lines")

@@ -1,11 +1,17 @@
 import ArgumentParser
 import TRMDIS
 
-/// Times one supervision step, forward and forward+backward, and the machine's sgemm peak.
+/// Times one supervision step, forward and forward+backward, and the machine's sgemm peak; or, with
+/// `--config`, one of issue 6's named configurations (training or inference; bench/run.sh runs them all
+/// against PyTorch).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark one supervision step (forward, and forward+backward) and the sgemm peak.")
     @OptionGroup var model: ModelOptions
+    @Option(help: "A named configuration (\(BenchConfig.names.joined(separator: ", "))): measure --mode train (one DIS optimiser step / TRM supervision step, the real trainer) or infer (full DIS inference, batch 1 and 64).")
+    var config: String?
+    @Option(help: "With --config: train or infer.") var mode = "train"
+    @Flag(help: "With --config: print the record as one JSON line.") var json = false
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Timed repetitions (the median is reported).") var repeats = 3
     @Option(help: "Threads for the kernels and OpenBLAS (default: all cores).") var threads: Int?
@@ -13,6 +19,16 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let threads { Threads.set(threads) }
+        if let config {
+            guard let b = BenchConfig.named(config) else {
+                throw ValidationError("unknown configuration '\(config)'; choose one of \(BenchConfig.names.joined(separator: ", "))")
+            }
+            let r = try BenchSuite.run(b, mode: mode, repeats: repeats)
+            if json { print(BenchSuite.json(r)) } else {
+                for key in r.keys.sorted() { print("\(key): \(r[key]!)") }
+            }
+            return
+        }
         let c = try model.config()
         let m = try Model(config: c, seed: 0)
         let runner = try Runner(model: m, batchSize: batch)

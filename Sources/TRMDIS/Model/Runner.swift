@@ -45,6 +45,10 @@ public final class Runner {
     /// The gradient of x from the last backward, [B, L, D].
     public let dX: UnsafeMutablePointer<Float>
 
+    /// Bytes of the activations kept for backward: the inputs and saved buffers of the gradient-bearing
+    /// cycle's n+1 net calls (the benchmark's memory yardstick, with parameters and optimiser state).
+    public let activationBytes: Int
+
     /// Network applications (net calls) each example has gone through since the last full carry reset.
     public private(set) var netCalls = 0
 
@@ -82,9 +86,11 @@ public final class Runner {
         dX = arena.floats(n)
         dFlow = arena.floats(n)
         let arena = self.arena
+        let before = arena.bytes
         gradCalls = (0...c.lCycles).map { _ in
             Call(input: arena.floats(n), blocks: (0..<c.numLayers).map { _ in Block.Saved(blockShapes, arena: arena) })
         }
+        activationBytes = arena.bytes - before
         scratchCall = Call(input: arena.floats(n), blocks: [Block.Saved(blockShapes, arena: arena)])
         scratch = Block.Scratch(blockShapes, arena: arena)
         resetCarry()

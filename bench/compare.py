@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Runs the engine and PyTorch side by side on issue 6's named configurations and prints every figure
+with its ratio. Standard library only: PyTorch is used through its own interpreter (TORCH_PYTHON) when
+that exists, otherwise the engine's figures are printed alone.
+
+Each measurement is its own process (so ru_maxrss is that configuration's peak), engine and PyTorch
+alternate, and with --rounds > 1 the order flips every round and the median of the rounds is reported.
+Called by bench/run.sh (`make bench`); see docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+CONFIGS = ["tiny", "compact", "medium", "sudoku-mlp"]
+DIS = {"tiny", "compact", "medium"}
+
+# Issue 6's targets: training throughput ratio, batch-1 inference speed-up, FLOP/s share of the peak.
+TRAIN_TARGET = {"tiny": 1.5, "compact": 1.2, "medium": 1.1, "sudoku-mlp": 1.1}
+INFER_B1_TARGET = {"tiny": 2.0, "compact": 1.3}
+PEAK_SHARE_TARGET = {"medium": 0.8}
+MEMORY_ESTIMATE_BAR = 1.25
+
+
+def load_average() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def run_json(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Dict:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.torch_env = dict(os.environ)
+        # PyTorch's OpenMP workers spin while waiting; on a shared machine that collapses its throughput
+        # (docs/pytorch.md). Passive waiting is the fairer default; set OMP_WAIT_POLICY to override.
+        self.torch_env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+    def engine(self, name: str, mode: str) -> Dict:
+        a = self.args
+        return run_json([a.engine, "bench", "--config", name, "--mode", mode, "--repeats", str(a.repeats),
+                         "--threads", str(a.threads), "--json"])
+
+    def torch(self, name: str, mode: str) -> Optional[Dict]:
+        a = self.args
+        if not a.torch_python:
+            return None
+        # Per DIS optimiser step PyTorch times single steps; the engine times whole N_sup mini-batches.
+        repeats = a.repeats * (2 if mode == "train" else 1)
+        return run_json([a.torch_python, a.reference, "bench", "--config", name, "--mode", mode,
+                         "--threads", str(a.threads), "--repeats", str(repeats), "--warmup", "1", "--child"],
+                        env=self.torch_env)
+
+    def pair(self, name: str, mode: str) -> Dict[str, List[Dict]]:
+        records: Dict[str, List[Dict]] = {"engine": [], "torch": [], "load": []}
+        for r in range(self.args.rounds):
+            order = ["engine", "torch"] if r % 2 == 0 else ["torch", "engine"]
+            for who in order:
+                rec = self.engine(name, mode) if who == "engine" else self.torch(name, mode)
+                if rec is not None:
+                    records[who].append(rec)
+            records["load"].append(load_average())
+            print(f"  [{name} {mode} round {r + 1}: load {records['load'][-1]}]", file=sys.stderr, flush=True)
+        return records
+
+
+def med(records: List[Dict], key: str) -> Optional[float]:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(x: Optional[float], digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--engine", required=True, help="the trmdis command-line binary")
+    p.add_argument("--torch-python", default="", help="PyTorch's interpreter (empty: engine only)")
+    p.add_argument("--reference", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py"))
+    p.add_argument("--configs", default=",".join(CONFIGS))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--json-out", default="", help="also write every raw record here")
+    a = p.parse_args()
+    if a.torch_python and not os.path.exists(a.torch_python):
+        print(f"PyTorch interpreter {a.torch_python} not found: engine figures only", flush=True)
+        a.torch_python = ""
+    names = [n for n in a.configs.split(",") if n]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        p.error(f"unknown configurations {unknown}; choose from {CONFIGS}")
+
+    start_load = load_average()
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    runner = Runner(a)
+    results: Dict[str, Dict] = {}
+    for name in names:
+        results[name] = {"train": runner.pair(name, "train")}
+        if name in DIS:
+            results[name]["infer"] = runner.pair(name, "infer")
+
+    torch_version = next((r["torch"] for v in results.values() for m in v.values() for r in m["torch"]), None)
+    print()
+    print(f"# {date}; {platform.node()}: {cpu_model()}, {os.cpu_count()} cores; {a.threads} threads; "
+          f"fp32; {a.rounds} round(s) x {a.repeats} repeats, medians")
+    print(f"# engine: {a.engine}; PyTorch: {torch_version or 'not found'}"
+          f"{' (OMP_WAIT_POLICY=' + runner.torch_env['OMP_WAIT_POLICY'] + ')' if torch_version else ''}")
+    print(f"# load average at start {start_load}, at end {load_average()}")
+    head = f"{'config':<11} {'figure':<44} {'engine':>10} {'pytorch':>10} {'ratio':>7}  {'target':<8} status"
+    print(head)
+    print("-" * len(head))
+    failures = []
+
+    def row(name: str, figure: str, e: Optional[float], t: Optional[float], ratio: Optional[float],
+            target: Optional[float], digits: int = 1, lower_is_better: bool = False) -> None:
+        status = ""
+        if target is not None and ratio is not None:
+            ok = ratio <= target if lower_is_better else ratio >= target
+            status = "ok" if ok else "MISSED"
+            if not ok:
+                failures.append(f"{name}: {figure}")
+        tgt = "" if target is None else (f"<={target:g}" if lower_is_better else f">={target:g}")
+        print(f"{name:<11} {figure:<44} {fmt(e, digits):>10} {fmt(t, digits):>10} "
+              f"{fmt(ratio, 2) + 'x' if ratio is not None else '-':>7}  {tgt:<8} {status}")
+
+    for name in names:
+        tr = results[name]["train"]
+        e, t = tr["engine"], tr["torch"]
+        what = "DIS optimiser step" if name in DIS else "TRM supervision step"
+        e_tp, t_tp = med(e, "examples_steps_per_s"), med(t, "examples_steps_per_s")
+        row(name, f"training, examples*steps/s ({what})", e_tp, t_tp,
+            e_tp / t_tp if e_tp and t_tp else None, TRAIN_TARGET.get(name))
+        row(name, "  ms per step", med(e, "ms"), med(t, "ms"), None, None)
+        peak = med(e, "sgemm_peak_gflops")
+        e_gf, t_gf = med(e, "gflops"), med(t, "gflops")
+        row(name, f"  model GFLOP/s (sgemm peak {fmt(peak)})", e_gf, t_gf, e_gf / t_gf if e_gf and t_gf else None, None)
+        row(name, "  share of the sgemm peak", e_gf / peak if e_gf and peak else None,
+            t_gf / peak if t_gf and peak else None, e_gf / peak if e_gf and peak else None,
+            PEAK_SHARE_TARGET.get(name), digits=2)
+        e_rss, t_rss = med(e, "peak_rss_mib"), med(t, "peak_rss_mib")
+        row(name, "  peak RSS in training, MiB (engine/torch)", e_rss, t_rss,
+            e_rss / t_rss if e_rss and t_rss else None, 1.0 if t_rss else None, digits=0, lower_is_better=True)
+        est = med(e, "estimate_mib")
+        row(name, "  peak RSS / (params+optimiser+activations)", e_rss, est, e_rss / est if e_rss and est else None,
+            MEMORY_ESTIMATE_BAR, digits=0, lower_is_better=True)
+        if "infer" in results[name]:
+            inf = results[name]["infer"]
+            for b in (1, 64):
+                key = f"infer_b{b}_ms"
+                ei, ti = med(inf["engine"], key), med(inf["torch"], key)
+                row(name, f"inference batch {b}, ms (speed-up)", ei, ti, ti / ei if ei and ti else None,
+                    INFER_B1_TARGET.get(name) if b == 1 else None)
+        print(f"{'':<11} {'  load average after each round':<44} " + "; ".join(tr["load"]
+              + results[name].get("infer", {}).get("load", [])))
+    print()
+    print("targets missed: " + (", ".join(failures) if failures else "none"))
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(dict(date=date, start_load=start_load, end_load=load_average(), threads=a.threads,
+                           results=results), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
