@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli demo test test-swift test-c test-python venv bench clean
+.PHONY: all deps lib cli demo test test-swift test-c test-python venv bench experiment experiment-quick experiment-venv clean
 
 all: lib cli
 
@@ -47,6 +47,23 @@ test-python: lib venv
 # into .build-bench; PyTorch from .venv-torch if present); see docs/performance.md.
 bench: deps
 	bench/run.sh
+
+# DIS against the TRM-ACT baseline on five CPU-sized tasks: trains, evaluates and writes docs/results.md with
+# its figures (docs/results/*.png); datasets and runs in build/experiment/. About two hours (quick: ten
+# minutes). EXPERIMENT_SCALE multiplies every training budget; EXPERIMENT_TASKS picks tasks (comma-separated).
+EXP_VENV ?= .venv-experiment
+EXPERIMENT_SCALE ?= 1
+EXPERIMENT_TASKS ?= sudoku4,nqueens6,sudoku6,nqueens8,maze7
+EXPERIMENT_ARGS = --bin build/bin/trmdis --minutes-scale $(EXPERIMENT_SCALE) --tasks $(EXPERIMENT_TASKS)
+
+experiment-venv:
+	@scripts/make-experiment-venv.sh $(EXP_VENV)
+
+experiment: cli experiment-venv
+	$(EXP_VENV)/bin/python scripts/experiment.py --mode full $(EXPERIMENT_ARGS)
+
+experiment-quick: cli experiment-venv
+	$(EXP_VENV)/bin/python scripts/experiment.py --mode quick $(EXPERIMENT_ARGS)
 
 clean:
 	rm -rf .build .build-static .build-test build
