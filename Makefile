@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli demo test test-swift test-c test-python venv bench experiment experiment-quick experiment-venv clean
+.PHONY: all deps lib cli mpi demo test test-swift test-c test-python venv bench experiment experiment-quick experiment-venv clean
 
 all: lib cli
 
@@ -24,6 +24,12 @@ cli: deps
 	@mkdir -p build/bin
 	cp .build/release/trmdis-cli build/bin/trmdis
 
+# build/bin/trmdis-mpi: the command line's `train` over MPI (mpirun -np N build/bin/trmdis-mpi train ...).
+mpi: deps
+	$(SWIFT) build -c release --product trmdis-mpi
+	@mkdir -p build/bin
+	cp .build/release/trmdis-mpi build/bin/trmdis-mpi
+
 # The README's first command: a trained DIS model solving unseen puzzles, then two minutes of training.
 demo:
 	@scripts/demo.sh
@@ -31,6 +37,7 @@ demo:
 test: test-swift test-c test-python
 
 # Optimised build with testability: the gradient checks and learning tests run in seconds, not minutes.
+# It builds every target, trmdis-mpi included; MPITests run it under mpirun with 2 ranks.
 test-swift: deps
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-test
 

@@ -9,6 +9,9 @@ let package = Package(
         // libtrmdis.so: the C ABI declared in Include/trmdis.h.
         .library(name: "trmdis", type: .dynamic, targets: ["TRMDISCAPI"]),
         .executable(name: "trmdis-cli", targets: ["trmdis"]),
+        // The command line linked with OpenMPI for data-parallel training (`mpirun -np N trmdis-mpi train`);
+        // a separate executable so that libtrmdis.so and trmdis-cli never depend on libmpi.
+        .executable(name: "trmdis-mpi", targets: ["trmdis-mpi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,9 +43,28 @@ let package = Package(
                 "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/TRMDISCAPI/exports.map",
             ])]
         ),
+        // The command line's commands, shared by trmdis-cli and trmdis-mpi.
+        .target(
+            name: "TRMDISCommands",
+            dependencies: ["TRMDIS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/trmdis",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "trmdis",
-            dependencies: ["TRMDIS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["TRMDISCommands"],
+            path: "Sources/trmdis-cli",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // OpenMPI's C API (Debian: libopenmpi-dev, pkg-config ompi-c), used by trmdis-mpi only.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        .executableTarget(
+            name: "trmdis-mpi",
+            dependencies: ["TRMDISCommands", "CMPI"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // The Swift example (`swift run -c release swift-example`).

@@ -1,9 +1,10 @@
 import ArgumentParser
 import TRMDIS
 
-@main
-struct TRMDISCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The root command; trmdis-cli's main (Sources/trmdis-cli) runs it.
+public struct TRMDISCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
         commandName: "trmdis",
         abstract: "Tiny Recursive Models and Deep Improvement Supervision on the CPU.",
         subcommands: [Info.self, Init.self, Train.self, Eval.self, EvalARC.self, Solve.self, Bench.self, DataCommand.self]

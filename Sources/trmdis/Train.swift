@@ -5,9 +5,11 @@ import Glibc
 #endif
 
 /// `trmdis train`: trains DIS or TRM on a dataset directory, with a live progress line, JSON-lines
-/// metrics, periodic evaluation and checkpoints, and exact resume.
-struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a model with DIS or the TRM-ACT baseline.")
+/// metrics, periodic evaluation and checkpoints, and exact resume. Under trmdis-mpi every rank runs it
+/// with `DataParallel.reducer` set: rank 0 alone prints, logs and writes checkpoints.
+public struct Train: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(abstract: "Train a model with DIS or the TRM-ACT baseline.")
     @OptionGroup var model: ModelOptions
     @OptionGroup var training: TrainOptions
     @Option(help: "Dataset directory (the TRM format: train/ and test/).") var data: String
@@ -22,15 +24,16 @@ struct Train: ParsableCommand {
     @Option(help: "Append JSON-lines metrics to this file.") var metrics: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
-    func run() throws {
-        if let threads { Threads.set(threads) }
+    public func run() throws {
+        let reducer = DataParallel.reducer, lead = (reducer?.rank ?? 0) == 0
+        if let threads { Threads.set(threads) } else if let t = DataParallel.defaultThreads { Threads.set(t) }
         let train = try loadSplit(directory: data, split: "train")
         let test = try? loadSplit(directory: data, split: "test")
         let trainer: Trainer
         let plannedSteps: Int?
         if resume {
             guard let checkpoint else { throw ValidationError("--resume needs --checkpoint DIR") }
-            trainer = try Trainer.resume(directory: checkpoint, examples: train.examples)
+            trainer = try Trainer.resume(directory: checkpoint, examples: train.examples, reducer: reducer)
             plannedSteps = steps
         } else {
             var c = try model.config()
@@ -43,7 +46,7 @@ struct Train: ParsableCommand {
             plannedSteps = steps ?? epochs.map { max(1, Int(($0 * batches).rounded(.up))) }
             let optimiserSteps = (plannedSteps ?? 100_000) * (training.method == "dis" ? c.supervisionSteps : 1)
             trainer = try Trainer(model: try Model(config: c, seed: training.seed), examples: train.examples,
-                                  config: try training.config(totalSteps: optimiserSteps))
+                                  config: try training.config(totalSteps: optimiserSteps), reducer: reducer)
         }
         var options = TrainingLoop.Options()
         options.maxSteps = plannedSteps
@@ -54,17 +57,22 @@ struct Train: ParsableCommand {
         options.checkpointEvery = checkpointEvery
         options.checkpointDirectory = checkpoint
         let loop = TrainingLoop(trainer: trainer, options: options, evalExamples: test?.examples)
-        let log = try metrics.map { try JSONLines(path: $0) }
+        let log = lead ? try metrics.map { try JSONLines(path: $0) } : nil
         let c = trainer.model.config
-        print("training \(trainer.config.method.rawValue) on \(data): \(train.examples.count) examples, "
+        if let reducer, lead {
+            let b = trainer.batchSize, n = reducer.size
+            print("data-parallel: \(n) processes share the global batch \(b) (\(b / n)\(b % n == 0 ? "" : "-\(b / n + 1)") each)")
+        }
+        if lead { print("training \(trainer.config.method.rawValue) on \(data): \(train.examples.count) examples, "
               + "\(trainer.model.parameterCount) parameters, batch \(trainer.batchSize), T \(c.hCycles) n \(c.lCycles) "
-              + "N_sup \(c.supervisionSteps), threads \(Threads.count)")
+              + "N_sup \(c.supervisionSteps), threads \(Threads.count)\(reducer == nil ? "" : " per process")") }
         let progress = ProgressLine(total: plannedSteps, budget: options.maxSeconds)
         let final = try loop.run { p in
-            progress.update(p)
+            if lead { progress.update(p) }
             log?.write(p)
             return true
         }
+        guard lead else { return }
         progress.finish()
         if let final { printReport(final, label: "eval") }
         if let checkpoint { print("checkpoint: \(checkpoint)/\(Trainer.modelFile)") }
