@@ -57,10 +57,11 @@ extern "C" {
 /* ---- Versions ------------------------------------------------------------------------------------------- */
 
 #define TRM_VERSION_MAJOR 0
-#define TRM_VERSION_MINOR 1
+#define TRM_VERSION_MINOR 2
 #define TRM_VERSION_PATCH 0
-/* Bumped on any change of a struct layout or a function signature. Bindings check it when they load. */
-#define TRM_ABI_VERSION 1
+/* Bumped on any change of a struct layout or a function signature. Bindings check it when they load.
+ * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data). */
+#define TRM_ABI_VERSION 2
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
 const char *trm_version(void);
@@ -325,6 +326,14 @@ typedef struct trm_step_info {
  * call. Return true to continue, false to stop: the run then returns TRM_ERR_ABORTED. */
 typedef bool (*trm_progress_callback)(const trm_step_info *info, void *user_data);
 
+/* Data-parallel training (docs/distributed.md): sums data[0..count) element-wise over all ranks, in place,
+ * e.g. MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, comm) (count may exceed INT_MAX only for
+ * models of over 2^31 parameters). A trainer calls it on the thread running trm_trainer_run or
+ * trm_trainer_step, after every backward and once or twice per step for metrics and stop decisions; every
+ * rank makes the same calls with the same counts in the same order. Return 0 on success; any other value
+ * fails the step with TRM_ERR_IO (the weights may then differ between ranks: resume from a checkpoint). */
+typedef int (*trm_allreduce_fn)(void *user_data, float *data, size_t count);
+
 /* How a trainer trains (the hyper-parameters) and how trm_trainer_run runs (the loop). Enums are int32_t;
  * defaults (trm_train_params_init) are the reference's. */
 typedef struct trm_train_params {
@@ -363,6 +372,14 @@ typedef struct trm_train_params {
     const char *checkpoint_dir;    /* UTF-8 directory for checkpoints (created if needed; copied); NULL = none */
     trm_progress_callback progress; /* NULL = none (default) */
     void *progress_user_data;
+    /* Data-parallel training: world_size processes each create a trainer with the same params (batch_size is
+       the global batch), model seed and datasets, and rank r computes its contiguous slice of every global
+       batch; the gradients are summed with `allreduce`, so all ranks take the same steps. Rank 0 alone
+       evaluates and writes checkpoints; every rank gets the global step's metrics. */
+    int32_t rank;                  /* this process, 0...world_size-1: 0 */
+    int32_t world_size;            /* processes training together, 1...65536, at most batch_size: 1 */
+    trm_allreduce_fn allreduce;    /* required when world_size > 1 (also called when 1); NULL (default) */
+    void *allreduce_user_data;
 } trm_train_params;
 
 /* Fills `params` with the defaults above and sets struct_size. NULL does nothing. */
@@ -381,8 +398,9 @@ int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dat
 /* Rebuilds a trainer from the checkpoint in `directory` (written by trm_trainer_save_checkpoint or by a run
  * with checkpoint_dir): a new model with the saved weights, the optimiser, EMA, sampler and RNG states, so
  * that training continues exactly as if it had not stopped. The training hyper-parameters are the
- * checkpoint's: only the loop fields of `params` (max_steps ... progress_user_data) are used, and params
- * may be NULL for the defaults. `train` must be the dataset the checkpoint was trained on. Get the model
+ * checkpoint's: only the loop fields of `params` (max_steps ... progress_user_data) and the data-parallel
+ * fields (rank ... allreduce_user_data) are used, and params may be NULL for the defaults. A checkpoint
+ * written by any number of ranks resumes on any other number. `train` must be the dataset the checkpoint was trained on. Get the model
  * with trm_trainer_model. */
 int trm_trainer_resume(const char *directory, const trm_dataset *train, const trm_dataset *eval,
                        const trm_train_params *params, trm_trainer **out);
@@ -400,7 +418,9 @@ int trm_trainer_model(trm_trainer *trainer, trm_model **model);
  * checkpoint_dir) and a last evaluation (with an evaluation dataset) into *eval_out. eval_out may be NULL;
  * without an evaluation dataset it receives examples = 0, n_steps = 0. Returns TRM_ERR_ABORTED when the
  * callback returned false or trm_trainer_request_stop was called; the trainer stays usable (a later run or
- * step continues where this one stopped). With neither max_steps nor max_seconds, only those stop it. */
+ * step continues where this one stopped). With neither max_steps nor max_seconds, only those stop it.
+ * Data-parallel: every rank calls it; before each step the ranks agree whether to stop (max_seconds, the
+ * callback or a stop request on any rank stops all), and ranks other than 0 get no evaluation (examples 0). */
 int trm_trainer_run(trm_trainer *trainer, trm_eval_result *eval_out);
 
 /* One training step, outside any run; *info (whose struct_size the caller sets to sizeof(trm_step_info))
@@ -416,7 +436,8 @@ int trm_trainer_request_stop(trm_trainer *trainer);
 
 /* Writes a checkpoint into `directory` (created if needed): model.safetensors (the evaluation weights, in
  * the format of trm_model_save) and state.safetensors (everything trm_trainer_resume needs). Both files are
- * written atomically. May be called from the progress callback. */
+ * written atomically. May be called from the progress callback. Data-parallel: every rank must call it
+ * (TRM gathers its batch slots with the allreduce); rank 0 alone writes, the others return TRM_OK. */
 int trm_trainer_save_checkpoint(trm_trainer *trainer, const char *directory);
 
 /* Evaluates with the evaluation weights (the EMA copy when ema_rate is set, else the raw weights, which are

@@ -55,6 +55,10 @@ extension trm_train_params {
         checkpoint_dir = nil
         progress = nil
         progress_user_data = nil
+        rank = 0
+        world_size = 1
+        allreduce = nil
+        allreduce_user_data = nil
     }
 }
 

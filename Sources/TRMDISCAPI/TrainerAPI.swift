@@ -133,10 +133,13 @@ public func trm_trainer_create(_ model: OpaquePointer?, _ train: OpaquePointer?,
         let c = m.model.config
         let config = try trainingConfig(from: p, model: c)
         let options = try loopOptions(from: p, hasEval: evalSet != nil)
+        let group = try reducer(from: p, batchSize: config.batchSize)
         try checkFits(trainSet, c, "train")
         if let evalSet { try checkFits(evalSet, c, "eval") }
         try MemoryCheck.trainer(c, batch: config.batchSize)
-        let trainer = try engine { () throws(TRMError) in try Trainer(model: m.model, examples: trainSet, config: config) }
+        let trainer = try engine { () throws(TRMError) in
+            try Trainer(model: m.model, examples: trainSet, config: config, reducer: group)
+        }
         let handle = TrainerHandle(trainer: trainer, model: m, evalExamples: evalSet, params: p, options: options)
         out.pointee = try handle.open()
     }
@@ -154,6 +157,7 @@ public func trm_trainer_resume(_ directory: UnsafePointer<CChar>?, _ train: Opaq
         guard let out else { throw .invalid("out is NULL") }
         let p = try trainParams(params)
         let options = try loopOptions(from: p, hasEval: evalSet != nil)
+        let group = try reducer(from: p, batchSize: nil)  // the engine checks the checkpoint's batch size
         // What the checkpoint would allocate, from its header, before the engine reads it all.
         let stateFile = dir + "/" + Trainer.stateFile
         if let meta = safeTensorsMetadata(stateFile), let json = meta[Model.configMetadataKey] {
@@ -169,7 +173,9 @@ public func trm_trainer_resume(_ directory: UnsafePointer<CChar>?, _ train: Opaq
             try checkFits(trainSet, c, "train")
             if let evalSet { try checkFits(evalSet, c, "eval") }
         }
-        let trainer = try engine { () throws(TRMError) in try Trainer.resume(directory: dir, examples: trainSet) }
+        let trainer = try engine { () throws(TRMError) in
+            try Trainer.resume(directory: dir, examples: trainSet, reducer: group)
+        }
         if let evalSet { try checkFits(evalSet, trainer.model.config, "eval") }
         let handle = TrainerHandle(trainer: trainer, model: ModelHandle(trainer.model), evalExamples: evalSet,
                                    params: p, options: options)

@@ -702,6 +702,21 @@ static void *stop_when_running(void *trainer) {
     return (void *)(intptr_t)trm_trainer_request_stop(trainer);
 }
 
+/* Data-parallel callbacks with world_size 1: the sum over one rank is the buffer itself. */
+typedef struct allreduce_log {
+    int calls;
+    size_t largest;
+    int fail_with;
+} allreduce_log;
+
+static int log_allreduce(void *user_data, float *data, size_t count) {
+    allreduce_log *log = user_data;
+    log->calls++;
+    if (count > log->largest) log->largest = count;
+    (void)data;
+    return log->fail_with;
+}
+
 /* trm_trainer_create with one params field changed must fail with `want`. */
 static void expect_trainer_fails(int want, trm_model *model, trm_dataset *train, trm_dataset *eval,
                                  trm_train_params p, const char *what) {
@@ -776,7 +791,39 @@ static void test_trainer(trm_model *model, trm_dataset *data) {
     WITH(eval_limit, -1, E, data);
     WITH(checkpoint_every, 1, E, NULL); /* no checkpoint_dir */
     WITH(checkpoint_dir, "", E, NULL);
+    WITH(world_size, 0, E, NULL);
+    WITH(world_size, 65537, E, NULL);
+    WITH(rank, -1, E, NULL);
+    WITH(rank, 1, E, NULL);                /* world_size 1 */
+    WITH(world_size, 2, E, NULL);          /* allreduce is NULL */
+    p = good;
+    p.world_size = 3;                      /* batch_size 2: a rank would have no example */
+    p.allreduce = log_allreduce;
+    expect_trainer_fails(E, model, data, NULL, p, "world_size above batch_size");
 #undef WITH
+
+    /* The allreduce callback: called with the gradients (and more) on every step; an error return fails the
+       step with TRM_ERR_IO and a message naming it, without a crash; the trainer stays freeable. */
+    {
+        allreduce_log log = {0, 0, 0};
+        trm_trainer *dp = NULL;
+        int64_t params_count = 0;
+        REQUIRE_OK(trm_model_parameter_count(model, &params_count));
+        p = good;
+        p.allreduce = log_allreduce;
+        p.allreduce_user_data = &log;
+        REQUIRE_OK(trm_trainer_create(model, data, NULL, &p, &dp));
+        trm_step_info info;
+        info.struct_size = sizeof info;
+        EXPECT_STATUS(TRM_OK, trm_trainer_step(dp, &info));
+        EXPECT(log.calls >= 2 && log.largest > (size_t)params_count, "allreduce calls %d, largest %zu", log.calls,
+               log.largest);
+        log.fail_with = 7;
+        EXPECT_STATUS(TRM_ERR_IO, trm_trainer_step(dp, &info));
+        EXPECT(strstr(trm_last_error(), "allreduce callback returned 7 on rank 0 of 1") != NULL, "%s",
+               trm_last_error());
+        trm_trainer_free(dp);
+    }
 
     /* A working trainer: steps, runs, stops. */
     trm_trainer *t = NULL;

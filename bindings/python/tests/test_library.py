@@ -130,7 +130,7 @@ def test_every_struct_matches_the_header(name, struct):
 
 def test_struct_sizes_match_the_library():
     for init, struct, size in [("trm_predict_params_init", _lib.PredictParamsStruct, 24),
-                               ("trm_train_params_init", _lib.TrainParamsStruct, 184)]:
+                               ("trm_train_params_init", _lib.TrainParamsStruct, 208)]:
         s = struct()
         getattr(_lib.lib, init)(ctypes.byref(s))
         assert s.struct_size == ctypes.sizeof(struct) == size, init
@@ -150,7 +150,7 @@ def test_enum_constants_match_the_header():
 
 
 def test_abi_and_version():
-    assert trmdis.abi_version() == trmdis.ABI_VERSION == 1
+    assert trmdis.abi_version() == trmdis.ABI_VERSION == 2
     major, minor, patch = (int(x) for x in re.findall(r"#define TRM_VERSION_(?:MAJOR|MINOR|PATCH) (\d+)", HEADER.read_text()))
     assert trmdis.version() == f"{major}.{minor}.{patch}" == trmdis.__version__
     assert int(re.search(r"#define TRM_ABI_VERSION (\d+)", HEADER.read_text()).group(1)) == trmdis.ABI_VERSION

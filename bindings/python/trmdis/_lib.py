@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 #: The TRM_ABI_VERSION this binding was written for.
-ABI_VERSION = 1
+ABI_VERSION = 2
 #: The single environment override: the full path of the library to load.
 ENV_VAR = "TRMDIS_LIBRARY"
 LIBRARY_NAME = "libtrmdis.so"
@@ -151,6 +151,10 @@ class StepInfoStruct(ctypes.Structure):
 PROGRESS_CALLBACK = ctypes.CFUNCTYPE(c_bool, POINTER(StepInfoStruct), c_void_p)
 
 
+# typedef int (*trm_allreduce_fn)(void *user_data, float *data, size_t count);
+ALLREDUCE_CALLBACK = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(c_float), c_size_t)
+
+
 class TrainParamsStruct(ctypes.Structure):
     """trm_train_params (enums stored as int32_t)."""
 
@@ -187,6 +191,10 @@ class TrainParamsStruct(ctypes.Structure):
         ("checkpoint_dir", c_char_p),
         ("progress", PROGRESS_CALLBACK),
         ("progress_user_data", c_void_p),
+        ("rank", c_int32),
+        ("world_size", c_int32),
+        ("allreduce", ALLREDUCE_CALLBACK),
+        ("allreduce_user_data", c_void_p),
     ]
 
 

@@ -13,6 +13,8 @@ import threading
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
+import numpy as np
+
 from . import _lib
 from .config import _bool, _int32
 from .dataset import Dataset
@@ -263,8 +265,32 @@ class _Dispatch:
             return False
 
 
-def _free_trainer(handle: int, _dispatch: _Dispatch) -> None:
-    _lib_fn.trm_trainer_free(handle)  # `_dispatch` rides along so C's callback outlives the handle
+class _Allreduce:
+    """The trm_allreduce_fn C calls during a data-parallel step: hands the buffer to the user's function as a
+    float32 numpy view to sum in place over the ranks (e.g. mpi4py's comm.Allreduce(MPI.IN_PLACE, a)).
+    Any exception becomes a failed status (TRM_ERR_IO in C) and is re-raised by the Trainer method."""
+
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
+        self.error: Optional[BaseException] = None
+        self.c_function = _lib.ALLREDUCE_CALLBACK(self)
+
+    def __call__(self, _user_data: Any, data: Any, count: int) -> int:
+        try:
+            self.function(np.ctypeslib.as_array(data, shape=(count,)))
+            return 0
+        except BaseException as error:  # noqa: B902 - nothing may unwind into C
+            self.error = error
+            return 1
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
+def _free_trainer(handle: int, _dispatch: _Dispatch, _allreduce: Optional[_Allreduce] = None) -> None:
+    _lib_fn.trm_trainer_free(handle)  # the callbacks ride along so C's pointers outlive the handle
 
 
 class Trainer(NativeHandle):
@@ -277,25 +303,34 @@ class Trainer(NativeHandle):
     The model's weights change in place. `params` is a TrainParams; keyword arguments override its fields.
     One trainer is used by one thread at a time, except request_stop(), which any thread may call.
     close() frees it (trm_trainer_free); a resumed trainer's model goes with it.
+
+    Data-parallel training (docs/distributed.md): `world_size` processes each create a trainer with the same
+    params (batch_size is the global batch), model seed and datasets, their own `rank`, and `allreduce`, a
+    function that sums a float32 numpy array in place over the ranks, e.g. with mpi4py
+    ``allreduce=lambda a: comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)``.
     """
 
     _kind = "trainer"
 
     def __init__(self, model: Model, train: Dataset, eval: Optional[Dataset] = None,
-                 params: Optional[TrainParams] = None, **changes: Any) -> None:
+                 params: Optional[TrainParams] = None, *, rank: int = 0, world_size: int = 1,
+                 allreduce: Optional[Callable[[np.ndarray], Any]] = None, **changes: Any) -> None:
         if not isinstance(model, Model):
             raise InvalidArgumentError(f"model must be a trmdis.Model, not {type(model).__name__}")
         self.params = _params(params, changes)
+        self._group = (rank, world_size, allreduce)
         self._open(lambda struct, out: _lib_fn.trm_trainer_create(
             model.handle, _dataset_handle(train, "train"), _optional_dataset(eval), ctypes.byref(struct), out))
         self.model = model
 
     @classmethod
     def resume(cls, directory: Union[str, "os.PathLike[str]"], train: Dataset, eval: Optional[Dataset] = None,
-               params: Optional[TrainParams] = None, **changes: Any) -> "Trainer":
+               params: Optional[TrainParams] = None, *, rank: int = 0, world_size: int = 1,
+               allreduce: Optional[Callable[[np.ndarray], Any]] = None, **changes: Any) -> "Trainer":
         """Continues the training saved in `directory` (trm_trainer_resume) exactly where it stopped, on the
         same training dataset. The hyper-parameters are the checkpoint's; only the loop options (LOOP_FIELDS:
-        max_steps, max_seconds, eval_every, eval_limit, checkpoint_every, checkpoint_dir) may be given.
+        max_steps, max_seconds, eval_every, eval_limit, checkpoint_every, checkpoint_dir) may be given, and
+        the data-parallel group (rank, world_size, allreduce: any number of ranks, whatever wrote it).
         `.model` is a new Model owned by the trainer."""
         wrong = sorted(set(changes) - set(LOOP_FIELDS))
         if wrong:
@@ -303,6 +338,7 @@ class Trainer(NativeHandle):
                                        f"{', '.join(LOOP_FIELDS)} can be given (got {', '.join(wrong)})")
         trainer = cls.__new__(cls)
         trainer.params = _params(params, changes)
+        trainer._group = (rank, world_size, allreduce)
         trainer._open(lambda struct, out: _lib_fn.trm_trainer_resume(
             _path(directory, "directory"), _dataset_handle(train, "train"), _optional_dataset(eval),
             ctypes.byref(struct), out))
@@ -316,10 +352,24 @@ class Trainer(NativeHandle):
         self._running = False
         struct = self.params.to_struct()
         struct.progress = self._dispatch.c_function
+        rank, world_size, allreduce = self._group
+        struct.rank = _int32(rank, "rank")
+        struct.world_size = _int32(world_size, "world_size")
+        if allreduce is not None and not callable(allreduce):
+            raise InvalidArgumentError(f"allreduce must be callable, not {type(allreduce).__name__}")
+        self._allreduce = _Allreduce(allreduce) if allreduce is not None else None
+        if self._allreduce is not None:
+            struct.allreduce = self._allreduce.c_function
         handle = ctypes.c_void_p()
         check(create(struct, ctypes.byref(handle)))
         self._handle: Optional[int] = handle.value
-        self._finalizer = weakref.finalize(self, _free_trainer, handle.value, self._dispatch)
+        self._finalizer = weakref.finalize(self, _free_trainer, handle.value, self._dispatch, self._allreduce)
+
+    def _check(self, status: int) -> None:
+        """check(status), but an exception the allreduce function raised comes first."""
+        if status != _lib.TRM_OK and self._allreduce is not None:
+            self._allreduce.raise_error()
+        check(status)
 
     def run(self, progress: bool = True, callback: Optional[Callable[[StepInfo], Any]] = None) -> RunResult:
         """Trains for params.max_steps steps or params.max_seconds seconds (trm_trainer_run), evaluating and
@@ -356,7 +406,7 @@ class Trainer(NativeHandle):
             raise KeyboardInterrupt
         stopped = status == _lib.TRM_ERR_ABORTED
         if not stopped:
-            check(status)
+            self._check(status)
         evaluation = EvalResult.from_struct(result) if not stopped and result.examples > 0 else None
         history = dispatch.history
         dispatch.reset()
@@ -367,7 +417,7 @@ class Trainer(NativeHandle):
         """One training step outside any run (trm_trainer_step)."""
         info = _lib.StepInfoStruct()
         info.struct_size = ctypes.sizeof(_lib.StepInfoStruct)
-        check(_lib_fn.trm_trainer_step(self.handle, ctypes.byref(info)))
+        self._check(_lib_fn.trm_trainer_step(self.handle, ctypes.byref(info)))
         return StepInfo.from_struct(info)
 
     def request_stop(self) -> None:
@@ -378,8 +428,9 @@ class Trainer(NativeHandle):
             raise InvalidArgumentError("trm_trainer_request_stop: trainer is not a live trm_trainer handle", status)
 
     def save_checkpoint(self, directory: Union[str, "os.PathLike[str]"]) -> None:
-        """Writes model.safetensors and state.safetensors into `directory` (trm_trainer_save_checkpoint)."""
-        check(_lib_fn.trm_trainer_save_checkpoint(self.handle, _path(directory, "directory")))
+        """Writes model.safetensors and state.safetensors into `directory` (trm_trainer_save_checkpoint).
+        Data-parallel: every rank calls it; rank 0 writes."""
+        self._check(_lib_fn.trm_trainer_save_checkpoint(self.handle, _path(directory, "directory")))
 
     def evaluate(self, dataset: Optional[Dataset] = None) -> EvalResult:
         """Evaluates with the evaluation weights (the EMA copy when ema_rate is set) on `dataset`, or on the
