@@ -14,7 +14,8 @@ PNG figures (matplotlib) and docs/results.md.
     python scripts/experiment.py --mode full      # about two hours
 
 Everything it makes goes to build/experiment/<mode>/ (datasets, runs, logs, results.json) and the
-report to docs/results.md + docs/results/*.png (--report-dir to put them elsewhere). Only the standard
+report to docs/results.md + docs/results/*.png (quick mode: docs/results-quick.md + docs/results-quick/;
+--report-dir to put them elsewhere). Only the standard
 library, numpy and matplotlib are needed (`make experiment` installs them into .venv-experiment).
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Task:
     batch: int = 32
     lr: float = 2e-3
     warmup: int = 50
-    eval_limit: tuple = (128, 64)  # held-out examples per evaluation (full, quick)
+    eval_limit: tuple = (128, 48)  # held-out examples per evaluation (full, quick)
     corruption: bool = False  # also train DIS with the mask and random kernels
     solve_candidates: int = 40
 
@@ -61,18 +62,18 @@ class Task:
 TASKS = [
     Task("sudoku4", "4x4 Sudoku (8-12 clues)", "sudoku",
          ["sudoku", "--size", "4", "--min-clues", "8", "--max-clues", "12", "--spread-clues",
-          "--train", "5000", "--test", "500"], dis_nsup=6, minutes=(12, 1.0), batch=16, lr=3e-3, corruption=True),
+          "--train", "5000", "--test", "500"], dis_nsup=6, minutes=(12, 0.9), batch=16, lr=2e-3, corruption=True),
     Task("nqueens6", "N-Queens 6x6 (1-4 given)", "nqueens",
          ["nqueens", "--size", "6", "--min-given", "1", "--max-given", "4", "--train", "80", "--test", "30",
-          "--aug", "7"], dis_nsup=8, minutes=(8, 1.0), batch=16, lr=1e-3, eval_limit=(30, 30)),
+          "--aug", "7"], dis_nsup=8, minutes=(8, 0.9), batch=16, lr=1e-3, eval_limit=(30, 30)),
     Task("sudoku6", "6x6 Sudoku (20-26 clues)", "sudoku",
          ["sudoku", "--size", "6", "--min-clues", "20", "--max-clues", "26", "--spread-clues",
-          "--train", "10000", "--test", "500"], dis_nsup=6, minutes=(15, 1.0), batch=16, lr=2e-3),
+          "--train", "10000", "--test", "500"], dis_nsup=6, minutes=(15, 0.9), batch=16, lr=2e-3),
     Task("nqueens8", "N-Queens 8x8 (4-7 given)", "nqueens",
          ["nqueens", "--size", "8", "--min-given", "4", "--max-given", "7", "--train", "3000", "--test", "300",
-          "--aug", "7"], dis_nsup=8, minutes=(15, 1.0), batch=16, lr=1e-3),
+          "--aug", "7"], dis_nsup=8, minutes=(15, 0.9), batch=16, lr=1e-3),
     Task("maze7", "Maze 7x7 (shortest path)", "maze",
-         ["maze", "--size", "7", "--train", "5000", "--test", "300"], dis_nsup=6, minutes=(12, 1.0), batch=16,
+         ["maze", "--size", "7", "--train", "5000", "--test", "300"], dis_nsup=6, minutes=(12, 0.9), batch=16,
          lr=1e-3, corruption=True),
 ]
 
@@ -119,7 +120,7 @@ def train_command(binary, task, method, corruption, data_dir, run_dir, minutes, 
            "--hidden", str(task.hidden), "--heads", str(task.heads), "--layers", str(task.layers),
            "--method", method, "--T", str(rec["T"]), "--n", str(rec["n"]), "--supervision-steps", str(nsup),
            "--batch", str(task.batch), "--lr", str(task.lr), "--warmup", str(task.warmup),
-           "--ema", "0", "--seed", "1", "--minutes", str(minutes), "--eval-limit", "16",
+           "--ema", "0", "--grad-clip", "1.0", "--seed", "0", "--minutes", str(minutes), "--eval-limit", "16",
            "--checkpoint", os.path.join(run_dir, "ckpt"), "--checkpoint-every", str(ckpt_every),
            "--metrics", os.path.join(run_dir, "metrics.jsonl"), "--threads", "1"]
     if method == "dis":
@@ -441,7 +442,7 @@ def main():
             json.dump(meta, f)
     import report
     report.write(meta, a.report_dir, ROOT)
-    log(f"report: {os.path.join(a.report_dir, 'results.md')}")
+    log(f"report: {os.path.join(a.report_dir, report.report_name(meta) + '.md')}")
 
 
 def uptime():

@@ -21,12 +21,23 @@ def footer(fig, command):
 
 
 def grid_axes(n, width=4.2, height=3.2):
-    cols = min(n, 3)
-    rows = math.ceil(n / cols)
+    """n panels, three to a row, plus one more slot (a spare panel, or a new row) for the shared legend."""
+    cols = min(n + 1, 3)
+    rows = math.ceil((n + 1) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.4), squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
+    fig._legend_ax = axes.flat[n]
     return fig, list(axes.flat[:n])
+
+
+def shared_legend(fig, axes):
+    """One legend for every panel, in the spare slot: the union of the panels' labelled lines."""
+    seen = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, h)
+    fig._legend_ax.legend(list(seen.values()), list(seen.keys()), loc="center", fontsize=8, frameon=False)
 
 
 def pct(x):
@@ -58,8 +69,8 @@ def curve_plot(meta, path, xkey, xlabel, logx, title):
         if logx:
             ax.set_xscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=11)
+    shared_legend(fig, axes)
     footer(fig, meta["command"])
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=DPI)
@@ -81,11 +92,12 @@ def hamming_plot(meta, path):
             ax.plot(xs, ys, "-o", ms=3, color=COLOURS[label], label=NAMES[label])
         ax.set_title(t["task"]["title"], fontsize=10)
         ax.set_xlabel("supervision step s (0: the puzzle)")
-        ax.set_ylabel("mean Hamming distance to answer (cells)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylabel("mean Hamming distance (cells)")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     fig.suptitle("Distance to the answer after each supervision step (final checkpoints, held-out puzzles)", fontsize=11)
+    shared_legend(fig, axes)
     footer(fig, meta["command"])
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=DPI)
@@ -109,13 +121,13 @@ def inference_budget_plot(meta, path):
                 ax.plot([s["step"] * per for s in steps], [s["valid"] for s in steps], "--", color=COLOURS[label],
                         alpha=0.6, label=f"{NAMES[label]}: valid")
         ax.set_title(t["task"]["title"], fontsize=10)
-        ax.set_xlabel("network applications per example at inference")
+        ax.set_xlabel("network applications per example at inference (log scale)")
         ax.set_ylabel("held-out accuracy (fraction)")
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     fig.suptitle("Inference: accuracy after each supervision step against its cost", fontsize=11)
+    shared_legend(fig, axes)
     footer(fig, meta["command"])
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=DPI)
@@ -141,8 +153,8 @@ def guidance_plot(meta, path):
         ax.set_ylabel("held-out accuracy (fraction)")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     fig.suptitle("Guidance weight at inference (final checkpoints; w = 1 is plain inference)", fontsize=11)
+    shared_legend(fig, axes)
     footer(fig, meta["command"])
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=DPI)
@@ -169,7 +181,7 @@ def corruption_plot(meta, path):
         row[0].set_ylim(-0.03, 1.03)
         row[0].set_title(f"{t['task']['title']}: accuracy while training", fontsize=10)
         row[1].set_xlabel("supervision step s")
-        row[1].set_ylabel("mean Hamming distance to answer (cells)")
+        row[1].set_ylabel("mean Hamming distance (cells)")
         row[1].set_ylim(bottom=0)
         row[1].set_title(f"{t['task']['title']}: distance after each step (final)", fontsize=10)
         for ax in row:
@@ -240,14 +252,20 @@ def draw_grid(ax, kind, grid, answer):
                     ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=1.2))
 
 
+def report_name(meta):
+    """docs/results.md (+ results/) for the full mode, docs/results-quick.md (+ results-quick/) for the quick one."""
+    return "results" if meta["mode"] == "full" else "results-quick"
+
+
 def write(meta, report_dir, root):
-    fig_dir = os.path.join(report_dir, "results")
+    name = report_name(meta)
+    fig_dir = os.path.join(report_dir, name)
     os.makedirs(fig_dir, exist_ok=True)
     for f in os.listdir(fig_dir):
         if f.endswith(".png"):
             os.remove(os.path.join(fig_dir, f))
     curve_plot(meta, os.path.join(fig_dir, "accuracy_vs_network_applications.png"), "train_calls",
-               "network applications in training (examples x calls, log)", True,
+               "network applications in training (count, log scale)", True,
                "Held-out accuracy against the training compute spent")
     curve_plot(meta, os.path.join(fig_dir, "accuracy_vs_time.png"), "seconds",
                "training wall-clock time (s)", False,
@@ -256,10 +274,10 @@ def write(meta, report_dir, root):
     inference_budget_plot(meta, os.path.join(fig_dir, "accuracy_vs_inference_applications.png"))
     guidance_plot(meta, os.path.join(fig_dir, "guidance.png"))
     has_corruption = corruption_plot(meta, os.path.join(fig_dir, "corruption_kernels.png"))
-    for name, t in meta["tasks"].items():
-        solve_plot(meta, t, os.path.join(fig_dir, f"solve_{name}.png"), root)
-    text = markdown(meta, has_corruption).replace(root.rstrip("/") + "/", "")
-    with open(os.path.join(report_dir, "results.md"), "w") as f:
+    for task_name, t in meta["tasks"].items():
+        solve_plot(meta, t, os.path.join(fig_dir, f"solve_{task_name}.png"), root)
+    text = markdown(meta, has_corruption).replace(root.rstrip("/") + "/", "").replace("](results/", f"]({name}/")
+    with open(os.path.join(report_dir, name + ".md"), "w") as f:
         f.write(text)
 
 
@@ -276,7 +294,8 @@ def markdown(meta, has_corruption):
     if quick:
         w("**This is the quick mode**: about one minute of training per run, a smoke test of the whole pipeline. "
           "At this budget the small networks have barely started to learn, so the accuracies below say little about "
-          "the methods; `make experiment` (the full mode, about two hours) gives every run 8-15 minutes.")
+          "the methods; `make experiment` (the full mode, about two hours, report in [results.md](results.md)) gives "
+          "every run 8-15 minutes.")
         w("")
     w("## Setup")
     w("")
@@ -285,7 +304,7 @@ def markdown(meta, has_corruption):
       "head with exploration; every example runs all 16 steps at inference). EMA is off for both (runs of a few "
       "thousand optimiser steps are too short for a 0.999 average).")
     w("- Same network for both on a task: attention, RoPE, no puzzle prefix, the widths in the table; "
-      "AdamATan2, stablemax cross-entropy, weight decay 0.1, seed 1.")
+      "AdamATan2, stablemax cross-entropy, weight decay 0.1, gradient norm clipped at 1, seed 0.")
     w(f"- Machine: {meta['cpus']} cores, **shared** with other jobs (builds, benchmarks of other sessions). "
       "Each task's DIS and TRM runs train at the same time, one thread each, so they see the same load. "
       f"Load average at the start: `{meta['uptime_start'].split('load average:')[-1].strip()}`, at the end: "

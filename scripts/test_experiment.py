@@ -107,10 +107,10 @@ def test_report():
                 cpus=2, command="make experiment-quick", seconds=60, tasks={"sudoku4": t})
     with tempfile.TemporaryDirectory() as d:
         report.write(meta, d, d)
-        text = open(os.path.join(d, "results.md")).read()
+        text = open(os.path.join(d, "results-quick.md")).read()
         assert "| 4x4 Sudoku | 30.0% | 30.0% | 18.7x | 18.7x | 18.7x | yes |" in text, text
-        pngs = sorted(os.listdir(os.path.join(d, "results")))
-        assert "solve_sudoku4.png" in pngs and "corruption_kernels.png" in pngs and len(pngs) == 7, pngs
+        pngs = sorted(os.listdir(os.path.join(d, "results-quick")))
+        assert os.path.exists(os.path.join(d, "results-quick.md")); assert "solve_sudoku4.png" in pngs and "corruption_kernels.png" in pngs and len(pngs) == 7, pngs
 
 
 if __name__ == "__main__":
