@@ -232,9 +232,13 @@ int trm_dataset_seq_len(const trm_dataset *dataset, int32_t *seq_len);
 /* ---- Inference and evaluation --------------------------------------------------------------------------- */
 
 /* Inference always runs a fixed number of supervision steps from a fresh carry (no halting). */
+
+/* The most supervision steps one prediction runs. */
+#define TRM_MAX_STEPS 4096
+
 typedef struct trm_predict_params {
     size_t struct_size; /* sizeof(trm_predict_params), set by trm_predict_params_init */
-    int32_t steps;      /* supervision steps, 1...4096; 0 = the model's supervision_steps (default) */
+    int32_t steps;      /* supervision steps, 1...TRM_MAX_STEPS; 0 = the model's supervision_steps (default) */
     float guidance;     /* guidance weight w: logits = (1-w)*before + w*after each step; 1 = plain (default) */
     int32_t feedback;   /* feed each step's prediction back as the next input: 1 yes, 0 no, -1 the model's
                            default (yes with a time embedding, i.e. DIS; no for TRM); default -1 */

@@ -4,7 +4,7 @@ import Glibc
 import CTRMDIS
 import TRMDIS
 
-private let maxSteps = 4096
+private let maxSteps = Int(TRM_MAX_STEPS)
 private let maxBatchSize = 1 << 20
 private let defaultBatchSize = 64
 let evalMaxSteps = Int(TRM_EVAL_MAX_STEPS)

@@ -137,6 +137,7 @@ def test_struct_sizes_match_the_library():
         getattr(_lib.lib, init)(None)  # NULL does nothing
     assert ctypes.sizeof(_lib.EvalResultStruct) == 48 + 8 + 3 * 8 * _lib.EVAL_MAX_STEPS
     assert int(re.search(r"#define TRM_EVAL_MAX_STEPS (\d+)", HEADER.read_text()).group(1)) == _lib.EVAL_MAX_STEPS
+    assert int(re.search(r"#define TRM_MAX_STEPS (\d+)", HEADER.read_text()).group(1)) == _lib.MAX_STEPS
     assert ctypes.sizeof(_lib.StepInfoStruct) == 144
 
 

@@ -101,6 +101,8 @@ class PredictParamsStruct(ctypes.Structure):
     ]
 
 
+#: TRM_MAX_STEPS: the most supervision steps one prediction runs.
+MAX_STEPS = 4096
 #: TRM_EVAL_MAX_STEPS: the length of trm_eval_result's per-step arrays.
 EVAL_MAX_STEPS = 64
 

@@ -206,8 +206,8 @@ def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bo
     _lib_fn.trm_predict_params_init(ctypes.byref(params))
     if steps is not None:
         params.steps = _int32(steps, "steps")
-        if params.steps < 1:
-            raise InvalidArgumentError(f"steps must be at least 1 (got {steps})")
+        if not 1 <= params.steps <= _lib.MAX_STEPS:  # checked here too: the outputs are allocated first
+            raise InvalidArgumentError(f"steps must be in 1...{_lib.MAX_STEPS} (TRM_MAX_STEPS), not {steps}")
     try:
         value = float(guidance)
     except (TypeError, ValueError):
