@@ -25,13 +25,17 @@ struct Attention {
                  saved: Saved, out: UnsafeMutablePointer<Float>) {
         let d = dModel, l = length, hd = headDim
         Linear.forward(x, wQKV, saved.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d)
-        rope?.apply(qkv: saved.qkv, rows: rows, heads: heads, inverse: false)
         let scale = 1 / Float(hd).squareRoot()
         // One (example, head) pair per job; the products inside are small, so each runs on one thread.
+        // RoPE rotates the job's q and k head while they are about to be used (the saved qkv is rotated).
         Threads.pool.parallelFor(batch * heads) { range in
             for job in range {
                 let b = job / heads, h = job % heads
                 let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
+                if let rope {
+                    rope.rotate(q, stride: 3 * d, count: l, inverse: false)
+                    rope.rotate(k, stride: 3 * d, count: l, inverse: false)
+                }
                 let p = saved.probs + job * l * l
                 sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
                             q, lda: 3 * d, k, ldb: 3 * d, beta: 0, p, ldc: l)
@@ -78,6 +82,8 @@ struct Attention {
 
     /// Accumulates dW_qkv and dW_o and adds the input gradient into `dx`. `dOut` may alias `dx`.
     /// Scratch: `dContext` [rows, D], `dQKV` [rows, 3D], `dProbs` [dProbsSlots, length, length].
+    /// `dQKV` may be `saved.qkv` itself (which backward then consumes); each dProbs slot must then hold
+    /// length·(length + headDim) values, the extra part keeping dK while Q is still needed.
     func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, wQKV: UnsafePointer<Float>,
                   wO: UnsafePointer<Float>, rope: RoPE?, saved: Saved,
                   dWQKV: UnsafeMutablePointer<Float>, dWO: UnsafeMutablePointer<Float>,
@@ -88,11 +94,13 @@ struct Attention {
                         rows: rows, inFeatures: d, outFeatures: d, accumulate: false)
         let scale = 1 / Float(hd).squareRoot()
         let chunks = min(Threads.count, dProbsSlots)  // one dP scratch per working thread
+        let inPlace = dQKV == saved.qkv
+        let slot = l * l + (inPlace ? l * hd : 0)
         Threads.pool.runOnAll { t in
             guard t < chunks else { return }
             let jobs = batch * heads
             let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
-            let dp = dProbs + t * l * l
+            let dp = dProbs + t * slot
             for job in start..<end {
                 let b = job / heads, h = job % heads
                 let base = b * l * 3 * d + h * hd
@@ -100,7 +108,7 @@ struct Attention {
                 let dq = dQKV + base, dk = dq + d, dv = dq + 2 * d
                 let p = saved.probs + job * l * l
                 let dctx = dContext + b * l * d + h * hd
-                // dP = dC·Vᵀ ; dV = Pᵀ·dC
+                // dP = dC·Vᵀ ; dV = Pᵀ·dC (V is not needed after dP, so dV may overwrite it)
                 sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: 1,
                             dctx, lda: d, v, ldb: 3 * d, beta: 0, dp, ldc: l)
                 sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: 1,
@@ -111,14 +119,28 @@ struct Attention {
                     let s = Kernels.dot(pr, dr, l)
                     for j in 0..<l { dr[j] = pr[j] * (dr[j] - s) }
                 }
-                // dQ = scale·dS·K ; dK = scale·dSᵀ·Q
-                sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
-                            dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
-                sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
-                            dp, lda: l, q, ldb: 3 * d, beta: 0, dk, ldc: 3 * d)
+                // dQ = scale·dS·K ; dK = scale·dSᵀ·Q. In place, dK waits in the slot's tail until dQ
+                // (which reads K) has overwritten Q.
+                if inPlace {
+                    let tmp = dp + l * l
+                    sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                dp, lda: l, q, ldb: 3 * d, beta: 0, tmp, ldc: hd)
+                    sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
+                    for i in 0..<l { (dk + i * 3 * d).update(from: tmp + i * hd, count: hd) }
+                } else {
+                    sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
+                    sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                dp, lda: l, q, ldb: 3 * d, beta: 0, dk, ldc: 3 * d)
+                }
+                // RoPE's backward (the transpose rotation) on this head's dq and dk.
+                if let rope {
+                    rope.rotate(dq, stride: 3 * d, count: l, inverse: true)
+                    rope.rotate(dk, stride: 3 * d, count: l, inverse: true)
+                }
             }
         }
-        rope?.apply(qkv: dQKV, rows: rows, heads: heads, inverse: true)
         Linear.backward(dQKV, x, wQKV, dx: dx, dW: dWQKV, rows: rows, inFeatures: d, outFeatures: 3 * d,
                         accumulate: true)
     }

@@ -32,7 +32,7 @@ struct Block {
 
     /// Buffers shared by all blocks; their contents never outlive one block's forward or backward.
     struct Scratch {
-        let f, xT, dT, dContext, dQKV, act, dGateUp, dProbs: UnsafeMutablePointer<Float>
+        let f, xT, dT, dContext, act, dProbs: UnsafeMutablePointer<Float>
         let dProbsSlots: Int
 
         init(_ s: Block.Shapes, arena: Arena) {
@@ -41,12 +41,12 @@ struct Block {
             xT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
             dT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
             dContext = arena.floats(s.attention != nil ? rows * d : 0)
-            dQKV = arena.floats(s.attention != nil ? rows * 3 * d : 0)
             let tokenInner = s.tokenMixer.map { $0.channelRows * $0.swiglu.inner } ?? 0
             act = arena.floats(max(rows * s.mlp.inner, tokenInner))
-            dGateUp = arena.floats(max(rows * 2 * s.mlp.inner, 2 * tokenInner))
             dProbsSlots = Threads.count
-            dProbs = arena.floats(s.attention != nil ? dProbsSlots * s.length * s.length : 0)
+            // Per slot: dP, and dK while the in-place backward still needs Q (Attention.backward).
+            let slots = dProbsSlots, length = s.length
+            dProbs = arena.floats(s.attention.map { slots * length * (length + $0.headDim) } ?? 0)
         }
     }
 
@@ -82,40 +82,41 @@ struct Block {
 
     /// saved.out = block(x). `x` may be `saved.out` itself (the no-gradient path reuses one Saved).
     func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
-        let s = shapes, rows = s.rows, d = s.dModel, n = rows * d
+        let s = shapes, rows = s.rows, d = s.dModel
         if let attention = s.attention {
             attention.forward(x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope,
                               saved: saved.attention!, out: scratch.f)
-            Kernels.add(x, scratch.f, saved.mid, n)
-            RMSNorm.forward(saved.mid, saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
+            RMSNorm.forward(adding: x, scratch.f, into: saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
         } else if let mixer = s.tokenMixer {
             mixer.forward(x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown, saved: saved.tokenMixer!,
                           xT: scratch.xT, f: scratch.dT, act: scratch.act, out: saved.mid)
         }
         s.mlp.forward(saved.mid, wGateUp: w + offsets.gateUp, wDown: w + offsets.down, gateUp: saved.gateUp,
                       act: scratch.act, out: scratch.f, rows: rows)
-        Kernels.accumulate(scratch.f, saved.mid, n)
-        RMSNorm.forward(scratch.f, saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
+        RMSNorm.forward(adding: scratch.f, saved.mid, into: saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
     }
 
     /// Turns d (the gradient of the block's output) into the gradient of its input `x`, in place, and
-    /// accumulates the weight gradients into `dW` (same layout as the weights).
+    /// accumulates the weight gradients into `dW` (same layout as the weights). Consumes `saved`: the
+    /// SwiGLU pre-activations are overwritten by their gradients, so run it once per forward.
     func backward(_ d: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
                   dW: UnsafeMutablePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
         let s = shapes, rows = s.rows, width = s.dModel
         RMSNorm.backward(d, y: saved.out, rstd: saved.rstdOut, d, rows: rows, width: width)
+        // The gradient of the pre-activation overwrites the saved one (backward runs once per forward).
         s.mlp.backward(d, x: saved.mid, gateUp: saved.gateUp, wGateUp: w + offsets.gateUp, wDown: w + offsets.down,
                        dWGateUp: dW + offsets.gateUp, dWDown: dW + offsets.down,
-                       act: scratch.act, dGateUp: scratch.dGateUp, dx: d, rows: rows)
+                       act: scratch.act, dGateUp: saved.gateUp, dx: d, rows: rows)
         if let attention = s.attention {
             RMSNorm.backward(d, y: saved.mid, rstd: saved.rstdMid, d, rows: rows, width: width)
+            // The qkv gradient overwrites the saved qkv, as the SwiGLU one does the pre-activation.
             attention.backward(d, x: x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope, saved: saved.attention!,
                                dWQKV: dW + offsets.qkv, dWO: dW + offsets.o, dContext: scratch.dContext,
-                               dQKV: scratch.dQKV, dProbs: scratch.dProbs, dProbsSlots: scratch.dProbsSlots, dx: d)
+                               dQKV: saved.attention!.qkv, dProbs: scratch.dProbs, dProbsSlots: scratch.dProbsSlots, dx: d)
         } else if let mixer = s.tokenMixer {
             mixer.backward(d, x: x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown,
                            saved: saved.tokenMixer!, dWGateUp: dW + offsets.tokenGateUp, dWDown: dW + offsets.tokenDown,
-                           xT: scratch.xT, dT: scratch.dT, act: scratch.act, dGateUp: scratch.dGateUp, dx: d)
+                           xT: scratch.xT, dT: scratch.dT, act: scratch.act, dGateUp: saved.tokenMixer!.gateUp, dx: d)
         }
     }
 }

@@ -18,6 +18,22 @@ enum RMSNorm {
         }
     }
 
+    /// The residual and the norm in one pass per row: y = RMSNorm(a + b). The sum is formed in `y` and
+    /// normalised while the row is still in cache; the values are those of an add followed by `forward`.
+    /// `y` may be `a` or `b`.
+    static func forward(adding a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        rstd: UnsafeMutablePointer<Float>, rows: Int, width: Int, eps: Float) {
+        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width)) { range in
+            for r in range {
+                let ar = a + r * width, br = b + r * width, yr = y + r * width
+                for i in 0..<width { yr[i] = ar[i] + br[i] }
+                let inv = 1 / (Kernels.sumOfSquares(yr, width) / Float(width) + eps).squareRoot()
+                rstd[r] = inv
+                for i in 0..<width { yr[i] = yr[i] * inv }
+            }
+        }
+    }
+
     /// dx = r·(dy − y·mean(dy·y)), from the saved output y and r. `dy` and `dx` may be the same buffer.
     static func backward(_ dy: UnsafePointer<Float>, y: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, rows: Int, width: Int) {

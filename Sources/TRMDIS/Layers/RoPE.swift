@@ -29,6 +29,33 @@ struct RoPE {
         }
     }
 
+    /// Rotates one head's vectors at positions 0..<count in place (row t at `h + t·stride`), or applies
+    /// the transpose rotation (`inverse`). The attention jobs call it on their own (example, head) slice
+    /// right before (or after) using it, so RoPE needs no pass of its own over qkv.
+    @inline(__always)
+    func rotate(_ h: UnsafeMutablePointer<Float>, stride: Int, count: Int, inverse: Bool) {
+        let half = headDim / 2
+        let sign: Float = inverse ? -1 : 1
+        for t in 0..<count {
+            let a = h + t * stride, b = a + half
+            let c = cos + t * half, s = sin + t * half
+            var i = 0
+            while i + 8 <= half {
+                let av = VectorMath.load(a + i), bv = VectorMath.load(b + i)
+                let cv = VectorMath.load(c + i), sv = sign * VectorMath.load(s + i)
+                VectorMath.store(av * cv - bv * sv, a + i)
+                VectorMath.store(bv * cv + av * sv, b + i)
+                i += 8
+            }
+            while i < half {
+                let ai = a[i], bi = b[i], si = sign * s[i]
+                a[i] = ai * c[i] - bi * si
+                b[i] = bi * c[i] + ai * si
+                i += 1
+            }
+        }
+    }
+
     /// Rotates the q and k parts of every row of a fused [rows, 3·D] qkv buffer in place; row r sits at
     /// position r mod length. `inverse` applies the transpose rotation, which is the backward pass.
     func apply(qkv: UnsafeMutablePointer<Float>, rows: Int, heads: Int, inverse: Bool) {

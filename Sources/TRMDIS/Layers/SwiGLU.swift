@@ -39,7 +39,9 @@ struct SwiGLU {
 
     /// Accumulates the weight gradients and adds the input gradient into `dx` (dx += ∂/∂x).
     /// `dOut` may be the same buffer as `dx`: it is fully read before dx is written.
-    /// Scratch: `act` [rows, inner] and `dGateUp` [rows, 2·inner].
+    /// Scratch: `act` [rows, inner] and `dGateUp` [rows, 2·inner]. `dGateUp` may be `gateUp` itself: each
+    /// element is read before its gradient is written there, which saves a [rows, 2·inner] buffer when
+    /// the saved pre-activation is not needed again.
     func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
                   wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                   dWGateUp: UnsafeMutablePointer<Float>, dWDown: UnsafeMutablePointer<Float>,
@@ -56,16 +58,16 @@ struct SwiGLU {
                 let dg = dGateUp + r * 2 * inner, du = dg + inner
                 var j = 0
                 while j + 8 <= inner {
-                    let gv = VectorMath.load(g + j), dav = VectorMath.load(da + j)
+                    let gv = VectorMath.load(g + j), uv = VectorMath.load(u + j), dav = VectorMath.load(da + j)
                     let s = VectorMath.sigmoid(gv)
                     VectorMath.store(dav * gv * s, du + j)
-                    VectorMath.store(dav * VectorMath.load(u + j) * s * (1 + gv * (1 - s)), dg + j)
+                    VectorMath.store(dav * uv * s * (1 + gv * (1 - s)), dg + j)
                     j += 8
                 }
                 while j < inner {
-                    let s = SwiGLU.sigmoid(g[j]), silu = g[j] * s
+                    let gj = g[j], uj = u[j], s = SwiGLU.sigmoid(gj), silu = gj * s
                     du[j] = da[j] * silu
-                    dg[j] = da[j] * u[j] * s * (1 + g[j] * (1 - s))
+                    dg[j] = da[j] * uj * s * (1 + gj * (1 - s))
                     j += 1
                 }
             }

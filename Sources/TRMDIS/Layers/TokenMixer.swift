@@ -19,11 +19,9 @@ struct TokenMixer {
     func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                  saved: Saved, xT: UnsafeMutablePointer<Float>, f: UnsafeMutablePointer<Float>,
                  act: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        let n = channelRows * length
         Kernels.transpose(x, xT, batch: batch, rows: length, cols: dModel)
         swiglu.forward(xT, wGateUp: wGateUp, wDown: wDown, gateUp: saved.gateUp, act: act, out: f, rows: channelRows)
-        Kernels.accumulate(f, xT, n)
-        RMSNorm.forward(f, saved.outT, rstd: saved.rstd, rows: channelRows, width: length, eps: eps)
+        RMSNorm.forward(adding: f, xT, into: saved.outT, rstd: saved.rstd, rows: channelRows, width: length, eps: eps)
         Kernels.transpose(saved.outT, out, batch: batch, rows: dModel, cols: length)
     }
 

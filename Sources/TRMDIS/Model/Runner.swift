@@ -54,7 +54,10 @@ public final class Runner {
 
     private struct Call { let input: UnsafeMutablePointer<Float>; let blocks: [Block.Saved] }
     private let gradCalls: [Call]      // the n+1 net calls of the gradient-bearing cycle
-    private let scratchCall: Call      // reused by every call without gradient
+    /// Reused by every call without gradient. It borrows the first gradient call's buffers: the free
+    /// cycles run before the gradient-bearing cycle writes them, and a forward without gradient drops
+    /// the graph anyway, so one set of activation memory serves both.
+    private let scratchCall: Call
     private let scratch: Block.Scratch
     private let dFlow: UnsafeMutablePointer<Float>
     private var haveGraph = false
@@ -91,7 +94,7 @@ public final class Runner {
             Call(input: arena.floats(n), blocks: (0..<c.numLayers).map { _ in Block.Saved(blockShapes, arena: arena) })
         }
         activationBytes = arena.bytes - before
-        scratchCall = Call(input: arena.floats(n), blocks: [Block.Saved(blockShapes, arena: arena)])
+        scratchCall = Call(input: gradCalls[0].input, blocks: [gradCalls[0].blocks[0]])
         scratch = Block.Scratch(blockShapes, arena: arena)
         resetCarry()
     }
