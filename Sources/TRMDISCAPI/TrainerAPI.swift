@@ -59,11 +59,15 @@ final class TrainerHandle {
             busy = false
             StopRegistry.clear(slot)
         }
-        guard !StopRegistry.isRequested(slot) else {
-            throw Failure(TRM_ERR_ABORTED, "stopped by trm_trainer_request_stop before the first step")
-        }
         let loop = TrainingLoop(trainer: trainer, options: options, evalExamples: evalExamples)
-        var requested = false, steps = 0
+        let parallel = trainer.reducer != nil
+        var requested = false, callbackStopped = false, steps = 0
+        if StopRegistry.isRequested(slot) {
+            // Data-parallel ranks must stop together: the loop's first agreement stops them all.
+            guard parallel else { throw Failure(TRM_ERR_ABORTED, "stopped by trm_trainer_request_stop before the first step") }
+            loop.requestStop()
+            requested = true
+        }
         do {
             return try loop.run { progress in
                 steps = progress.step
@@ -73,6 +77,7 @@ final class TrainerHandle {
                                              elapsed: progress.elapsed, evaluation: progress.evaluation,
                                              trainer: trainer)
                     keepGoing = callback(&info, userData)
+                    callbackStopped = !keepGoing
                 }
                 if StopRegistry.isRequested(slot) {
                     requested = true
@@ -82,8 +87,9 @@ final class TrainerHandle {
             }
         } catch {
             guard case .aborted = error else { throw Failure(error) }
-            throw Failure(TRM_ERR_ABORTED, requested ? "stopped by trm_trainer_request_stop after \(steps) steps"
-                                                     : "stopped by the progress callback after \(steps) steps")
+            let why = requested ? "trm_trainer_request_stop"
+                : callbackStopped || !parallel ? "the progress callback" : "a stop on another rank"
+            throw Failure(TRM_ERR_ABORTED, "stopped by \(why) after \(steps) steps")
         }
     }
 

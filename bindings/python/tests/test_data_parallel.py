@@ -158,3 +158,25 @@ def test_allreduce_must_be_callable(train):
     with trmdis.Model(CONFIG, seed=2) as model:
         with pytest.raises(trmdis.InvalidArgumentError, match="allreduce must be callable"):
             trmdis.Trainer(model, train, allreduce=3, **PARAMS)
+
+
+def test_a_stop_on_one_rank_stops_every_rank_after_the_same_step(train):
+    group, results, errors = ThreadGroup(2), [None, None], []
+
+    def rank_main(rank):
+        try:
+            trainer = trmdis.Trainer(trmdis.Model(CONFIG, seed=2), train, rank=rank, world_size=2,
+                                     allreduce=group.allreduce(rank), max_steps=50, **PARAMS)
+            # Rank 1's callback stops after step 3; rank 0 would go on to 50.
+            results[rank] = trainer.run(progress=False, callback=lambda info: not (rank == 1 and info.step == 3))
+        except BaseException as error:  # noqa: B902 - reported below
+            errors.append(error)
+            group.barrier.abort()
+
+    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert all(r is not None and r.stopped and r.steps == 3 and r.evaluation is None for r in results), results
