@@ -347,12 +347,14 @@ def markdown(meta, has_corruption):
     w(f"The paper counts {PAPER_TRM} against {PAPER_DIS} applications per example ({PAPER_TRM / PAPER_DIS:.1f}x). "
       "Measured here:")
     w("")
-    w("A task counts only where DIS's exact accuracy is above that of copying the puzzle as the answer "
-      "(nonzero for mazes whose start touches the goal).")
+    w("Exact accuracy of the final checkpoint (in brackets: the best of the checkpoints copied during training). "
+      "The verdict uses the final one, and a task counts only where DIS's exact accuracy is above that of copying "
+      "the puzzle as the answer (nonzero for mazes whose start touches the goal). With 30 held-out puzzles "
+      "(N-Queens 6x6 has few distinct puzzles) one puzzle is 3.3 points.")
     w("")
-    w("| task | DIS exact | TRM exact | training ratio (TRM/DIS per example) | inference ratio | paper | "
-      "DIS ≥ TRM exact and ≥ 10x fewer? |")
-    w("|---|---|---|---|---|---|---|")
+    w("| task | held-out puzzles | DIS exact (best copy) | TRM exact (best copy) | training ratio (TRM/DIS per example) | "
+      "inference ratio | paper | DIS ≥ TRM exact and ≥ 10x fewer? |")
+    w("|---|---|---|---|---|---|---|---|")
     held = []
     for name, t in tasks.items():
         d, r = t["runs"]["dis"], t["runs"]["trm"]
@@ -366,7 +368,10 @@ def markdown(meta, has_corruption):
             held.append(t["task"]["title"])
         verdict = ("yes" if meaningful else
                    (f"only trivially: DIS's exact is not above copying the puzzle ({pct(copy)})" if ok else "no"))
-        w(f"| {t['task']['title']} | {pct(de)} | {pct(te)} | {tr:.1f}x | {ir:.1f}x | {PAPER_TRM / PAPER_DIS:.1f}x | {verdict} |")
+        db = max(p["exact"] for p in d["curve"])
+        tb = max(p["exact"] for p in r["curve"])
+        w(f"| {t['task']['title']} | {t['eval_limit']} | {pct(de)} ({pct(db)}) | {pct(te)} ({pct(tb)}) | {tr:.1f}x | {ir:.1f}x | "
+          f"{PAPER_TRM / PAPER_DIS:.1f}x | {verdict} |")
     w("")
     if len(held) >= 2:
         w(f"**The bar holds** on {len(held)} tasks ({', '.join(held)}): DIS's exact accuracy is at least TRM's "
@@ -442,10 +447,13 @@ def markdown(meta, has_corruption):
                 w(f"| {t['task']['title']} | {r['corruption']} | {r['summary']['optimizer_steps']:,} | {pct(e['exact'])} | "
                   f"{pct(e['valid'])} | {pct(e['token'])} | {hams} |")
         w("")
-        w("*path*: the official code's random-order interpolation from the input to the answer; *mask*: cells of "
-          "the answer hidden (mask token) at a linearly falling rate; *random*: cells replaced by random tokens at "
-          "that rate. The path and mask runs of a task share the wall-clock budget but not the same moment "
-          "(mask and random train together after the DIS/TRM pair).")
+        w("All three reveal the same cells at the same pace: at step s, the first ⌊s·|D|/N_sup⌋ of the cells D where "
+          "the puzzle differs from the answer, in a random order drawn each time the example is sampled. They differ "
+          "in the target of the cells not yet revealed: *path* (the official code) keeps the puzzle's value there "
+          "(a blank cell stays blank: a random-order interpolation from the puzzle to the answer), *mask* puts the "
+          "mask token (PAD, 0), *random* a random token. The mask and random runs train together after the "
+          "DIS/TRM pair, with the same budget. One seed per kernel: differences of a few puzzles are within "
+          "run-to-run noise.")
         w("")
     w("## One puzzle, step by step")
     w("")
@@ -469,6 +477,19 @@ def markdown(meta, has_corruption):
     return "\n".join(L)
 
 
+def learned(run_eval, copy):
+    """What a final evaluation shows against copying the puzzle."""
+    if copy is None:
+        return ""
+    if run_eval["exact"] > round(copy["exact"], 4) + 1e-9:
+        return f"solves {pct(run_eval['exact'] - copy['exact'])} of the puzzles beyond those copying solves"
+    if run_eval["token"] > copy["token"] + 0.01:
+        return "has learned cells beyond the puzzle (token accuracy above copying) but completes no extra puzzle"
+    if run_eval["token"] >= copy["token"] - 0.01:
+        return "only copies the puzzle"
+    return "is still below copying the puzzle (it has not yet learned to keep the given cells)"
+
+
 def analysis(meta):
     """Plain statements generated from the numbers (the report's analysis section)."""
     out = ["### What the numbers say", ""]
@@ -476,26 +497,29 @@ def analysis(meta):
         d, r = t["runs"]["dis"], t["runs"]["trm"]
         ds, rs = d["summary"], r["summary"]
         de, te = d["curve"][-1], r["curve"][-1]
+        copy = t.get("copy")
         ratio_total = rs["train_calls_total"] / max(1, ds["train_calls_total"])
-        lines = [f"- **{t['task']['title']}**: in the same {t['minutes']:g} minutes DIS took {ds['optimizer_steps']:,} "
+        lines = [f"- **{t['task']['title']}**: with the same {t['minutes']:g}-minute budget DIS took {ds['optimizer_steps']:,} "
                  f"optimiser steps on {ds['examples']:,} examples, TRM {rs['optimizer_steps']:,} steps and finished "
                  f"{rs['examples']:,} examples (mean {rs['mean_steps']:.1f} supervision steps each); TRM spent "
                  f"{ratio_total:.1f}x DIS's network applications in total. "
-                 f"Exact {pct(de['exact'])} against {pct(te['exact'])}, token {pct(de['token'])} against {pct(te['token'])}."]
-        copy = round(t.get("copy", {}).get("exact", 0.0), 4) + 1e-9
-        if de["exact"] <= copy and te["exact"] <= copy:
-            lines.append(f" Neither beat copying the puzzle ({pct(copy)} exact): the budget is too small for this task at "
-                         "this width, so only token accuracy and the distance per step can be compared.")
-        elif de["exact"] < te["exact"]:
-            lines.append(" TRM is ahead here: its 16 deeper steps per example (7x DIS's applications per step) buy "
-                         "accuracy that DIS's extra examples did not match within the budget.")
-        else:
-            lines.append(" DIS is at least level with TRM while applying the network "
-                         f"{rs['infer_calls_per_example'] / ds['infer_calls_per_example']:.1f}x less per example at inference.")
+                 f"Exact {pct(de['exact'])} against {pct(te['exact'])}, token {pct(de['token'])} against {pct(te['token'])}"
+                 + (f" (copying the puzzle: exact {pct(copy['exact'])}, token {pct(copy['token'])})" if copy else "") + "."]
+        if copy:
+            lines.append(f" DIS {learned(de, copy)}; TRM {learned(te, copy)}.")
+        h = [x["hamming"] for x in de["per_step"]]
+        ups = [k + 2 for k, (a, b) in enumerate(zip(h, h[1:])) if b > a + 1e-9]
+        lines.append(" DIS's distance to the answer " + ("never grows from one step to the next" if not ups else
+                     f"grows at step(s) {', '.join(map(str, ups))}") + f" ({h[0]:.2f} after step 1, {h[-1]:.2f} after the last).")
+        if rs["mean_steps"] > 15.5:
+            lines.append(" TRM's halting head never stopped an example early, so TRM paid the full 336 applications per "
+                         "example in training as well.")
         out.append("".join(lines))
     out += ["", "Why the budget decides here: per optimiser step DIS backpropagates through 3 applications and runs "
             "none without gradient, TRM runs 14 without and 7 with gradient, so on one thread DIS takes several "
             "optimiser steps for each of TRM's, and each TRM example needs up to 16 of them before it halts. "
-            "With minutes of a shared CPU both methods are still early in learning (compare the token accuracy of "
-            "copying the clues), and a task where neither reaches exact solutions cannot test the claim."]
+            "With minutes of a shared CPU both methods are still early in learning, and a task where neither beats "
+            "copying the puzzle cannot test the claim: N-Queens in particular, where a blank board is already "
+            "90-95% token-correct, is learnt last (the issue's note: a small model first learns to copy the given "
+            "queens)."]
     return "\n".join(out)

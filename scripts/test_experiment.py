@@ -108,7 +108,7 @@ def test_report():
     with tempfile.TemporaryDirectory() as d:
         report.write(meta, d, d)
         text = open(os.path.join(d, "results-quick.md")).read()
-        assert "| 4x4 Sudoku | 30.0% | 30.0% | 18.7x | 18.7x | 18.7x | yes |" in text, text
+        assert "| 4x4 Sudoku | 10 | 30.0% (30.0%) | 30.0% (30.0%) | 18.7x | 18.7x | 18.7x | yes |" in text, text
         pngs = sorted(os.listdir(os.path.join(d, "results-quick")))
         assert os.path.exists(os.path.join(d, "results-quick.md")); assert "solve_sudoku4.png" in pngs and "corruption_kernels.png" in pngs and len(pngs) == 7, pngs
 
