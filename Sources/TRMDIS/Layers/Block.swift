@@ -37,10 +37,12 @@ struct Block {
 
         init(_ s: Block.Shapes, arena: Arena) {
             let rows = s.rows, d = s.dModel
+            // `f` holds a sub-layer's output in forward only. The backward-only dContext, and the token
+            // mixer's xT (dead once the mixer has run, before the MLP writes f), share its memory.
             f = arena.floats(rows * d)
-            xT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
+            xT = f
             dT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
-            dContext = arena.floats(s.attention != nil ? rows * d : 0)
+            dContext = f
             let tokenInner = s.tokenMixer.map { $0.channelRows * $0.swiglu.inner } ?? 0
             act = arena.floats(max(rows * s.mlp.inner, tokenInner))
             dProbsSlots = Threads.count
