@@ -12,6 +12,7 @@ struct Bench: ParsableCommand {
     var config: String?
     @Option(help: "With --config: train or infer.") var mode = "train"
     @Flag(help: "With --config: print the record as one JSON line.") var json = false
+    @Option(help: "With --mode infer: the batch sizes (comma-separated).") var inferBatches = "1,64"
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Timed repetitions (the median is reported).") var repeats = 3
     @Option(help: "Threads for the kernels and OpenBLAS (default: all cores).") var threads: Int?
@@ -23,7 +24,8 @@ struct Bench: ParsableCommand {
             guard let b = BenchConfig.named(config) else {
                 throw ValidationError("unknown configuration '\(config)'; choose one of \(BenchConfig.names.joined(separator: ", "))")
             }
-            let r = try BenchSuite.run(b, mode: mode, repeats: repeats)
+            let batches = inferBatches.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }
+            let r = try BenchSuite.run(b, mode: mode, repeats: repeats, inferBatches: batches)
             if json { print(BenchSuite.json(r)) } else {
                 for key in r.keys.sorted() { print("\(key): \(r[key]!)") }
             }

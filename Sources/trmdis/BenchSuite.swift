@@ -42,14 +42,14 @@ struct BenchConfig {
 /// Measures one named configuration in this process: training throughput (the real `Trainer`), or
 /// full inference latency (the real `Predictor`, N_sup steps, batch 1 and 64). Prints one JSON object.
 enum BenchSuite {
-    static func run(_ b: BenchConfig, mode: String, repeats: Int) throws -> [String: Any] {
+    static func run(_ b: BenchConfig, mode: String, repeats: Int, inferBatches: [Int] = [1, 64]) throws -> [String: Any] {
         let c = b.model
         let model = try Model(config: c, seed: 0)
         var record: [String: Any] = ["config": b.name, "mode": mode, "threads": Threads.count,
                                      "params": model.parameterCount, "method": b.method.rawValue]
         switch mode {
         case "train": try train(b, model: model, repeats: repeats, into: &record)
-        case "infer": try infer(b, model: model, repeats: repeats, into: &record)
+        case "infer": try infer(b, model: model, repeats: repeats, batches: inferBatches, into: &record)
         default: throw TRMError.invalidArgument("mode must be train or infer")
         }
         if record["peak_rss_mib"] == nil { record["peak_rss_mib"] = Double(peakRSSBytes()) / 1_048_576 }
@@ -100,10 +100,10 @@ enum BenchSuite {
 
     /// Full inference from a fresh carry: N_sup supervision steps without gradient, predictions fed back
     /// (DIS), at batch 1 and batch 64.
-    static func infer(_ b: BenchConfig, model: Model, repeats: Int, into r: inout [String: Any]) throws {
+    static func infer(_ b: BenchConfig, model: Model, repeats: Int, batches: [Int], into r: inout [String: Any]) throws {
         let c = model.config
-        let set = examples(c, count: 64)
-        for batch in [1, 64] {
+        let set = examples(c, count: max(64, batches.max() ?? 1))
+        for batch in batches {
             let predictor = try Predictor(model: model, batchSize: batch)
             let options = InferenceOptions.defaults(for: c)
             // Batch 1 is quick: more repeats for a stable median.
