@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s cli >/dev/null
 bin=build/bin/trmdis
-data=build/demo/sudoku6
+data=build/demo/sudoku6-easy
 checkpoint=demo/sudoku6-dis.safetensors
-# The same seeded dataset the checkpoint was trained on; its test split never appears in training.
-[ -f "$data/test/dataset.json" ] || "$bin" data sudoku --size 6 --min-clues 10 --max-clues 20 --spread-clues \
-    --train 20000 --test 1000 --seed 1 --out "$data" >/dev/null
+# The same seeded dataset the checkpoint was trained on (6x6, 16-24 clues); its test split never appears in
+# training.
+[ -f "$data/test/dataset.json" ] || "$bin" data sudoku --size 6 --min-clues 16 --max-clues 24 --spread-clues \
+    --train 20000 --test 1000 --seed 2 --out "$data" >/dev/null
 
 if [ -f "$checkpoint" ]; then
   echo "== 1. A DIS model trained by this project ($checkpoint, see docs/training.md)"
@@ -22,9 +23,11 @@ fi
 
 echo
 echo "== 2. A fresh DIS model, trained for ${DEMO_MINUTES:-2} minutes on this machine"
+# The recipe that made the checkpoint (docs/training.md), with a fresh seed.
 "$bin" train --data "$data" --preset sudoku-att --hidden 128 --heads 4 --layers 2 --T 1 --n 2 \
-    --supervision-steps 6 --method dis --batch 64 --lr 1e-3 --warmup 100 --weight-decay 0.1 \
-    --minutes "${DEMO_MINUTES:-2}" --eval-every 10 --eval-limit 200 --checkpoint build/demo/fresh
+    --supervision-steps 6 --puzzle-emb-len 0 --method dis --batch 32 --lr 1e-3 --warmup 100 \
+    --weight-decay 0.1 --seed 1 --minutes "${DEMO_MINUTES:-2}" --eval-every 25 --eval-limit 200 \
+    --checkpoint build/demo/fresh
 echo
 echo "== The fresh model solving a held-out puzzle, step by step"
 "$bin" solve --checkpoint build/demo/fresh/model.safetensors --data "$data" --index 7
