@@ -146,7 +146,7 @@ def main() -> int:
             ok = ratio <= target if lower_is_better else ratio >= target
             status = "ok" if ok else "MISSED"
             if not ok:
-                failures.append(f"{name}: {figure}")
+                failures.append(f"{name}: {figure.strip()}")
         tgt = "" if target is None else (f"<={target:g}" if lower_is_better else f">={target:g}")
         print(f"{name:<11} {figure:<44} {fmt(e, digits):>10} {fmt(t, digits):>10} "
               f"{fmt(ratio, 2) + 'x' if ratio is not None else '-':>7}  {tgt:<8} {status}")
