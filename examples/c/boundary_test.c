@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "trmdis.h"
+#include "test_files.h"
 
 static int failures = 0;
 static int checks = 0;
@@ -372,32 +373,6 @@ static char scratch[] = "/tmp/trmdis-boundary-XXXXXX";
 
 static void scratch_path(char *out, size_t size, const char *name) { snprintf(out, size, "%s/%s", scratch, name); }
 
-static void write_bytes(const char *path, const void *bytes, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(bytes, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-/* The whole file, malloc'd; *n receives its size. */
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)size + 1);
-    if (bytes == NULL || fread(bytes, 1, (size_t)size, f) != (size_t)size) exit(2);
-    fclose(f);
-    *n = (size_t)size;
-    return bytes;
-}
-
 #define SENTINEL_MODEL ((trm_model *)(uintptr_t)0x5eed)
 
 /* trm_model_load on `path` must fail with `want`, leaving *out alone. */
@@ -451,7 +426,7 @@ static void test_model_files(trm_model *model) {
 
     /* Truncated copies of a good file, cut everywhere from the length prefix to the last byte. */
     size_t n = 0;
-    unsigned char *good = read_bytes(path, &n);
+    unsigned char *good = read_bytes(path, &n, 0);
     const size_t cuts[] = {1, 7, 8, 9, 64, n / 3, n / 2, n - 4, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         write_bytes(bad, good, cuts[i]);
@@ -945,7 +920,7 @@ static void test_trainer(trm_model *model, trm_dataset *data) {
     write_bytes(bad_state, "garbage garbage garbage", 23);
     EXPECT_STATUS(TRM_ERR_FORMAT, trm_trainer_resume(bad_dir, data, NULL, NULL, &resumed));
     size_t n = 0;
-    unsigned char *bytes = read_bytes(state, &n);
+    unsigned char *bytes = read_bytes(state, &n, 0);
     const size_t cuts[] = {8, 100, n / 2, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         write_bytes(bad_state, bytes, cuts[i]);

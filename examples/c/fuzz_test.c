@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "trmdis.h"
+#include "test_files.h"
 
 static int failures = 0, checks = 0, accepted = 0, refused = 0;
 
@@ -63,30 +64,6 @@ static size_t hostile_size(size_t right) {
 /* ---- Files ---- */
 static char scratch[] = "/tmp/trmdis-fuzz-XXXXXX";
 
-static void write_bytes(const char *path, const void *bytes, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || (n > 0 && fwrite(bytes, 1, n, f) != n)) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)size + 256);
-    if (bytes == NULL || fread(bytes, 1, (size_t)size, f) != (size_t)size) exit(2);
-    fclose(f);
-    *n = (size_t)size;
-    return bytes;
-}
 
 /* Damages `bytes` in place (room for 128 more): truncation, flips, a lying 8-byte length, junk appended.
  * Returns the new length. */
@@ -249,7 +226,7 @@ static void fuzz_model_files(trm_model *model, int rounds) {
     snprintf(bad, sizeof bad, "%s/bad.safetensors", scratch);
     if (trm_model_save(model, good) != TRM_OK) exit(2);
     size_t n = 0;
-    unsigned char *original = read_bytes(good, &n);
+    unsigned char *original = read_bytes(good, &n, 256);
     unsigned char *copy = malloc(n + 256);
     if (copy == NULL) exit(2);
     for (int r = 0; r < rounds; r++) {
@@ -287,7 +264,7 @@ static void fuzz_dataset_files(const char *fixture, int rounds) {
     mkdir(path, 0700);
     for (int f = 0; f < F; f++) {
         snprintf(path, sizeof path, "%s/test/%s", fixture, files[f]);
-        original[f] = read_bytes(path, &sizes[f]);
+        original[f] = read_bytes(path, &sizes[f], 0);
     }
     for (int r = 0; r < rounds; r++) {
         int victim = (int)uniform(0, F - 1);
