@@ -57,7 +57,7 @@ bench: deps
 
 # DIS against the TRM-ACT baseline on five CPU-sized tasks: trains, evaluates and writes docs/results.md with
 # its figures (docs/results/*.png); datasets and runs in build/experiment/. About two hours (quick: ten
-# minutes). EXPERIMENT_SCALE multiplies every training budget; EXPERIMENT_TASKS picks tasks (comma-separated).
+# minutes, docs/results-quick.md). EXPERIMENT_SCALE multiplies every training budget; EXPERIMENT_TASKS picks tasks (comma-separated).
 EXP_VENV ?= .venv-experiment
 EXPERIMENT_SCALE ?= 1
 EXPERIMENT_TASKS ?= sudoku4,nqueens6,sudoku6,nqueens8,maze7
