@@ -126,21 +126,26 @@ def test_an_exception_in_the_callback_stops_the_run_and_propagates(data):
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="needs POSIX signals")
 def test_ctrl_c_stops_after_the_current_step_and_is_reraised(data):
-    # SIGINT raised on the main thread during step 3's callback: deterministic, unlike a timer thread's
-    # os.kill, which once (in a fresh-clone `make test` under load 5-10) never reached the handler in 60 s.
-    model, trainer = small_trainer(data, max_steps=100_000, max_seconds=60)
-    steps = []
+    # A shell starts background jobs with SIGINT ignored, and then Python installs no handler and run()
+    # rightly leaves Ctrl-C alone; so the test puts Python's default handler in place itself. SIGINT is raised
+    # on the main thread during step 3's callback, deterministically.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        model, trainer = small_trainer(data, max_steps=100_000, max_seconds=60)
+        steps = []
 
-    def ctrl_c_at_step_3(info):
-        steps.append(info.step)
-        if info.step == 3:
-            signal.raise_signal(signal.SIGINT)
+        def ctrl_c_at_step_3(info):
+            steps.append(info.step)
+            if info.step == 3:
+                signal.raise_signal(signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
-        trainer.run(progress=True, callback=ctrl_c_at_step_3)
-    assert steps == [1, 2, 3]  # the run ended after the step during which Ctrl-C came
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
-    assert trainer.step().optimizer_steps > 0
+        with pytest.raises(KeyboardInterrupt):
+            trainer.run(progress=True, callback=ctrl_c_at_step_3)
+        assert steps == [1, 2, 3]  # the run ended after the step during which Ctrl-C came
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back
+        assert trainer.step().optimizer_steps > 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def weights_probe(model, inputs):
