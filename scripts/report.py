@@ -41,6 +41,17 @@ def shared_legend(fig, axes):
     fig._legend_ax.legend(list(seen.values()), list(seen.keys()), loc="center", fontsize=8, frameon=False)
 
 
+
+def finish_panels(fig, axes, title, command, path):
+    """Title, the legend shared by the panels (none when axes is None), the command footer, then save."""
+    fig.suptitle(title, fontsize=11)
+    if axes is not None:
+        shared_legend(fig, axes)
+    footer(fig, command)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
 def pct(x):
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -70,12 +81,7 @@ def curve_plot(meta, path, xkey, xlabel, logx, title):
         if logx:
             ax.set_xscale("log")
         ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=11)
-    shared_legend(fig, axes)
-    footer(fig, meta["command"])
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    finish_panels(fig, axes, title, meta["command"], path)
 
 
 def hamming_plot(meta, path):
@@ -97,12 +103,8 @@ def hamming_plot(meta, path):
         ax.set_ylabel("mean Hamming distance (cells)")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    fig.suptitle("Distance to the answer after each supervision step (final checkpoints, held-out puzzles)", fontsize=11)
-    shared_legend(fig, axes)
-    footer(fig, meta["command"])
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    finish_panels(fig, axes, "Distance to the answer after each supervision step (final checkpoints, held-out puzzles)",
+                  meta["command"], path)
 
 
 def inference_budget_plot(meta, path):
@@ -127,12 +129,7 @@ def inference_budget_plot(meta, path):
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    fig.suptitle("Inference: accuracy after each supervision step against its cost", fontsize=11)
-    shared_legend(fig, axes)
-    footer(fig, meta["command"])
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    finish_panels(fig, axes, "Inference: accuracy after each supervision step against its cost", meta["command"], path)
 
 
 def guidance_plot(meta, path):
@@ -154,12 +151,7 @@ def guidance_plot(meta, path):
         ax.set_ylabel("held-out accuracy (fraction)")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    fig.suptitle("Guidance weight at inference (final checkpoints; w = 1 is plain inference)", fontsize=11)
-    shared_legend(fig, axes)
-    footer(fig, meta["command"])
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    finish_panels(fig, axes, "Guidance weight at inference (final checkpoints; w = 1 is plain inference)", meta["command"], path)
 
 
 def corruption_plot(meta, path):
@@ -188,11 +180,8 @@ def corruption_plot(meta, path):
         for ax in row:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-    fig.suptitle("DIS corruption kernels side by side (same budget, trained two at a time)", fontsize=11)
-    footer(fig, meta["command"])
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    finish_panels(fig, None, "DIS corruption kernels side by side (same budget, trained two at a time)",
+                  meta["command"], path)
     return True
 
 
