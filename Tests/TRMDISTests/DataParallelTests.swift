@@ -138,12 +138,17 @@ import Glibc
         let group = ThreadGroup(size: 2)
         group.failAfter = 4
         var messages = ["", ""]
+        // Both ranks fail at about the same moment: the shared array needs the lock (an unlocked write
+        // once lost a rank's message in CI).
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+        defer { lock.deallocate() }
         runConcurrently(2) { r in
             do {
                 let t = try Trainer(model: try Model(config: c, seed: 4), examples: ex, config: tc, reducer: group.reducer(rank: r))
                 for _ in 0..<3 { _ = try t.trainStep() }
             } catch {
-                messages[r] = "\(error)"
+                pthread_mutex_lock(lock); messages[r] = "\(error)"; pthread_mutex_unlock(lock)
             }
         }
         #expect(messages == ["I/O error: test transport failed on call 4", "I/O error: test transport failed on call 4"])
