@@ -31,18 +31,16 @@ struct Block {
     }
 
     /// Buffers shared by all blocks; their contents never outlive one block's forward or backward.
+    /// The sub-layer outputs need none: forward writes them into `mid` and `out`, and attention's backward
+    /// writes dContext over the block's saved `out`, dead once the output norm's backward has read it.
     struct Scratch {
-        let f, xT, dT, dContext, act, dProbs: UnsafeMutablePointer<Float>
+        let xT, dT, act, dProbs: UnsafeMutablePointer<Float>
         let dProbsSlots: Int
 
         init(_ s: Block.Shapes, arena: Arena) {
             let rows = s.rows, d = s.dModel
-            // `f` holds a sub-layer's output in forward only. The backward-only dContext, and the token
-            // mixer's xT (dead once the mixer has run, before the MLP writes f), share its memory.
-            f = arena.floats(rows * d)
-            xT = f
+            xT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
             dT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
-            dContext = f
             let tokenInner = s.tokenMixer.map { $0.channelRows * $0.swiglu.inner } ?? 0
             act = arena.floats(max(rows * s.mlp.inner, tokenInner))
             dProbsSlots = Threads.count
@@ -85,22 +83,25 @@ struct Block {
     /// saved.out = block(x). `x` may be `saved.out` itself (the no-gradient path reuses one Saved).
     func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
         let s = shapes, rows = s.rows, d = s.dModel
+        // Each sub-layer writes its output where the norm then puts the block's value, and the residual
+        // sum is formed there in place; x is read for the last time by the first norm, so `saved.out`
+        // may be x.
         if let attention = s.attention {
             attention.forward(x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope,
-                              saved: saved.attention!, out: scratch.f)
-            RMSNorm.forward(adding: x, scratch.f, into: saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
+                              saved: saved.attention!, out: saved.mid)
+            RMSNorm.forward(adding: x, saved.mid, into: saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
         } else if let mixer = s.tokenMixer {
             mixer.forward(x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown, saved: saved.tokenMixer!,
                           xT: scratch.xT, f: scratch.dT, act: scratch.act, out: saved.mid)
         }
         s.mlp.forward(saved.mid, wGateUp: w + offsets.gateUp, wDown: w + offsets.down, gateUp: saved.gateUp,
-                      act: scratch.act, out: scratch.f, rows: rows)
-        RMSNorm.forward(adding: scratch.f, saved.mid, into: saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
+                      act: scratch.act, out: saved.out, rows: rows)
+        RMSNorm.forward(adding: saved.out, saved.mid, into: saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
     }
 
     /// Turns d (the gradient of the block's output) into the gradient of its input `x`, in place, and
     /// accumulates the weight gradients into `dW` (same layout as the weights). Consumes `saved`: the
-    /// SwiGLU pre-activations are overwritten by their gradients, so run it once per forward.
+    /// SwiGLU pre-activations, the qkv and the output are overwritten, so run it once per forward.
     func backward(_ d: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
                   dW: UnsafeMutablePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
         let s = shapes, rows = s.rows, width = s.dModel
@@ -113,7 +114,7 @@ struct Block {
             RMSNorm.backward(d, y: saved.mid, rstd: saved.rstdMid, d, rows: rows, width: width)
             // The qkv gradient overwrites the saved qkv, as the SwiGLU one does the pre-activation.
             attention.backward(d, x: x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope, saved: saved.attention!,
-                               dWQKV: dW + offsets.qkv, dWO: dW + offsets.o, dContext: scratch.dContext,
+                               dWQKV: dW + offsets.qkv, dWO: dW + offsets.o, dContext: saved.out,
                                dQKV: saved.attention!.qkv, dProbs: scratch.dProbs, dProbsSlots: scratch.dProbsSlots, dx: d)
         } else if let mixer = s.tokenMixer {
             mixer.backward(d, x: x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown,

@@ -32,7 +32,7 @@ public final class Runner {
     public let logits: UnsafeMutablePointer<Float>
     /// [B, 2]: q_halt, q_continue.
     public let qLogits: UnsafeMutablePointer<Float>
-    /// x of the last forward, [B, L, D].
+    /// x of the last forward, [B, L, D]; backward overwrites it with dX.
     public let x: UnsafeMutablePointer<Float>
 
     // Gradients: the caller writes dLogits and dQ, `backward` accumulates into `gradients`.
@@ -42,8 +42,10 @@ public final class Runner {
     public let gradients: UnsafeMutablePointer<Float>
     /// [B, puzzleEmbDim]: the gradient of each example's puzzle-embedding row (overwritten by backward).
     public let puzzleGradients: UnsafeMutablePointer<Float>
-    /// The gradient of x from the last backward, [B, L, D].
-    public let dX: UnsafeMutablePointer<Float>
+    /// The gradient of x from the last backward, [B, L, D]. It is `x`'s memory: x is dead once the
+    /// forward has run (backward reads the saved call inputs, and the embedding's backward the tokens),
+    /// so backward overwrites it.
+    public var dX: UnsafeMutablePointer<Float> { x }
 
     /// Bytes of the activations kept for backward: the inputs and saved buffers of the gradient-bearing
     /// cycle's n+1 net calls (the benchmark's memory yardstick, with parameters and optimiser state).
@@ -86,7 +88,6 @@ public final class Runner {
         dQ = arena.floats(batchSize * 2)
         gradients = arena.floats(model.layout.total)
         puzzleGradients = arena.floats(batchSize * c.puzzleEmbDim)
-        dX = arena.floats(n)
         dFlow = arena.floats(n)
         let arena = self.arena
         let before = arena.bytes
