@@ -271,6 +271,20 @@ def write(meta, report_dir, root):
         f.write(text)
 
 
+def machine_state(meta):
+    """Quiet or shared, from the load averages measured while the runs trained: two training threads alone
+    make a load of about 2."""
+    loads = [r["load"]["load_mean"] for t in meta["tasks"].values() for r in t["runs"].values() if "load" in r]
+    if not loads:
+        return "load not recorded"
+    busiest = max(loads)
+    if busiest <= 2.6:
+        return (f"otherwise idle while the runs trained (mean load average per pair of runs {min(loads):.1f}-{busiest:.1f}: "
+                "the two training threads themselves)")
+    return (f"**shared** with other jobs while the runs trained (mean load average per pair of runs "
+            f"{min(loads):.1f}-{busiest:.1f}, where the two training threads alone make about 2)")
+
+
 def markdown(meta, has_corruption):
     tasks = meta["tasks"]
     quick = meta["mode"] == "quick"
@@ -302,7 +316,7 @@ def markdown(meta, has_corruption):
       "thousand optimiser steps are too short for a 0.999 average).")
     w("- Same network for both on a task: attention, RoPE, no puzzle prefix, the widths in the table; "
       "AdamATan2, stablemax cross-entropy, weight decay 0.1, gradient norm clipped at 1, seed 0.")
-    w(f"- Machine: {meta['cpus']} cores, **shared** with other jobs (builds, benchmarks of other sessions). "
+    w(f"- Machine: {meta['cpus']} cores, {machine_state(meta)}. "
       "Each task's DIS and TRM runs train at the same time, one thread each, so they see the same load. "
       f"Load average at the start: `{meta['uptime_start'].split('load average:')[-1].strip()}`, at the end: "
       f"`{meta.get('uptime_end', '').split('load average:')[-1].strip()}`; per task below.")
@@ -522,7 +536,7 @@ def analysis(meta):
     out += ["", "Why the budget decides here: per optimiser step DIS backpropagates through 3 applications and runs "
             "none without gradient, TRM runs 14 without and 7 with gradient, so on one thread DIS takes several "
             "optimiser steps for each of TRM's, and each TRM example needs up to 16 of them before it halts. "
-            "With minutes of a shared CPU both methods are still early in learning, and a task where neither beats "
+            "With minutes of a 2-core CPU both methods are still early in learning, and a task where neither beats "
             "copying the puzzle cannot test the claim: N-Queens in particular, where a blank board is already "
             "90-95% token-correct, is learnt last (the issue's note: a small model first learns to copy the given "
             "queens)."]
