@@ -52,6 +52,7 @@ def finish_panels(fig, axes, title, command, path):
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
+
 def log_x(ax):
     """A log x axis labelled at 1, 2 and 5 times each power of ten as 200k, 1M: matplotlib's own minor
     labels (3x10^5 4x10^5 ...) overlap on spans of about one decade."""

@@ -84,8 +84,8 @@ struct Block {
     func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
         let s = shapes, rows = s.rows, d = s.dModel
         // Each sub-layer writes its output where the norm then puts the block's value, and the residual
-        // sum is formed there in place; x is read for the last time by the first norm, so `saved.out`
-        // may be x.
+        // sum is formed there in place; x is read for the last time by the mixer sub-layer's norm, so
+        // `saved.out` may be x.
         if let attention = s.attention {
             attention.forward(x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope,
                               saved: saved.attention!, out: saved.mid)
