@@ -6,6 +6,7 @@
  *
  *     trm_model_config cfg;
  *     trm_model_config_preset("dis-compact", &cfg);   // or trm_model_config_init + fields
+ *     trm_model_config_for_method(&cfg, TRM_METHOD_DIS); // the time embedding the method trains
  *     trm_model *model = NULL;
  *     if (trm_model_create(&cfg, 42, &model) != TRM_OK) { puts(trm_last_error()); return 1; }
  *     int64_t n = 0; trm_model_parameter_count(model, &n);
@@ -57,11 +58,13 @@ extern "C" {
 /* ---- Versions ------------------------------------------------------------------------------------------- */
 
 #define TRM_VERSION_MAJOR 0
-#define TRM_VERSION_MINOR 2
+#define TRM_VERSION_MINOR 3
 #define TRM_VERSION_PATCH 0
 /* Bumped on any change of a struct layout or a function signature. Bindings check it when they load.
- * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data). */
-#define TRM_ABI_VERSION 2
+ * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
+ * 3: trm_predict_params gained time_rows; trm_protocol and trm_model_protocol; trm_model_config_for_method;
+ *    trm_train_params.ema_rate -1 (the method's default) is the default. */
+#define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
 const char *trm_version(void);
@@ -137,6 +140,11 @@ void trm_model_config_init(trm_model_config *config);
  * "dis-medium" or "nqueens". TRM_ERR_INVALID_ARG for another name; `config` is untouched then. */
 int trm_model_config_preset(const char *name, trm_model_config *config);
 
+/* Adapts `config` to the training method (a trm_method), as `trmdis train --method` does: the DIS step-time
+ * embedding on for TRM_METHOD_DIS, off for TRM_METHOD_TRM (TRM-ACT never trains past its first row). Call it
+ * after choosing a preset and before setting time_embedding yourself. TRM_ERR_INVALID_ARG for another method. */
+int trm_model_config_for_method(trm_model_config *config, int32_t method);
+
 /* ---- Model ---------------------------------------------------------------------------------------------- */
 
 typedef struct trm_model trm_model;
@@ -154,6 +162,28 @@ int trm_model_get_config(const trm_model *model, trm_model_config *config);
 
 /* The trainable parameter count as the reference counts it (no puzzle embeddings, H_init, L_init). */
 int trm_model_parameter_count(const trm_model *model, int64_t *count);
+
+/* Which rows of the DIS step-time table the supervision steps use. */
+typedef enum trm_time_rows {
+    TRM_TIME_ROWS_PER_STEP = 0, /* step s uses row min(s, supervision_steps): DIS */
+    TRM_TIME_ROWS_FIRST = 1     /* every step uses row 1: TRM-ACT trained on a model with a table */
+} trm_time_rows;
+
+/* How a model was trained, as far as inference must repeat it (docs/model.md, "The inference protocol").
+ * A trainer records it on its model and model files carry it, so prediction and evaluation follow it by
+ * default. A file without a record (written before ABI 3) and an untrained model follow the rule: a model
+ * with a time embedding is DIS with feedback and per-step rows, one without is TRM-ACT. */
+typedef struct trm_protocol {
+    size_t struct_size;        /* sizeof(trm_protocol), set by the caller */
+    int32_t recorded;          /* 1: the model's training record; 0: the rule above */
+    int32_t method;            /* trm_method */
+    int32_t feedback;          /* 1: each step's prediction was the next step's input */
+    int32_t time_rows;         /* trm_time_rows (meaningless without a time embedding) */
+    int32_t supervision_steps; /* N_sup: the default number of inference steps */
+} trm_protocol;
+
+/* The protocol `model` was trained with (or the rule's, when it has no record). */
+int trm_model_protocol(const trm_model *model, trm_protocol *out);
 
 /* ---- Runner: supervision steps for a fixed batch size ---------------------------------------------------- */
 
@@ -231,7 +261,8 @@ int trm_dataset_seq_len(const trm_dataset *dataset, int32_t *seq_len);
 
 /* ---- Inference and evaluation --------------------------------------------------------------------------- */
 
-/* Inference always runs a fixed number of supervision steps from a fresh carry (no halting). */
+/* Inference always runs a fixed number of supervision steps from a fresh carry (no halting), by default with
+ * the protocol the model was trained with (trm_model_protocol). */
 
 /* The most supervision steps one prediction runs. */
 #define TRM_MAX_STEPS 4096
@@ -240,9 +271,11 @@ typedef struct trm_predict_params {
     size_t struct_size; /* sizeof(trm_predict_params), set by trm_predict_params_init */
     int32_t steps;      /* supervision steps, 1...TRM_MAX_STEPS; 0 = the model's supervision_steps (default) */
     float guidance;     /* guidance weight w: logits = (1-w)*before + w*after each step; 1 = plain (default) */
-    int32_t feedback;   /* feed each step's prediction back as the next input: 1 yes, 0 no, -1 the model's
-                           default (yes with a time embedding, i.e. DIS; no for TRM); default -1 */
+    int32_t feedback;   /* feed each step's prediction back as the next input: 1 yes, 0 no, -1 as the model
+                           was trained (default) */
     int32_t batch_size; /* examples run together, 1...1048576; 0 = min(64, examples) (default) */
+    int32_t time_rows;  /* step-time rows: a trm_time_rows, or -1 as the model was trained (default); ignored
+                           without a time embedding */
 } trm_predict_params;
 
 /* Fills `params` with the defaults above and sets struct_size. NULL does nothing. */
@@ -357,7 +390,8 @@ typedef struct trm_train_params {
     float puzzle_emb_lr;           /* puzzle-embedding rate (sign SGD), >= 0: 1e-2 */
     float puzzle_emb_weight_decay; /* >= 0: 0.1 */
     float grad_clip;               /* clip the global gradient norm to this; 0 = off (default) */
-    float ema_rate;                /* EMA of the weights for evaluation and checkpoints, in (0, 1); 0 = off */
+    float ema_rate;                /* EMA of the weights for evaluation and checkpoints, in (0, 1); 0 = off;
+                                      -1 = the method's default: 0.999 for TRM, off for DIS (default) */
     int32_t corruption;            /* DIS: trm_corruption: TRM_CORRUPTION_PATH */
     int32_t mask_token;            /* DIS: the mask kernel's token, inside the vocabulary: 0 */
     int32_t feedback_predictions;  /* DIS: 1 = feed each step's argmax back as the next input (official): 1 */

@@ -24,6 +24,15 @@ public func trm_model_config_preset(_ name: UnsafePointer<CChar>?, _ config: Uns
 }
 
 @c @implementation
+public func trm_model_config_for_method(_ config: UnsafeMutablePointer<trm_model_config>?, _ method: Int32) -> Int32 {
+    guarded("trm_model_config_for_method") { () throws(Failure) in
+        guard let config else { throw .invalid("config is NULL") }
+        let m = try parseMethod(method, "method")
+        config.pointee = trm_model_config(try modelConfig(from: config.pointee).forMethod(m))
+    }
+}
+
+@c @implementation
 public func trm_model_create(_ config: UnsafePointer<trm_model_config>?, _ seed: UInt64,
                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32
 {
@@ -61,5 +70,23 @@ public func trm_model_parameter_count(_ model: OpaquePointer?, _ count: UnsafeMu
         let m = try Handles.model(model)
         guard let count else { throw .invalid("count is NULL") }
         count.pointee = Int64(m.model.parameterCount)
+    }
+}
+
+@c @implementation
+public func trm_model_protocol(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<trm_protocol>?) -> Int32 {
+    guarded("trm_model_protocol") { () throws(Failure) in
+        let m = try Handles.model(model).model
+        guard let out else { throw .invalid("out is NULL") }
+        try checkSize(out.pointee.struct_size, MemoryLayout<trm_protocol>.size, "out", "trm_protocol")
+        let p = m.inferenceProtocol
+        var r = trm_protocol()
+        r.struct_size = MemoryLayout<trm_protocol>.size
+        r.recorded = m.trainingRecord == nil ? 0 : 1
+        r.method = cMethod(p.method)
+        r.feedback = p.feedbackPredictions ? 1 : 0
+        r.time_rows = cTimeRows(p.timeRows)
+        r.supervision_steps = Int32(clamping: p.supervisionSteps)
+        out.pointee = r
     }
 }

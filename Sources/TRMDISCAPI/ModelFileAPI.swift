@@ -22,18 +22,10 @@ public func trm_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePo
         // Model.load's steps, with the memory check between reading the configuration and allocating.
         let (st, config) = try engine { () throws(TRMError) -> (SafeTensors, ModelConfig) in
             let st = try SafeTensors.load(file)
-            guard let json = st.metadata[Model.configMetadataKey] else {
-                throw .format("\(file): no '\(Model.configMetadataKey)' metadata; it was not written by libtrmdis "
-                    + "or its converter")
-            }
-            return (st, try checkpointConfig(json, file))
+            return (st, try Model.storedConfig(st, file: file))
         }
         try MemoryCheck.model(config)
-        let model = try engine { () throws(TRMError) -> Model in
-            let model = try Model(config: config, seed: 0)
-            try model.loadTensors(st, file: file)
-            return model
-        }
+        let model = try engine { () throws(TRMError) -> Model in try Model.load(st, config: config, file: file) }
         out.pointee = Handles.open(ModelHandle(model))
     }
 }
@@ -64,15 +56,4 @@ func safeTensorsMetadata(_ path: String) -> [String: String]? {
         enum CodingKeys: String, CodingKey { case metadata = "__metadata__" }
     }
     return (try? JSONDecoder().decode(Header.self, from: Data(header)))?.metadata
-}
-
-/// The configuration stored in a checkpoint. ModelConfig(json:) reports impossible shapes as invalid
-/// arguments; in a file they are a format error.
-func checkpointConfig(_ json: String, _ file: String) throws(TRMError) -> ModelConfig {
-    do {
-        return try ModelConfig(json: json, file: file)
-    } catch {
-        if case .invalidArgument(let message) = error { throw .format("\(file): bad model configuration: \(message)") }
-        throw error
-    }
 }

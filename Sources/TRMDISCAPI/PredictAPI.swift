@@ -9,6 +9,11 @@ private let maxBatchSize = 1 << 20
 private let defaultBatchSize = 64
 let evalMaxSteps = Int(TRM_EVAL_MAX_STEPS)
 
+/// The C value of a time-row choice.
+func cTimeRows(_ rows: TrainingRecord.TimeRows) -> Int32 {
+    Int32(bitPattern: (rows == .perStep ? TRM_TIME_ROWS_PER_STEP : TRM_TIME_ROWS_FIRST).rawValue)
+}
+
 /// Refuses a struct_size other than this header's sizeof(`cType`).
 func checkSize(_ size: Int, _ expected: Int, _ name: String, _ cType: String) throws(Failure) {
     guard size == expected else {
@@ -52,6 +57,7 @@ public func trm_predict_params_init(_ params: UnsafeMutablePointer<trm_predict_p
     p.guidance = 1
     p.feedback = -1
     p.batch_size = 0
+    p.time_rows = -1
     params.pointee = p
 }
 
@@ -79,11 +85,13 @@ struct Inference {
         guard p.batch_size >= 0 && Int(p.batch_size) <= maxBatchSize else {
             throw .invalid("params->batch_size must be in 0...\(maxBatchSize) (0 = automatic); got \(p.batch_size)")
         }
-        options = .defaults(for: c)
+        guard p.time_rows == -1 || p.time_rows == cTimeRows(.perStep) || p.time_rows == cTimeRows(.first) else {
+            throw .invalid("params->time_rows must be -1 (as trained) or a trm_time_rows (got \(p.time_rows))")
+        }
         steps = p.steps == 0 ? c.supervisionSteps : Int(p.steps)
-        options.steps = steps
-        options.guidance = p.guidance
-        if p.feedback >= 0 { options.feedbackPredictions = p.feedback == 1 }
+        options = InferenceOptions(steps: steps, guidance: p.guidance,
+                                   feedbackPredictions: p.feedback >= 0 ? p.feedback == 1 : nil,
+                                   timeRows: p.time_rows == -1 ? nil : p.time_rows == cTimeRows(.perStep) ? .perStep : .first)
         batchSize = min(p.batch_size == 0 ? defaultBatchSize : Int(p.batch_size), max(1, count))
         try MemoryCheck.predictor(c, batch: batchSize)
     }

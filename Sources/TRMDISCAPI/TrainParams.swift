@@ -11,7 +11,9 @@ private let maxBatchSize: Int32 = 1 << 20
 @c @implementation
 public func trm_train_params_init(_ params: UnsafeMutablePointer<trm_train_params>?) {
     guard let params else { return }
-    params.pointee = trm_train_params(TrainingConfig())
+    var p = trm_train_params(TrainingConfig())
+    p.ema_rate = -1  // the method's default, resolved by the engine when the trainer is created
+    params.pointee = p
 }
 
 extension trm_train_params {
@@ -20,7 +22,7 @@ extension trm_train_params {
     init(_ t: TrainingConfig) {
         self.init()
         struct_size = trainParamsSize
-        method = t.method == .dis ? raw(TRM_METHOD_DIS) : raw(TRM_METHOD_TRM)
+        method = cMethod(t.method)
         batch_size = Int32(clamping: t.batchSize)
         seed = t.seed
         loss = t.loss == .stablemax ? raw(TRM_LOSS_STABLEMAX) : raw(TRM_LOSS_SOFTMAX)
@@ -62,9 +64,25 @@ extension trm_train_params {
     }
 }
 
+/// The engine's method for a trm_method value (argument `name`).
+func parseMethod(_ value: Int32, _ name: String) throws(Failure) -> TrainingConfig.Method {
+    switch value {
+    case raw(TRM_METHOD_DIS): return .dis
+    case raw(TRM_METHOD_TRM): return .trm
+    default: throw .invalid("\(name) must be TRM_METHOD_DIS or TRM_METHOD_TRM (got \(value))")
+    }
+}
+
+/// The C value of a method.
+func cMethod(_ m: TrainingConfig.Method) -> Int32 { m == .dis ? raw(TRM_METHOD_DIS) : raw(TRM_METHOD_TRM) }
+
 /// The caller's params (struct_size checked), or the defaults for NULL.
 func trainParams(_ params: UnsafePointer<trm_train_params>?) throws(Failure) -> trm_train_params {
-    guard let params else { return trm_train_params(TrainingConfig()) }
+    guard let params else {
+        var p = trm_train_params()
+        trm_train_params_init(&p)
+        return p
+    }
     try checkSize(params.pointee.struct_size, trainParamsSize, "params", "trm_train_params")
     return params.pointee
 }
@@ -84,11 +102,7 @@ func trainingConfig(from p: trm_train_params, model c: ModelConfig) throws(Failu
         return value
     }
     var t = TrainingConfig()
-    switch p.method {
-    case raw(TRM_METHOD_DIS): t.method = .dis
-    case raw(TRM_METHOD_TRM): t.method = .trm
-    default: try require(false, "method must be TRM_METHOD_DIS or TRM_METHOD_TRM (got \(p.method))")
-    }
+    t.method = try parseMethod(p.method, "params->method")
     try require(p.batch_size >= 1 && p.batch_size <= maxBatchSize,
                 "batch_size must be in 1...\(maxBatchSize) (got \(p.batch_size))")
     t.batchSize = Int(p.batch_size)
@@ -122,9 +136,9 @@ func trainingConfig(from p: trm_train_params, model c: ModelConfig) throws(Failu
     try require(p.grad_clip == 0 || (p.grad_clip > 0 && p.grad_clip.isFinite),
                 "grad_clip must be 0 (off) or finite and > 0 (got \(p.grad_clip))")
     t.gradClip = p.grad_clip == 0 ? nil : p.grad_clip
-    try require(p.ema_rate == 0 || (p.ema_rate > 0 && p.ema_rate < 1),
-                "ema_rate must be 0 (off) or in (0, 1) (got \(p.ema_rate))")
-    t.emaRate = p.ema_rate == 0 ? nil : p.ema_rate
+    try require(p.ema_rate == -1 || p.ema_rate == 0 || (p.ema_rate > 0 && p.ema_rate < 1),
+                "ema_rate must be -1 (the method's default), 0 (off) or in (0, 1) (got \(p.ema_rate))")
+    t.emaRate = p.ema_rate == -1 ? TrainingConfig(method: t.method).emaRate : p.ema_rate == 0 ? nil : p.ema_rate
     switch p.corruption {
     case raw(TRM_CORRUPTION_PATH): t.corruption = .path
     case raw(TRM_CORRUPTION_MASK): t.corruption = .mask

@@ -167,7 +167,7 @@ public func trm_trainer_resume(_ directory: UnsafePointer<CChar>?, _ train: Opaq
         // What the checkpoint would allocate, from its header, before the engine reads it all.
         let stateFile = dir + "/" + Trainer.stateFile
         if let meta = safeTensorsMetadata(stateFile), let json = meta[Model.configMetadataKey] {
-            let c = try engine { () throws(TRMError) in try checkpointConfig(json, stateFile) }
+            let c = try engine { () throws(TRMError) in try ModelConfig(json: json, file: stateFile) }
             try MemoryCheck.model(c)
             if let text = meta["training_config"],
                let t = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) {

@@ -245,7 +245,7 @@ struct EvalARC: ParsableCommand {
         if let threads { Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
         let report = try evaluateARC(model: model, directory: data, batchSize: batch,
-                                     options: inference.options(for: model.config), limit: limit)
+                                     options: inference.options, limit: limit)
         let s = report.score
         print("\(data): \(s.tasks.count) tasks, \(s.pairCount) test pairs, \(report.examples) examples voted (\(report.steps) steps, w = \(inference.guidance))")
         if s.unvotedPairs > 0 { print("  \(s.unvotedPairs) test pair(s) received no vote") }

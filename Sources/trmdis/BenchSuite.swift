@@ -105,7 +105,7 @@ enum BenchSuite {
         let set = examples(c, count: max(64, batches.max() ?? 1))
         for batch in batches {
             let predictor = try Predictor(model: model, batchSize: batch)
-            let options = InferenceOptions.defaults(for: c)
+            let options = InferenceOptions()
             // Batch 1 is quick: more repeats for a stable median.
             let n = batch == 1 ? max(repeats, 20) : repeats
             let times = try set.inputs.withUnsafeBufferPointer { inputs in

@@ -13,20 +13,29 @@ func loadSplit(directory: String, split name: String) throws -> LoadedSplit {
     return LoadedSplit(examples: split.exampleSet(), metadata: split.metadata, split: split)
 }
 
-/// Options of inference shared by `eval` and `solve`.
+/// Options of inference shared by `eval` and `solve`. Unset, each follows the protocol the checkpoint was
+/// trained with (docs/model.md, "The inference protocol").
 struct InferenceFlags: ParsableArguments {
     @Option(help: "Supervision steps (default: the model's N_sup).") var steps: Int?
     @Option(help: "Guidance weight w: logits (1-w)·l_u + w·l_c (1 = plain).") var guidance: Float = 1
-    @Option(help: "Feed predictions back (default: yes for DIS models, no for TRM).") var feedback: Bool?
+    @Option(help: "Feed predictions back (true/false; default: as the model was trained).") var feedback: Bool?
+    @Option(help: "Step-time rows: per-step (DIS) or first (default: as the model was trained).")
+    var timeRows: TrainingRecord.TimeRows?
 
-    func options(for c: ModelConfig) -> InferenceOptions {
-        var o = InferenceOptions.defaults(for: c)
-        o.steps = steps
-        o.guidance = guidance
-        if let feedback { o.feedbackPredictions = feedback }
-        return o
+    var options: InferenceOptions {
+        InferenceOptions(steps: steps, guidance: guidance, feedbackPredictions: feedback, timeRows: timeRows)
+    }
+
+    /// One line saying which protocol runs on `model`, and where it comes from.
+    func protocolLine(_ model: Model) -> String {
+        let p = options.resolved(for: model)
+        let source = model.trainingRecord == nil ? "inferred: the file has no training record" : "as trained"
+        let time = model.config.timeEmbedding ? ", time rows \(p.timeRows.rawValue)" : ""
+        return "protocol: \(p.method.rawValue), feedback \(p.feedbackPredictions)\(time) (\(source); flags override)"
     }
 }
+
+extension TrainingRecord.TimeRows: ExpressibleByArgument {}
 
 /// `trmdis eval`: accuracy of a checkpoint after every supervision step.
 struct Eval: ParsableCommand {
@@ -46,7 +55,8 @@ struct Eval: ParsableCommand {
         let s = try loadSplit(directory: data, split: split)
         let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))
         let report = try evaluate(model: model, examples: s.examples, batchSize: batch,
-                                  options: inference.options(for: model.config), limit: limit, checker: checker)
+                                  options: inference.options, limit: limit, checker: checker)
+        print(inference.protocolLine(model))
         printReport(report, label: "\(split) (w = \(inference.guidance))")
         print("seconds: \(fixed(report.seconds, 2))")
     }

@@ -23,12 +23,13 @@ struct Solve: ParsableCommand {
         var frames: [(Int, [UInt8], Int)] = []
         try s.examples.inputs.withUnsafeBufferPointer { (x) throws(TRMError) in
             try predictor.run(inputs: x.baseAddress! + index * n, puzzleIds: [s.examples.puzzleIds[index]], count: 1,
-                              options: inference.options(for: model.config)) { step in
+                              options: inference.options) { step in
                 let grid = (0..<n).map { UInt8(clamping: step.predictions[$0]) }
                 let wrong = (0..<n).filter { s.examples.labels[index * n + $0] != Losses.ignoreLabel && Int32(grid[$0]) != s.examples.labels[index * n + $0] }.count
                 frames.append((step.step, grid, wrong))
             }
         }
+        print(inference.protocolLine(model))
         print("\(task), example \(index) of \(data)/\(split); \(model.config.netCallsPerStep) net calls per step")
         show(["puzzle", "answer"], [renderGrid(task, input), renderGrid(task, label)])
         for chunk in stride(from: 0, to: frames.count, by: 4) {

@@ -24,7 +24,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("T"), help: "Override T, the recursion processes per supervision step.") var hCycles: Int?
     @Option(name: .customLong("n"), help: "Override n, the latent updates per recursion process.") var lCycles: Int?
     @Option(help: "Override N_sup, the supervision steps.") var supervisionSteps: Int?
-    @Option(help: "Add the DIS step-time embedding (true/false; `train` turns it on for --method dis).") var timeEmbedding: Bool?
+    @Option(help: "Add the DIS step-time embedding (true/false; `train` default: on for --method dis, off for trm).") var timeEmbedding: Bool?
 
     func config() throws -> ModelConfig {
         guard let p = Preset.named(preset) else {

@@ -40,7 +40,8 @@ public struct Train: ParsableCommand {
             c.vocabSize = train.metadata.vocabSize
             c.seqLen = train.metadata.seqLen
             if c.puzzleEmbLen > 0 { c.numPuzzleIdentifiers = train.metadata.numPuzzleIdentifiers }
-            if training.method == "dis" && model.timeEmbedding == nil { c.timeEmbedding = true }
+            // The time embedding follows the method (ModelConfig.forMethod) unless --time-embedding is given.
+            if model.timeEmbedding == nil { c = c.forMethod(try training.parsedMethod()) }
             try c.validate()
             let batches = Double(train.examples.groupCount) / Double(training.batch)
             plannedSteps = steps ?? epochs.map { max(1, Int(($0 * batches).rounded(.up))) }

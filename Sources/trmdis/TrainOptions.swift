@@ -1,8 +1,8 @@
 import ArgumentParser
 import TRMDIS
 
-/// Options that fill a TrainingConfig. Defaults follow the method: DIS as the official DIS code
-/// (AdamATan2, no EMA), TRM as the TRM code (EMA 0.999).
+/// Options that fill a TrainingConfig. Unset options take the engine's defaults for the method
+/// (`TrainingConfig(method:)`), the same as the C and Python front doors.
 struct TrainOptions: ParsableArguments {
     @Option(help: "Method: dis or trm.") var method: String = "dis"
     @Option(help: "Batch size.") var batch = 64
@@ -13,7 +13,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Loss: stablemax or softmax.") var loss: String = "stablemax"
     @Option(help: "Puzzle-embedding learning rate.") var puzzleEmbLr: Float = 1e-2
     @Option(help: "Puzzle-embedding weight decay.") var puzzleEmbWeightDecay: Float = 0.1
-    @Option(help: "EMA rate of the evaluation weights (0 = off; default 0.999 for trm, off for dis).") var ema: Float?
+    @Option(help: "EMA rate of the evaluation weights (0 = off; default: 0.999 for trm, off for dis).") var ema: Float?
     @Option(help: "Clip the gradient norm to this value.") var gradClip: Float?
     @Option(help: "Cosine decay to lr·ratio after warm-up (1 = constant, the reference).") var minLrRatio: Float = 1
     @Option(help: "DIS corruption kernel: path, mask or random.") var corruption: String = "path"
@@ -23,14 +23,18 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "DIS: one optimiser step per batch instead of per supervision step.") var stepPerBatch = false
     @Option(help: "Seed.") var seed: UInt64 = 0
 
-    func config(totalSteps: Int) throws -> TrainingConfig {
-        var t = TrainingConfig()
+    func parsedMethod() throws -> TrainingConfig.Method {
         guard let m = TrainingConfig.Method(rawValue: method) else { throw ValidationError("--method must be dis or trm") }
+        return m
+    }
+
+    func config(totalSteps: Int) throws -> TrainingConfig {
+        let m = try parsedMethod()
+        var t = TrainingConfig(method: m)
         guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adam-atan2 or adamw") }
         guard let l = LossKind(rawValue: loss) else { throw ValidationError("--loss must be stablemax or softmax") }
         guard let c = TrainingConfig.Corruption(rawValue: corruption) else { throw ValidationError("--corruption must be path, mask or random") }
         guard let w = TrainingConfig.StepWeights(rawValue: stepWeights) else { throw ValidationError("--step-weights must be constant or linear") }
-        t.method = m
         t.optimizer = o
         t.loss = l
         t.corruption = c
@@ -44,8 +48,7 @@ struct TrainOptions: ParsableArguments {
         t.puzzleEmbLR = puzzleEmbLr
         t.puzzleEmbWeightDecay = puzzleEmbWeightDecay
         t.gradClip = gradClip
-        let rate = ema ?? (m == .trm ? 0.999 : 0)
-        t.emaRate = rate > 0 ? rate : nil
+        if let ema { t.emaRate = ema > 0 ? ema : nil }
         t.maskToken = maskToken
         t.feedbackPredictions = feedback
         t.optimizerStepPerSupervisionStep = !stepPerBatch

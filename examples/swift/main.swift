@@ -17,10 +17,10 @@ config.numLayers = 1
 config.hCycles = 1
 config.lCycles = 2
 config.supervisionSteps = 4
-config.timeEmbedding = true
+config = config.forMethod(.dis)  // the step-time embedding DIS trains
 let model = try Model(config: config, seed: 1)
 
-var training = TrainingConfig()
+var training = TrainingConfig(method: .dis)
 training.batchSize = 64
 training.learningRate = 3e-3
 training.warmupSteps = 50
@@ -30,7 +30,8 @@ for step in 1...300 {
     if step % 50 == 0 { print("step \(step): loss \(m.loss), exact \(m.exactAccuracy)") }
 }
 
-// 3. Save, load, evaluate on unseen puzzles.
+// 3. Save, load, evaluate on unseen puzzles. The file records how the model was trained, so inference
+// repeats that protocol (feedback, step-time rows) by default.
 try model.save(to: "/tmp/sudoku4-dis.safetensors")
 let loaded = try Model.load(from: "/tmp/sudoku4-dis.safetensors")
 let report = try evaluate(model: loaded, examples: test)
@@ -42,7 +43,7 @@ let n = test.seqLen
 print("puzzle:", test.inputs[0..<n].map { $0 == 1 ? "." : String($0 - 1) }.joined())
 try test.inputs.withUnsafeBufferPointer { inputs in
     try predictor.run(inputs: inputs.baseAddress!, puzzleIds: nil, count: 1,
-                      options: .defaults(for: loaded.config)) { step in
+                      options: InferenceOptions()) { step in
         print("step \(step.step):", (0..<n).map { String(step.predictions[$0] - 1) }.joined())
     }
 }

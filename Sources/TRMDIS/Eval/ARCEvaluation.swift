@@ -234,7 +234,7 @@ public func evaluateARC(model: Model, split: PuzzleSplit, identifiers: [String],
         throw .invalidArgument("puzzle identifier \(bad) is outside the model's table of \(c.numPuzzleIdentifiers); was the model trained on this dataset?")
     }
     var evaluator = try ARCEvaluator(tasks: testPuzzles, identifiers: identifiers)
-    let options = options ?? .defaults(for: c)
+    let options = options ?? InferenceOptions()
     let steps = options.steps ?? c.supervisionSteps
     let n = ARCEncoding.seqLen
     let total = min(split.exampleCount, max(0, limit ?? split.exampleCount))

@@ -45,7 +45,7 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
                      limit: Int? = nil, checker: SolutionChecker? = nil) throws(TRMError) -> EvalReport {
     try examples.validate(for: model.config)
     let c = model.config, n = c.seqLen
-    let options = options ?? .defaults(for: c)
+    let options = options ?? InferenceOptions()
     let steps = options.steps ?? c.supervisionSteps
     let total = min(examples.count, limit ?? examples.count)
     let predictor = try Predictor(model: model, batchSize: min(batchSize, max(1, total)))

@@ -1,22 +1,32 @@
-/// How inference runs (dis.md §1.10, trm.md §2.4): always a fixed number of supervision steps.
+/// How inference runs (docs/model.md, "Inference"): always a fixed number of supervision steps from a
+/// fresh carry. The defaults are the protocol the model was trained with (`Model.inferenceProtocol`);
+/// every field can be overridden.
 public struct InferenceOptions: Sendable {
-    /// Supervision steps to run (default: the model's N_sup).
+    /// Supervision steps to run (nil: the model's N_sup).
     public var steps: Int?
     /// Guidance weight w: the step's logits are (1−w)·l_u + w·l_c, with l_u the readout of y before the
-    /// step and l_c after it (dis.md §2). w = 1 is plain inference.
+    /// step and l_c after it (DIS paper, Eq. 5). w = 1 is plain inference.
     public var guidance: Float = 1
-    /// Feed each step's prediction back as the next step's input (DIS, official code).
-    public var feedbackPredictions: Bool
+    /// Feed each step's prediction back as the next step's input (nil: as trained).
+    public var feedbackPredictions: Bool?
+    /// Which step-time rows the steps use (nil: as trained; ignored without a table).
+    public var timeRows: TrainingRecord.TimeRows?
 
-    public init(steps: Int? = nil, guidance: Float = 1, feedbackPredictions: Bool) {
+    public init(steps: Int? = nil, guidance: Float = 1, feedbackPredictions: Bool? = nil,
+                timeRows: TrainingRecord.TimeRows? = nil) {
         self.steps = steps
         self.guidance = guidance
         self.feedbackPredictions = feedbackPredictions
+        self.timeRows = timeRows
     }
 
-    /// DIS models (with a step-time embedding) feed predictions back; TRM models keep the input.
-    public static func defaults(for c: ModelConfig) -> InferenceOptions {
-        InferenceOptions(feedbackPredictions: c.timeEmbedding)
+    /// The protocol these options give for `model`: its own, with the overridden fields replaced.
+    public func resolved(for model: Model) -> TrainingRecord {
+        var p = model.inferenceProtocol
+        if let feedbackPredictions { p.feedbackPredictions = feedbackPredictions }
+        if let timeRows { p.timeRows = timeRows }
+        p.supervisionSteps = model.config.supervisionSteps
+        return p
     }
 }
 
@@ -69,9 +79,10 @@ public final class Predictor {
         try runner.validateInputs()
         runner.resetCarry()
         let w = options.guidance, cells = b * n * c.vocabSize
+        let trained = options.resolved(for: model)
         for s in 1...steps {
             if w != 1 { runner.readout(logits: unconditional, q: qScratch) }
-            runner.timeStep = min(s, max(0, c.timeEmbeddingRows - 1))
+            runner.timeStep = trained.timeRow(step: s)
             try runner.forward(requiresGrad: false)
             let logits = runner.logits
             if w != 1 {
@@ -79,7 +90,7 @@ public final class Predictor {
             }
             Predictions.argmax(logits, cells: b * n, vocab: c.vocabSize, into: predictions)
             try onStep(InferenceStep(step: s, predictions: predictions, logits: logits, qLogits: runner.qLogits))
-            if options.feedbackPredictions { runner.tokens.update(from: predictions, count: b * n) }
+            if trained.feedbackPredictions { runner.tokens.update(from: predictions, count: b * n) }
         }
     }
 }

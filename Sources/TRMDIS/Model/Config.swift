@@ -83,6 +83,15 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         return (raw + 255) / 256 * 256
     }
 
+    /// The configuration as trained by `method`: the DIS step-time embedding on for DIS and off for TRM-ACT,
+    /// which never indexes past its first row (docs/model.md). Every front door applies this unless the
+    /// user sets the time embedding explicitly.
+    public func forMethod(_ method: TrainingConfig.Method) -> ModelConfig {
+        var c = self
+        c.timeEmbedding = method == .dis
+        return c
+    }
+
     /// Checks that the shapes make sense; every constructor of a model calls this.
     public func validate() throws(TRMError) {
         func require(_ ok: Bool, _ message: String) throws(TRMError) {

@@ -13,6 +13,12 @@ public final class Model {
     public let hInit: UnsafeMutablePointer<Float>
     public let lInit: UnsafeMutablePointer<Float>
     let rope: RoPE?
+    /// How the model was trained (set by a trainer, read from and written to model files); nil for an
+    /// untrained model or a file that predates the record.
+    public var trainingRecord: TrainingRecord?
+    /// The protocol inference follows by default: the record, or for a model without one the documented
+    /// rule (`TrainingRecord.inferred`).
+    public var inferenceProtocol: TrainingRecord { trainingRecord ?? .inferred(from: config) }
 
     /// Builds a model with freshly initialised weights; the same seed gives the same bits.
     public init(config: ModelConfig, seed: UInt64 = 0) throws(TRMError) {

@@ -1,8 +1,9 @@
 import FoundationEssentials
 
 /// Model weights as safetensors under the official PyTorch state-dict names (trm.md §1.11, without the
-/// `_orig_mod.model.inner.` prefix), with the configuration as JSON metadata, so weights move between
-/// this engine and PyTorch. Buffers travel too: `puzzle_emb.weights`, `H_init`, `L_init`.
+/// `_orig_mod.model.inner.` prefix), with the configuration and the training record as JSON metadata
+/// (docs/formats.md), so weights move between this engine and PyTorch. Buffers travel too:
+/// `puzzle_emb.weights`, `H_init`, `L_init`.
 extension Model {
     public static let configMetadataKey = "trmdis_config"
 
@@ -17,6 +18,7 @@ extension Model {
         st.add("H_init", floats: hInit, shape: [config.hiddenSize])
         st.add("L_init", floats: lInit, shape: [config.hiddenSize])
         st.metadata = ["format": "pt", Model.configMetadataKey: config.jsonString]
+        if let trainingRecord { st.metadata[TrainingRecord.metadataKey] = trainingRecord.jsonString }
         return st
     }
 
@@ -29,12 +31,25 @@ extension Model {
     /// then every tensor, checked by name, shape and dtype. Unknown or missing tensors are errors.
     public static func load(from path: String) throws(TRMError) -> Model {
         let st = try SafeTensors.load(path)
+        return try load(st, config: try storedConfig(st, file: path), file: path)
+    }
+
+    /// The configuration in a model file's metadata, read before anything is allocated for it.
+    public static func storedConfig(_ st: SafeTensors, file: String) throws(TRMError) -> ModelConfig {
         guard let json = st.metadata[configMetadataKey] else {
-            throw .format("\(path): no '\(configMetadataKey)' metadata; it was not written by libtrmdis or its converter")
+            throw .format("\(file): no '\(configMetadataKey)' metadata; it was not written by libtrmdis or its converter")
         }
-        let config = try ModelConfig(json: json, file: path)
+        return try ModelConfig(json: json, file: file)
+    }
+
+    /// The model of a read file whose configuration is `config` (from `storedConfig`), with its training
+    /// record when the file has one.
+    public static func load(_ st: SafeTensors, config: ModelConfig, file: String) throws(TRMError) -> Model {
         let model = try Model(config: config, seed: 0)
-        try model.loadTensors(st, file: path)
+        try model.loadTensors(st, file: file)
+        if let json = st.metadata[TrainingRecord.metadataKey] {
+            model.trainingRecord = try TrainingRecord(json: json, file: file, model: config)
+        }
         return model
     }
 

@@ -109,6 +109,8 @@ public final class Trainer {
         slotTokenScore = arena.doubles(b)
         halted = [Bool](repeating: true, count: global)
         slotSteps = [Int](repeating: 0, count: b)
+        // The protocol travels with the weights: inference and saved files follow how they were trained.
+        model.trainingRecord = TrainingRecord(training: config, model: c)
     }
 
     /// The global batch size (all ranks together).

@@ -55,6 +55,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The defaults of `method`, the one source every front door uses: DIS as the official DIS code (no
+    /// EMA), TRM-ACT as the TRM paper's runs (EMA 0.999 of the evaluation weights).
+    public init(method: Method) {
+        self.method = method
+        emaRate = method == .trm ? 0.999 : nil
+    }
+
     public func validate(for model: ModelConfig) throws(TRMError) {
         func require(_ ok: Bool, _ m: String) throws(TRMError) { if !ok { throw .invalidArgument(m) } }
         try require(batchSize >= 1 && batchSize <= 1 << 20, "batch size must be in 1...1048576")

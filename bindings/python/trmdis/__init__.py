@@ -33,12 +33,12 @@ from .errors import (
     status_string,
 )
 from .dataset import IGNORE_LABEL, Dataset
-from .model import EvalResult, Model, Prediction, Runner
+from .model import EvalResult, InferenceProtocol, Model, Prediction, Runner
 from .training import LOOP_FIELDS, RunResult, StepInfo, TrainParams, Trainer
 
 __all__ = [
     "ABI_VERSION", "ABIError", "AbortedError", "Dataset", "EvalResult", "FormatError", "IGNORE_LABEL",
-    "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "OutOfMemoryError",
+    "InferenceProtocol", "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "OutOfMemoryError",
     "PRESETS", "PosEncoding", "Prediction", "RunResult", "Runner", "StepInfo", "TRMError", "TRMIOError",
     "TrainParams", "Trainer", "abi_version", "get_num_threads", "library_path", "set_log_handler",
     "set_num_threads", "status_string", "version",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 #: The TRM_ABI_VERSION this binding was written for.
-ABI_VERSION = 2
+ABI_VERSION = 3
 #: The single environment override: the full path of the library to load.
 ENV_VAR = "TRMDIS_LIBRARY"
 LIBRARY_NAME = "libtrmdis.so"
@@ -98,6 +98,20 @@ class PredictParamsStruct(ctypes.Structure):
         ("guidance", c_float),
         ("feedback", c_int32),
         ("batch_size", c_int32),
+        ("time_rows", c_int32),
+    ]
+
+
+class ProtocolStruct(ctypes.Structure):
+    """trm_protocol."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("recorded", c_int32),
+        ("method", c_int32),
+        ("feedback", c_int32),
+        ("time_rows", c_int32),
+        ("supervision_steps", c_int32),
     ]
 
 
@@ -210,6 +224,7 @@ TRM_LOSS_STABLEMAX, TRM_LOSS_SOFTMAX = range(2)
 TRM_OPTIMIZER_ADAM_ATAN2, TRM_OPTIMIZER_ADAMW = range(2)
 TRM_CORRUPTION_PATH, TRM_CORRUPTION_MASK, TRM_CORRUPTION_RANDOM = range(3)
 TRM_STEP_WEIGHTS_CONSTANT, TRM_STEP_WEIGHTS_LINEAR = range(2)
+TRM_TIME_ROWS_PER_STEP, TRM_TIME_ROWS_FIRST = range(2)
 
 # typedef void (*trm_log_callback)(int32_t level, const char *message, void *user_data);
 LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_int32, c_char_p, c_void_p)
@@ -241,6 +256,8 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_model_config_init", None, [_config_p]),
     # int trm_model_config_preset(const char *name, trm_model_config *config);
     ("trm_model_config_preset", c_int, [c_char_p, _config_p]),
+    # int trm_model_config_for_method(trm_model_config *config, int32_t method);
+    ("trm_model_config_for_method", c_int, [_config_p, c_int32]),
     # int trm_model_create(const trm_model_config *config, uint64_t seed, trm_model **out);
     ("trm_model_create", c_int, [_config_p, c_uint64, _handle_p]),
     # void trm_model_free(trm_model *model);
@@ -249,6 +266,8 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_model_get_config", c_int, [_handle, _config_p]),
     # int trm_model_parameter_count(const trm_model *model, int64_t *count);
     ("trm_model_parameter_count", c_int, [_handle, POINTER(c_int64)]),
+    # int trm_model_protocol(const trm_model *model, trm_protocol *out);
+    ("trm_model_protocol", c_int, [_handle, POINTER(ProtocolStruct)]),
     # int trm_runner_create(trm_model *model, int32_t batch_size, trm_runner **out);
     ("trm_runner_create", c_int, [_handle, c_int32, _handle_p]),
     # void trm_runner_free(trm_runner *runner);

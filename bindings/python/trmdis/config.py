@@ -73,13 +73,23 @@ class ModelConfig:
     time_embedding: bool = bool(_D.time_embedding)
 
     @classmethod
-    def preset(cls, name: str) -> "ModelConfig":
-        """A named preset (see PRESETS); InvalidArgumentError for another name."""
+    def preset(cls, name: str, method: Optional[str] = None) -> "ModelConfig":
+        """A named preset (see PRESETS); InvalidArgumentError for another name. With a method ("dis" or
+        "trm"), adapted to it as for_method() does."""
         if not isinstance(name, str):
             raise InvalidArgumentError(f"preset name must be a str, not {type(name).__name__}")
         s = _lib.ModelConfigStruct()
         check(_lib.lib.trm_model_config_preset(name.encode("utf-8"), ctypes.byref(s)))
-        return cls.from_struct(s)
+        config = cls.from_struct(s)
+        return config if method is None else config.for_method(method)
+
+    def for_method(self, method: str) -> "ModelConfig":
+        """This configuration as `method` ("dis" or "trm") trains it (trm_model_config_for_method): the DIS
+        step-time embedding on for "dis", off for "trm", whose training never uses more than its first row.
+        `trmdis train --method` does the same unless --time-embedding is given."""
+        s = self.to_struct()
+        check(_lib.lib.trm_model_config_for_method(ctypes.byref(s), method_value(method)))
+        return ModelConfig.from_struct(s)
 
     @classmethod
     def default(cls) -> "ModelConfig":
@@ -120,6 +130,17 @@ class ModelConfig:
     def replace(self, **changes: Any) -> "ModelConfig":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+#: Training methods by name (trm_method).
+METHODS = {"dis": _lib.TRM_METHOD_DIS, "trm": _lib.TRM_METHOD_TRM}
+
+
+def method_value(method: Any) -> int:
+    """The trm_method of a method name; InvalidArgumentError for anything else."""
+    if method not in METHODS:
+        raise InvalidArgumentError(f"method must be one of {', '.join(map(repr, METHODS))} (got {method!r})")
+    return METHODS[method]
 
 
 def _int32(value: Any, name: str) -> int:

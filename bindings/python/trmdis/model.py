@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _lib
-from .config import ModelConfig, _bool, _int32
+from .config import METHODS, ModelConfig, _bool, _int32
 from ._handle import NativeHandle
 from .errors import InvalidArgumentError, check
 
@@ -33,19 +33,24 @@ def _free_runner(handle: int) -> None:
 class Model(NativeHandle):
     """A network with freshly initialised weights (trm_model).
 
-    `config` is a ModelConfig or a preset name; the same seed gives the same weights bit for bit. Release it
+    `config` is a ModelConfig or a preset name; the same seed gives the same weights bit for bit. `method`
+    ("dis" or "trm") adapts the configuration to the method that will train it (ModelConfig.for_method: the
+    DIS step-time embedding on for "dis", off for "trm"), as `trmdis train --method` does. Release it
     with close() or a `with` block; runners made from it keep the weights alive until they are closed.
     close() frees it (trm_model_free); a model borrowed from a Trainer (Trainer.model) is only detached.
     """
 
     _kind = "model"
 
-    def __init__(self, config: Union[ModelConfig, str] = "sudoku-att", seed: int = 0) -> None:
+    def __init__(self, config: Union[ModelConfig, str] = "sudoku-att", seed: int = 0,
+                 method: Optional[str] = None) -> None:
         self._owner: object = None
         if isinstance(config, str):
             config = ModelConfig.preset(config)
         if not isinstance(config, ModelConfig):
             raise InvalidArgumentError(f"config must be a ModelConfig or a preset name, not {type(config).__name__}")
+        if method is not None:
+            config = config.for_method(method)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
             raise InvalidArgumentError(f"seed must be an integer in 0...2**64-1 (got {seed!r})")
         struct = config.to_struct()
@@ -85,6 +90,14 @@ class Model(NativeHandle):
         return ModelConfig.from_struct(struct)
 
     @property
+    def protocol(self) -> "InferenceProtocol":
+        """How the model was trained, which predict() and evaluate() repeat by default (trm_model_protocol)."""
+        struct = _lib.ProtocolStruct()
+        struct.struct_size = ctypes.sizeof(_lib.ProtocolStruct)
+        check(_lib_fn.trm_model_protocol(self.handle, ctypes.byref(struct)))
+        return InferenceProtocol.from_struct(struct)
+
+    @property
     def parameter_count(self) -> int:
         """Trainable parameters as the reference counts them (trm_model_parameter_count)."""
         count = ctypes.c_int64(0)
@@ -93,17 +106,18 @@ class Model(NativeHandle):
 
     def predict(self, inputs: Any, puzzle_ids: Any = None, steps: Optional[int] = None, guidance: float = 1.0,
                 feedback: Optional[bool] = None, batch_size: Optional[int] = None,
-                logits: bool = True) -> "Prediction":
+                logits: bool = True, time_rows: Optional[str] = None) -> "Prediction":
         """Solves puzzles with a fixed number of supervision steps from a fresh carry (trm_model_predict).
 
         inputs: (N, seq_len) token ids (or one puzzle, (seq_len,), read as N = 1).
         puzzle_ids: (N,) puzzle-embedding rows, or None for all 0.
         steps: supervision steps (None: the model's supervision_steps).
         guidance: the guidance weight w (1 = plain inference).
-        feedback: feed each step's prediction back as the next input (None: the model's default, i.e. yes
-        for a DIS model with a time embedding).
+        feedback: feed each step's prediction back as the next input (None: as the model was trained, see
+        `protocol`).
         batch_size: puzzles run together (None: up to 64).
         logits: also return the last step's logits (N, seq_len, vocab_size).
+        time_rows: the step-time rows, "per-step" (DIS) or "first" (None: as the model was trained).
         Returns a Prediction whose trace holds the prediction after every step.
         """
         c = self.config
@@ -117,7 +131,7 @@ class Model(NativeHandle):
         if puzzle_ids is not None and np.ndim(puzzle_ids) == 0:
             puzzle_ids = np.full(n, puzzle_ids)
         ids = None if puzzle_ids is None else _int_array(puzzle_ids, "puzzle_ids", (n,))
-        params = _predict_params(steps, guidance, feedback, batch_size)
+        params = _predict_params(steps, guidance, feedback, batch_size, time_rows)
         n_steps = params.steps or c.supervision_steps
         trace = np.empty((n_steps, n, c.seq_len), dtype=np.int32)
         halt = np.empty((n_steps, n), dtype=np.float32)
@@ -131,14 +145,15 @@ class Model(NativeHandle):
         return Prediction(trace=trace, halt_prob=halt, logits=final)
 
     def evaluate(self, dataset: "Dataset", steps: Optional[int] = None, guidance: float = 1.0,
-                 feedback: Optional[bool] = None, batch_size: Optional[int] = None) -> "EvalResult":
+                 feedback: Optional[bool] = None, batch_size: Optional[int] = None,
+                 time_rows: Optional[str] = None) -> "EvalResult":
         """Accuracy on every example of `dataset` after each supervision step (trm_model_evaluate); the
         arguments are predict()'s. At most 64 steps."""
         from .dataset import Dataset
 
         if not isinstance(dataset, Dataset):
             raise InvalidArgumentError(f"dataset must be a trmdis.Dataset, not {type(dataset).__name__}")
-        params = _predict_params(steps, guidance, feedback, batch_size)
+        params = _predict_params(steps, guidance, feedback, batch_size, time_rows)
         result = _eval_struct()
         check(_lib_fn.trm_model_evaluate(self.handle, dataset.handle, ctypes.byref(params), ctypes.byref(result)))
         return EvalResult.from_struct(result)
@@ -146,6 +161,36 @@ class Model(NativeHandle):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.parameter_count} parameters"
         return f"<trmdis.Model {state}>"
+
+
+#: Step-time row choices by name (trm_time_rows).
+TIME_ROWS = {"per-step": _lib.TRM_TIME_ROWS_PER_STEP, "first": _lib.TRM_TIME_ROWS_FIRST}
+
+
+@dataclasses.dataclass
+class InferenceProtocol:
+    """trm_protocol: how a model was trained, as far as inference repeats it.
+
+    recorded: True when read from the model's training record; False for a model without one (an untrained
+    model, or a file written before the record existed), which follows the rule: a time embedding means DIS
+    with feedback and per-step rows, none means TRM-ACT.
+    method: "dis" or "trm". feedback: each step's prediction was the next step's input.
+    time_rows: "per-step" (step s uses row min(s, N_sup)) or "first" (row 1 at every step).
+    supervision_steps: N_sup, the default number of inference steps.
+    """
+
+    recorded: bool
+    method: str
+    feedback: bool
+    time_rows: str
+    supervision_steps: int
+
+    @classmethod
+    def from_struct(cls, s: _lib.ProtocolStruct) -> "InferenceProtocol":
+        method = next(k for k, v in METHODS.items() if v == s.method)
+        rows = next(k for k, v in TIME_ROWS.items() if v == s.time_rows)
+        return cls(recorded=bool(s.recorded), method=method, feedback=bool(s.feedback), time_rows=rows,
+                   supervision_steps=s.supervision_steps)
 
 
 @dataclasses.dataclass
@@ -200,7 +245,7 @@ def _eval_struct() -> _lib.EvalResultStruct:
 
 
 def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bool],
-                    batch_size: Optional[int]) -> _lib.PredictParamsStruct:
+                    batch_size: Optional[int], time_rows: Optional[str] = None) -> _lib.PredictParamsStruct:
     """A trm_predict_params from predict()'s keyword arguments (None = the library's default)."""
     params = _lib.PredictParamsStruct()
     _lib_fn.trm_predict_params_init(ctypes.byref(params))
@@ -219,6 +264,11 @@ def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bo
         params.batch_size = _int32(batch_size, "batch_size")
         if params.batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be at least 1 (got {batch_size})")
+    if time_rows is not None:
+        if time_rows not in TIME_ROWS:
+            raise InvalidArgumentError(f"time_rows must be one of {', '.join(map(repr, TIME_ROWS))} or None "
+                                       f"(got {time_rows!r})")
+        params.time_rows = TIME_ROWS[time_rows]
     return params
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 import numpy as np
 
 from . import _lib
-from .config import _bool, _int32
+from .config import METHODS as _METHODS, _bool, _int32
 from .dataset import Dataset
 from ._handle import NativeHandle
 from .errors import AbortedError, InvalidArgumentError, check
@@ -24,7 +24,6 @@ from .model import EvalResult, Model, _eval_struct, _path
 
 _lib_fn = _lib.lib
 
-_METHODS = {"dis": _lib.TRM_METHOD_DIS, "trm": _lib.TRM_METHOD_TRM}
 _LOSSES = {"stablemax": _lib.TRM_LOSS_STABLEMAX, "softmax": _lib.TRM_LOSS_SOFTMAX}
 _OPTIMIZERS = {"adam-atan2": _lib.TRM_OPTIMIZER_ADAM_ATAN2, "adamw": _lib.TRM_OPTIMIZER_ADAMW}
 _CORRUPTIONS = {"path": _lib.TRM_CORRUPTION_PATH, "mask": _lib.TRM_CORRUPTION_MASK, "random": _lib.TRM_CORRUPTION_RANDOM}
@@ -63,8 +62,9 @@ class TrainParams:
     """trm_train_params as a dataclass; defaults are trm_train_params_init's (the reference's).
 
     Enums are strings: method "dis" | "trm", loss "stablemax" | "softmax", optimizer "adam-atan2" | "adamw",
-    corruption "path" | "mask" | "random", step_weights "constant" | "linear". None turns grad_clip and
-    ema_rate off and leaves max_steps, max_seconds and eval_limit unbounded. The library validates values.
+    corruption "path" | "mask" | "random", step_weights "constant" | "linear". None turns grad_clip off,
+    gives ema_rate the method's default (0.999 for "trm", off for "dis"; 0 turns it off) and leaves max_steps,
+    max_seconds and eval_limit unbounded. The library validates values.
     """
 
     method: str = _name(_METHODS, _D.method)
@@ -120,7 +120,7 @@ class TrainParams:
         for name in _BOOL_FIELDS:
             setattr(s, name, 1 if _bool(getattr(self, name), name) else 0)
         s.grad_clip = 0.0 if self.grad_clip is None else _float(self.grad_clip, "grad_clip")
-        s.ema_rate = 0.0 if self.ema_rate is None else _float(self.ema_rate, "ema_rate")
+        s.ema_rate = -1.0 if self.ema_rate is None else _float(self.ema_rate, "ema_rate")
         s.max_steps = 0 if self.max_steps is None else _positive(self.max_steps, "max_steps")
         s.eval_limit = 0 if self.eval_limit is None else _positive(self.eval_limit, "eval_limit")
         if self.max_seconds is None:
