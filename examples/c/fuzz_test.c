@@ -172,6 +172,7 @@ static void fuzz_predict(trm_model *model, int rounds) {
         if (chance(20)) p.guidance = chance(50) ? 1e30f : -3.5f;
         if (chance(20)) p.feedback = hostile_i32(-1, 1);
         if (chance(20)) p.batch_size = hostile_i32(0, 5);
+        if (chance(20)) p.time_rows = hostile_i32(-1, 1);
         if (chance(5)) p.struct_size = hostile_size(sizeof p);
         if (p.steps > MAXSTEPS) p.steps = chance(50) ? p.steps : MAXSTEPS;
         int64_t n = uniform(0, N);

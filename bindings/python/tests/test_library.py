@@ -48,6 +48,7 @@ C_TO_CTYPES = {
     "void *": ctypes.c_void_p,
     "trm_log_callback": _lib.LOG_CALLBACK,
     "trm_model_config *": ctypes.POINTER(_lib.ModelConfigStruct),
+    "trm_protocol *": ctypes.POINTER(_lib.ProtocolStruct),
     "const trm_model_config *": ctypes.POINTER(_lib.ModelConfigStruct),
     "trm_model *": ctypes.c_void_p,
     "const trm_model *": ctypes.c_void_p,
@@ -122,14 +123,14 @@ def struct_fields(name: str) -> list:
 @pytest.mark.parametrize("name,struct", [
     ("trm_model_config", _lib.ModelConfigStruct), ("trm_predict_params", _lib.PredictParamsStruct),
     ("trm_eval_result", _lib.EvalResultStruct), ("trm_step_info", _lib.StepInfoStruct),
-    ("trm_train_params", _lib.TrainParamsStruct),
+    ("trm_train_params", _lib.TrainParamsStruct), ("trm_protocol", _lib.ProtocolStruct),
 ])
 def test_every_struct_matches_the_header(name, struct):
     assert struct_fields(name) == [field for field, _ in struct._fields_]
 
 
 def test_struct_sizes_match_the_library():
-    for init, struct, size in [("trm_predict_params_init", _lib.PredictParamsStruct, 24),
+    for init, struct, size in [("trm_predict_params_init", _lib.PredictParamsStruct, 32),
                                ("trm_train_params_init", _lib.TrainParamsStruct, 208)]:
         s = struct()
         getattr(_lib.lib, init)(ctypes.byref(s))
@@ -139,19 +140,21 @@ def test_struct_sizes_match_the_library():
     assert int(re.search(r"#define TRM_EVAL_MAX_STEPS (\d+)", HEADER.read_text()).group(1)) == _lib.EVAL_MAX_STEPS
     assert int(re.search(r"#define TRM_MAX_STEPS (\d+)", HEADER.read_text()).group(1)) == _lib.MAX_STEPS
     assert ctypes.sizeof(_lib.StepInfoStruct) == 144
+    assert ctypes.sizeof(_lib.ProtocolStruct) == 32
 
 
 def test_enum_constants_match_the_header():
     text = header_text()
     for constant in ("TRM_METHOD_DIS", "TRM_METHOD_TRM", "TRM_LOSS_STABLEMAX", "TRM_LOSS_SOFTMAX",
                      "TRM_OPTIMIZER_ADAM_ATAN2", "TRM_OPTIMIZER_ADAMW", "TRM_CORRUPTION_PATH", "TRM_CORRUPTION_MASK",
-                     "TRM_CORRUPTION_RANDOM", "TRM_STEP_WEIGHTS_CONSTANT", "TRM_STEP_WEIGHTS_LINEAR"):
+                     "TRM_CORRUPTION_RANDOM", "TRM_STEP_WEIGHTS_CONSTANT", "TRM_STEP_WEIGHTS_LINEAR",
+                     "TRM_TIME_ROWS_PER_STEP", "TRM_TIME_ROWS_FIRST"):
         value = int(re.search(r"\b%s\s*=\s*(\d+)" % constant, text).group(1))
         assert getattr(_lib, constant) == value, constant
 
 
 def test_abi_and_version():
-    assert trmdis.abi_version() == trmdis.ABI_VERSION == 2
+    assert trmdis.abi_version() == trmdis.ABI_VERSION == 3
     major, minor, patch = (int(x) for x in re.findall(r"#define TRM_VERSION_(?:MAJOR|MINOR|PATCH) (\d+)", HEADER.read_text()))
     assert trmdis.version() == f"{major}.{minor}.{patch}" == trmdis.__version__
     assert int(re.search(r"#define TRM_ABI_VERSION (\d+)", HEADER.read_text()).group(1)) == trmdis.ABI_VERSION
