@@ -51,13 +51,25 @@ struct ModelOptions: ParsableArguments {
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a model configuration and its parameter count.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a model configuration and its parameter count: a preset's, or a model file's with how it was trained.")
     @OptionGroup var model: ModelOptions
+    @Option(help: "A model file (.safetensors) to describe instead of a preset.") var checkpoint: String?
 
     func run() throws {
-        let c = try model.config()
+        let c: ModelConfig
+        if let checkpoint {
+            let loaded = try Model.load(from: checkpoint)
+            c = loaded.config
+            let p = loaded.inferenceProtocol
+            print("model file: \(checkpoint)")
+            print("trained as: \(p.method.rawValue), feedback \(p.feedbackPredictions), time rows \(p.timeRows.rawValue), N_sup \(p.supervisionSteps)"
+                  + (loaded.trainingRecord == nil ? " (no training record: inferred from the configuration)" : ""))
+        } else {
+            c = try model.config()
+            print("preset: \(model.preset)")
+        }
         let layout = ParameterLayout(c)
-        print("preset: \(model.preset)")
         print(c.summary)
         print("tensors:")
         for spec in layout.specs {
