@@ -63,7 +63,7 @@ extern "C" {
 /* Bumped on any change of a struct layout or a function signature. Bindings check it when they load.
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
  * 3: trm_predict_params gained time_rows; trm_protocol and trm_model_protocol; trm_model_config_for_method;
- *    trm_train_params.ema_rate -1 (the method's default) is the default. */
+ *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC. */
 #define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
@@ -81,7 +81,8 @@ typedef enum trm_status {
     TRM_ERR_OOM = 4,         /* the buffers would not fit in memory */
     TRM_ERR_ABORTED = 5,     /* a callback or trm_*_request_stop asked to stop */
     TRM_ERR_ABI = 6,         /* a struct_size this library does not know */
-    TRM_ERR_INTERNAL = 7     /* a bug: please report it with the message */
+    TRM_ERR_INTERNAL = 7,    /* a bug: please report it with the message */
+    TRM_ERR_NUMERIC = 8      /* the computation produced NaN or infinity (diverged training, corrupt weights) */
 } trm_status;
 
 /* A static English description of a status code ("unknown status" for other values). */

@@ -23,6 +23,8 @@ struct Failure: Error {
         case .io(let m): self.init(TRM_ERR_IO, m)
         case .format(let m): self.init(TRM_ERR_FORMAT, m)
         case .aborted(let m): self.init(TRM_ERR_ABORTED, m)
+        case .outOfMemory(let m): self.init(TRM_ERR_OOM, m)
+        case .numerical(let m): self.init(TRM_ERR_NUMERIC, m)
         }
     }
 }
@@ -95,6 +97,7 @@ private let statusStrings: [UnsafePointer<CChar>] = [
     "aborted",
     "unknown struct size (ABI mismatch)",
     "internal error",
+    "non-finite result",
 ].map(permanentCString)
 private let unknownStatus = permanentCString("unknown status")
 

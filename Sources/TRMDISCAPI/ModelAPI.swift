@@ -40,7 +40,6 @@ public func trm_model_create(_ config: UnsafePointer<trm_model_config>?, _ seed:
         guard let config else { throw .invalid("config is NULL") }
         guard let out else { throw .invalid("out is NULL") }
         let c = try modelConfig(from: config.pointee)
-        try MemoryCheck.model(c)
         let model = try engine { () throws(TRMError) in try Model(config: c, seed: seed) }
         out.pointee = Handles.open(ModelHandle(model))
     }

@@ -93,7 +93,6 @@ struct Inference {
                                    feedbackPredictions: p.feedback >= 0 ? p.feedback == 1 : nil,
                                    timeRows: p.time_rows == -1 ? nil : p.time_rows == cTimeRows(.perStep) ? .perStep : .first)
         batchSize = min(p.batch_size == 0 ? defaultBatchSize : Int(p.batch_size), max(1, count))
-        try MemoryCheck.predictor(c, batch: batchSize)
     }
 }
 

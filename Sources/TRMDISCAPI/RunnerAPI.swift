@@ -13,7 +13,6 @@ public func trm_runner_create(_ model: OpaquePointer?, _ batchSize: Int32,
         guard batchSize >= 1 && batchSize <= maxBatchSize else {
             throw .invalid("batch_size must be in 1...\(maxBatchSize) (got \(batchSize))")
         }
-        try MemoryCheck.runner(m.model.config, batch: Int(batchSize))
         let runner = try engine { () throws(TRMError) in try Runner(model: m.model, batchSize: Int(batchSize)) }
         out.pointee = Handles.open(RunnerHandle(runner, model: m))
     }

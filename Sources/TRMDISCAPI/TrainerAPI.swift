@@ -116,7 +116,6 @@ final class TrainerHandle {
         }
         try checkEvalSteps(c.supervisionSteps)
         let batch = min(trainer.batchSize, max(1, min(set.count, limit ?? set.count)))
-        try MemoryCheck.predictor(c, batch: batch)
         return try engine { () throws(TRMError) in
             try trainer.withEvaluationWeights { () throws(TRMError) -> EvalReport in
                 try TRMDIS.evaluate(model: trainer.model, examples: set, batchSize: batch, limit: limit)
@@ -142,7 +141,6 @@ public func trm_trainer_create(_ model: OpaquePointer?, _ train: OpaquePointer?,
         let group = try reducer(from: p, batchSize: config.batchSize)
         try checkFits(trainSet, c, "train")
         if let evalSet { try checkFits(evalSet, c, "eval") }
-        try MemoryCheck.trainer(c, batch: config.batchSize)
         let trainer = try engine { () throws(TRMError) in
             try Trainer(model: m.model, examples: trainSet, config: config, reducer: group)
         }
@@ -164,21 +162,6 @@ public func trm_trainer_resume(_ directory: UnsafePointer<CChar>?, _ train: Opaq
         let p = try trainParams(params)
         let options = try loopOptions(from: p, hasEval: evalSet != nil)
         let group = try reducer(from: p, batchSize: nil)  // the engine checks the checkpoint's batch size
-        // What the checkpoint would allocate, from its header, before the engine reads it all.
-        let stateFile = dir + "/" + Trainer.stateFile
-        if let meta = safeTensorsMetadata(stateFile), let json = meta[Model.configMetadataKey] {
-            let c = try engine { () throws(TRMError) in try ModelConfig(json: json, file: stateFile) }
-            try MemoryCheck.model(c)
-            if let text = meta["training_config"],
-               let t = try? JSONDecoder().decode(TrainingConfig.self, from: Data(text.utf8)) {
-                guard t.batchSize >= 1 && t.batchSize <= 1 << 20 else {
-                    throw Failure(TRM_ERR_FORMAT, "\(stateFile): batch size \(t.batchSize) is out of range")
-                }
-                try MemoryCheck.trainer(c, batch: t.batchSize)
-            }
-            try checkFits(trainSet, c, "train")
-            if let evalSet { try checkFits(evalSet, c, "eval") }
-        }
         let trainer = try engine { () throws(TRMError) in
             try Trainer.resume(directory: dir, examples: trainSet, reducer: group)
         }

@@ -6,7 +6,7 @@ import Testing
 
 /// Pins the reference's conventions (trm.md §1, §3, §10) with hand-computed values and naive re-derivations.
 @Suite struct ConventionTests {
-    @Test func stablemaxValues() {
+    @Test func stablemaxValues() throws {
         let p = Losses.stablemax([1, -1])
         #expect(abs(p[0] - 0.8) < 1e-12 && abs(p[1] - 0.2) < 1e-12)
         #expect(Losses.stablemax([0, 0]) == [0.5, 0.5])
@@ -19,9 +19,9 @@ import Testing
         #expect(abs(loss - (-log(0.8) - log(0.2)) / 2) < 1e-12)
     }
 
-    @Test func ropeHalfSplitLayout() {
+    @Test func ropeHalfSplitLayout() throws {
         let arena = Arena()
-        let rope = RoPE(headDim: 4, length: 2, theta: 10_000, arena: arena)
+        let rope = try RoPE(headDim: 4, length: 2, theta: 10_000, arena: arena)
         // One head (D = 4): rows are [q | k | v] = 12 values; row 1 sits at position 1.
         var qkv: [Float] = [1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0,
                             1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9]
@@ -39,14 +39,14 @@ import Testing
     }
 
     /// Naive attention reading q at feature h·hd+i, k at D+h·hd+i and v at 2D+h·hd+i of x·W_qkvᵀ.
-    @Test func qkvFeatureOrderIsHeadMajorQKV() {
+    @Test func qkvFeatureOrderIsHeadMajorQKV() throws {
         var g = GradCheck()
         let batch = 1, l = 3, heads = 2, hd = 2, d = 4
         let a = Attention(batch: batch, length: l, heads: heads, headDim: hd)
         let arena = Arena()
         let x = Buffer(l * d), wqkv = Buffer(3 * d * d), wo = Buffer(d * d), out = Buffer(l * d)
         g.fill(x.p, x.count); g.fill(wqkv.p, wqkv.count); g.fill(wo.p, wo.count)
-        let saved = Attention.Saved(qkv: arena.floats(l * 3 * d), probs: arena.floats(heads * l * l), context: arena.floats(l * d))
+        let saved = Attention.Saved(qkv: try arena.floats(l * 3 * d), probs: try arena.floats(heads * l * l), context: try arena.floats(l * d))
         a.forward(x.p, wQKV: wqkv.p, wO: wo.p, rope: nil, saved: saved, out: out.p)
         func proj(_ t: Int, _ feature: Int) -> Double {
             (0..<d).reduce(0.0) { $0 + Double(x[t * d + $1]) * Double(wqkv[feature * d + $1]) }
@@ -74,7 +74,7 @@ import Testing
     }
 
     /// out = W_down·(SiLU(gate)⊙up) with the gate in the first half of gate_up's output features.
-    @Test func swigluGateComesFirst() {
+    @Test func swigluGateComesFirst() throws {
         var g = GradCheck()
         let s = SwiGLU(width: 3, inner: 2)
         let x = Buffer(3), wgu = Buffer(4 * 3), wd = Buffer(3 * 2), gu = Buffer(4), act = Buffer(2), out = Buffer(3)
@@ -88,16 +88,16 @@ import Testing
     }
 
     /// In `mlp_t` the norm runs over the sequence axis: every (example, channel) column has unit RMS.
-    @Test func tokenMixerNormalisesOverSequence() {
+    @Test func tokenMixerNormalisesOverSequence() throws {
         var g = GradCheck()
         let arena = Arena()
         let b = 2, l = 5, d = 3, inner = 6, n = b * l * d
         let m = TokenMixer(batch: b, length: l, dModel: d, swiglu: SwiGLU(width: l, inner: inner), eps: 1e-5)
         let x = Buffer(n), wgu = Buffer(2 * inner * l), wd = Buffer(l * inner), out = Buffer(n)
         g.fill(x.p, n, scale: 3); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count)
-        let saved = TokenMixer.Saved(gateUp: arena.floats(b * d * 2 * inner), outT: arena.floats(n), rstd: arena.floats(b * d))
-        m.forward(x.p, wGateUp: wgu.p, wDown: wd.p, saved: saved, xT: arena.floats(n), f: arena.floats(n),
-                  act: arena.floats(b * d * inner), out: out.p)
+        let saved = TokenMixer.Saved(gateUp: try arena.floats(b * d * 2 * inner), outT: try arena.floats(n), rstd: try arena.floats(b * d))
+        m.forward(x.p, wGateUp: wgu.p, wDown: wd.p, saved: saved, xT: try arena.floats(n), f: try arena.floats(n),
+                  act: try arena.floats(b * d * inner), out: out.p)
         for e in 0..<b {
             for c in 0..<d {
                 let ms = (0..<l).reduce(0.0) { $0 + Double(out[(e * l + $1) * d + c] * out[(e * l + $1) * d + c]) } / Double(l)
@@ -106,7 +106,7 @@ import Testing
         }
     }
 
-    @Test func swigluInnerWidths() {
+    @Test func swigluInnerWidths() throws {
         #expect(ModelConfig.swigluInner(expansion: 4, width: 512) == 1536)
         #expect(ModelConfig.swigluInner(expansion: 4, width: 97) == 512)
         #expect(ModelConfig.swigluInner(expansion: 4, width: 916) == 2560)

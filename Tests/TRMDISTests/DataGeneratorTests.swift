@@ -197,7 +197,7 @@ import Testing
 }
 
 @Suite struct DataQueensTests {
-    @Test func solutionCountsAreKnown() {
+    @Test func solutionCountsAreKnown() throws {
         #expect([4, 5, 6, 7, 8].map { QueensGenerator.allSolutions(size: $0).count } == [2, 10, 4, 40, 92])
     }
 
@@ -240,7 +240,7 @@ import Testing
 @Suite struct DataBuilderTests {
     /// Every transform followed by its inverse is the identity, on non-square grids too, and the
     /// forward formulas match the table (checked on a 2×3 example against NumPy's results).
-    @Test func dihedralInverseIsIdentity() {
+    @Test func dihedralInverseIsIdentity() throws {
         for (h, w) in [(3, 5), (4, 4), (1, 6), (7, 2)] {
             let grid = Array(0..<(h * w))
             for tid in 0..<8 {
@@ -331,7 +331,7 @@ import Testing
         #expect(overlapping.test.exampleCount == 40)
     }
 
-    @Test func impossibleFiltersFailClearly() {
+    @Test func impossibleFiltersFailClearly() throws {
         expectDataError(["no puzzle met the filters"]) {
             _ = try buildDataset(task: .sudoku(boxRows: 2, boxCols: 2), trainCount: 1, testCount: 0, seed: 1,
                                  options: BuildOptions(sudoku: SudokuOptions(minEffort: 1000), maxAttempts: 50))

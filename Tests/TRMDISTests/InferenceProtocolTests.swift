@@ -129,7 +129,7 @@ import Glibc
         #expect(trm.inferenceProtocol == TrainingRecord(method: .trm, feedbackPredictions: false, timeRows: .first, supervisionSteps: 4))
     }
 
-    @Test func methodDefaultsHaveOneSource() {
+    @Test func methodDefaultsHaveOneSource() throws {
         #expect(Preset.nqueens.config.forMethod(.trm).timeEmbedding == false)
         #expect(Preset.sudokuAtt.config.forMethod(.dis).timeEmbedding == true)
         #expect(TrainingConfig(method: .trm).emaRate == 0.999)

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct KernelTests {
     /// The vectorised exp stays within 4 ulp-ish (2e-7 relative) of libm over the range softmax and SiLU use.
-    @Test func vectorExpMatchesLibm() {
+    @Test func vectorExpMatchesLibm() throws {
         var worst: Float = 0
         var x: Float = -80
         while x < 80 {

@@ -6,7 +6,7 @@ import Testing
 @Suite struct LayerGradientTests {
     static let tolerance = 1e-2
 
-    @Test func rmsNorm() {
+    @Test func rmsNorm() throws {
         var g = GradCheck()
         let rows = 3, width = 7
         let x = Buffer(rows * width), y = Buffer(rows * width), r = Buffer(rows * width)
@@ -21,7 +21,7 @@ import Testing
         #expect(g.relativeError(param: x.p, count: x.count, analytic: dx.p, eps: 1e-3, loss: loss) < Self.tolerance)
     }
 
-    @Test func swiGLU() {
+    @Test func swiGLU() throws {
         var g = GradCheck()
         let rows = 4, s = SwiGLU(width: 5, inner: 6)
         let x = Buffer(rows * 5), wgu = Buffer(12 * 5), wd = Buffer(5 * 6), gu = Buffer(rows * 12)
@@ -40,10 +40,10 @@ import Testing
         #expect(g.relativeError(param: wd.p, count: wd.count, analytic: dwd.p, loss: loss) < Self.tolerance)
     }
 
-    @Test func rope() {
+    @Test func rope() throws {
         var g = GradCheck()
         let arena = Arena()
-        let rope = RoPE(headDim: 4, length: 3, theta: 10_000, arena: arena)
+        let rope = try RoPE(headDim: 4, length: 3, theta: 10_000, arena: arena)
         let rows = 6, width = 3 * 8
         let qkv = Buffer(rows * width), work = Buffer(rows * width), r = Buffer(rows * width), d = Buffer(rows * width)
         g.fill(qkv.p, qkv.count); g.fill(r.p, r.count)
@@ -57,14 +57,14 @@ import Testing
         #expect(g.relativeError(param: qkv.p, count: qkv.count, analytic: d.p, loss: loss) < Self.tolerance)
     }
 
-    @Test(arguments: [true, false]) func attention(withRoPE: Bool) {
+    @Test(arguments: [true, false]) func attention(withRoPE: Bool) throws {
         var g = GradCheck()
         let arena = Arena()
         let a = Attention(batch: 2, length: 3, heads: 2, headDim: 4)
-        let rope: RoPE? = withRoPE ? RoPE(headDim: 4, length: 3, theta: 10_000, arena: arena) : nil
+        let rope: RoPE? = withRoPE ? try RoPE(headDim: 4, length: 3, theta: 10_000, arena: arena) : nil
         let rows = 6, d = 8
         let x = Buffer(rows * d), wqkv = Buffer(3 * d * d), wo = Buffer(d * d), out = Buffer(rows * d), r = Buffer(rows * d)
-        let saved = Attention.Saved(qkv: arena.floats(rows * 3 * d), probs: arena.floats(2 * 2 * 9), context: arena.floats(rows * d))
+        let saved = Attention.Saved(qkv: try arena.floats(rows * 3 * d), probs: try arena.floats(2 * 2 * 9), context: try arena.floats(rows * d))
         let dx = Buffer(rows * d), dwqkv = Buffer(3 * d * d), dwo = Buffer(d * d)
         g.fill(x.p, x.count); g.fill(wqkv.p, wqkv.count, scale: 0.7); g.fill(wo.p, wo.count); g.fill(r.p, r.count)
         func loss() -> Double {
@@ -73,22 +73,22 @@ import Testing
         }
         _ = loss()
         a.backward(r.p, x: x.p, wQKV: wqkv.p, wO: wo.p, rope: rope, saved: saved, dWQKV: dwqkv.p, dWO: dwo.p,
-                   dContext: arena.floats(rows * d), dQKV: arena.floats(rows * 3 * d),
-                   dProbs: arena.floats(Threads.count * 9), dProbsSlots: Threads.count, dx: dx.p)
+                   dContext: try arena.floats(rows * d), dQKV: try arena.floats(rows * 3 * d),
+                   dProbs: try arena.floats(Threads.count * 9), dProbsSlots: Threads.count, dx: dx.p)
         #expect(g.relativeError(param: x.p, count: x.count, analytic: dx.p, loss: loss) < Self.tolerance)
         #expect(g.relativeError(param: wqkv.p, count: wqkv.count, analytic: dwqkv.p, loss: loss) < Self.tolerance)
         #expect(g.relativeError(param: wo.p, count: wo.count, analytic: dwo.p, loss: loss) < Self.tolerance)
     }
 
-    @Test func tokenMixer() {
+    @Test func tokenMixer() throws {
         var g = GradCheck()
         let arena = Arena()
         let b = 2, l = 5, d = 3, inner = 6
         let m = TokenMixer(batch: b, length: l, dModel: d, swiglu: SwiGLU(width: l, inner: inner), eps: 1e-5)
         let n = b * l * d
         let x = Buffer(n), wgu = Buffer(2 * inner * l), wd = Buffer(l * inner), out = Buffer(n), r = Buffer(n)
-        let saved = TokenMixer.Saved(gateUp: arena.floats(b * d * 2 * inner), outT: arena.floats(n), rstd: arena.floats(b * d))
-        let xT = arena.floats(n), f = arena.floats(n), act = arena.floats(b * d * inner), dgu = arena.floats(b * d * 2 * inner)
+        let saved = TokenMixer.Saved(gateUp: try arena.floats(b * d * 2 * inner), outT: try arena.floats(n), rstd: try arena.floats(b * d))
+        let xT = try arena.floats(n), f = try arena.floats(n), act = try arena.floats(b * d * inner), dgu = try arena.floats(b * d * 2 * inner)
         let dx = Buffer(n), dwgu = Buffer(wgu.count), dwd = Buffer(wd.count)
         g.fill(x.p, n); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count); g.fill(r.p, n)
         func loss() -> Double {
@@ -111,7 +111,7 @@ import Testing
         let shapes = Block.Shapes(config, batch: 2)
         let block = Block(shapes: shapes, offsets: model.layout.blocks[0])
         let arena = Arena()
-        let saved = Block.Saved(shapes, arena: arena), scratch = Block.Scratch(shapes, arena: arena)
+        let saved = try Block.Saved(shapes, arena: arena), scratch = try Block.Scratch(shapes, arena: arena)
         let n = shapes.rows * 8
         let x = Buffer(n), r = Buffer(n), d = Buffer(n), dW = Buffer(model.layout.total)
         g.fill(x.p, n, scale: 2); g.fill(r.p, n)
@@ -206,7 +206,7 @@ import Testing
         for t in [2, 5, 6] { for i in 0..<vocab { #expect(d[t * vocab + i] == 0) } }
     }
 
-    @Test func bceWithLogits() {
+    @Test func bceWithLogits() throws {
         var g = GradCheck()
         let x = Buffer(4), d = Buffer(4)
         g.fill(x.p, 4, scale: 4)

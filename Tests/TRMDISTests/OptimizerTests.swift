@@ -6,8 +6,8 @@ import TRMDIS
 @Suite struct OptimizerTests {
     /// p = 1, gradients 0.5, −0.2, 0; lr 0.1, λ 0.1, β = (0.9, 0.95).
     /// Step 1: p = 0.99 − (0.1/0.1)·atan2(0.05, √0.0125/√0.05) = 0.99 − atan2(0.05, 0.5) = 0.890331348.
-    @Test func adamATan2MatchesHandComputedUpdates() {
-        let opt = AdamATan2(count: 2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1)
+    @Test func adamATan2MatchesHandComputedUpdates() throws {
+        let opt = try AdamATan2(count: 2, beta1: 0.9, beta2: 0.95, weightDecay: 0.1)
         var p: [Float] = [1, -2]
         let expected: [[Double]] = [[0.8903313475088379, -1.98], [0.8465993043230234, -1.9602], [0.8108723199623669, -1.940598]]
         for (step, g) in [[Float(0.5), 0], [-0.2, 0], [0, 0]].enumerated() {
@@ -19,8 +19,8 @@ import TRMDIS
         #expect(opt.step == 3)
     }
 
-    @Test func adamWMatchesHandComputedUpdates() {
-        let opt = AdamW(count: 1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
+    @Test func adamWMatchesHandComputedUpdates() throws {
+        let opt = try AdamW(count: 1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
         var p: [Float] = [1]
         let expected = [0.890000002, 0.8462203447673705, 0.810447446888367]
         for (step, g) in [Float(0.5), -0.2, 0].enumerated() {
@@ -30,8 +30,8 @@ import TRMDIS
     }
 
     /// Rows sharing an id are summed before the sign; rows not in the batch stay exactly as they were.
-    @Test func sparseSignSGDTouchesOnlyBatchRows() {
-        let opt = SparseSignSGD(width: 2, maxRows: 3, weightDecay: 0.5)
+    @Test func sparseSignSGDTouchesOnlyBatchRows() throws {
+        let opt = try SparseSignSGD(width: 2, maxRows: 3, weightDecay: 0.5)
         var table: [Float] = [1, 1, 2, 2, 3, 3]
         let ids: [Int32] = [2, 0, 2]
         let grads: [Float] = [0.3, -0.1, -1, 0, -0.5, 0.4]
@@ -43,7 +43,7 @@ import TRMDIS
         #expect(table[2] == 2 && table[3] == 2)
     }
 
-    @Test func scheduleWarmsUpThenHoldsOrDecays() {
+    @Test func scheduleWarmsUpThenHoldsOrDecays() throws {
         let constant = LearningRateSchedule(base: 1e-4, warmupSteps: 2000, totalSteps: 10_000, minRatio: 1)
         #expect(constant.rate(at: 1) == 1e-4 / 2000)   // the first update uses lr/2000 (trm.md §4.2)
         #expect(constant.rate(at: 1000) == 5e-5)
@@ -53,9 +53,9 @@ import TRMDIS
         #expect(abs(cosine.rate(at: 110) - 0.1) < 1e-6)
     }
 
-    @Test func emaAndClipping() {
+    @Test func emaAndClipping() throws {
         var w: [Float] = [1, 2]
-        let ema = EMA(weights: w, count: 2, rate: 0.9)
+        let ema = try EMA(weights: w, count: 2, rate: 0.9)
         w = [2, 0]
         ema.update(w)
         #expect(abs(ema.shadow[0] - 1.1) < 1e-6 && abs(ema.shadow[1] - 1.8) < 1e-6)

@@ -12,7 +12,7 @@ import TRMDIS
         let batch = 4
         let model = try Model(config: config, seed: 1)
         let runner = try Runner(model: model, batchSize: batch)
-        let adam = AdamATan2(count: model.parameterCount, weightDecay: 0)
+        let adam = try AdamATan2(count: model.parameterCount, weightDecay: 0)
         var rng = RNG(seed: 99)
         let tokens = (0..<batch * 8).map { _ in Int32(rng.below(4)) }
         let labels = (0..<batch * 8).map { _ in Int32(rng.below(4)) }

@@ -11,7 +11,7 @@ import TRMDIS
         #expect(ParameterLayout(Preset.arcAtt.config).total == 6_829_058)
     }
 
-    @Test func mlpVariantsAt30x30() {
+    @Test func mlpVariantsAt30x30() throws {
         var maze = Preset.mazeAtt.config
         maze.mixer = .mlpT
         maze.posEncoding = .none
@@ -23,13 +23,13 @@ import TRMDIS
 
     /// dis-compact: embed 12·256 + lm_head 12·256 + q_head 514 + time 8·256 + one block
     /// (qkv 196,608 + o 65,536 + gate_up 393,216 + down 196,608) = 860,674 (the paper's "0.8M").
-    @Test func disPresets() {
+    @Test func disPresets() throws {
         #expect(ParameterLayout(Preset.disCompact.config).total == 860_674)
         // dis-medium: arc-att's 6,829,058 plus the time table 8·512.
         #expect(ParameterLayout(Preset.disMedium.config).total == 6_829_058 + 8 * 512)
     }
 
-    @Test func namesFollowThePyTorchStateDict() {
+    @Test func namesFollowThePyTorchStateDict() throws {
         let names = ParameterLayout(Preset.sudokuMLP.config).specs.map(\.name)
         #expect(names.contains("embed_tokens.embedding_weight"))
         #expect(names.contains("L_level.layers.1.mlp_t.gate_up_proj.weight"))

@@ -14,11 +14,16 @@ public final class Arena {
 
     deinit { for block in blocks { free(block) } }
 
-    private func raw(_ byteCount: Int) -> UnsafeMutableRawPointer {
-        var pointer: UnsafeMutableRawPointer?
+    /// A zero-filled block of `byteCount` bytes. Large requests are checked against the memory this
+    /// process may still use (MemoryBudget) first; a refused or failed allocation throws `.outOfMemory`,
+    /// and the blocks allocated so far are freed with the arena.
+    private func raw(_ byteCount: Int) throws(TRMError) -> UnsafeMutableRawPointer {
+        guard byteCount >= 0, byteCount <= Int.max - 63 else { throw .outOfMemory("a buffer of \(byteCount) bytes") }
         let size = max(64, (byteCount + 63) & ~63)
+        try MemoryBudget.check(bytes: size, "a buffer")
+        var pointer: UnsafeMutableRawPointer?
         guard posix_memalign(&pointer, 64, size) == 0, let p = pointer else {
-            fatalError("TRMDIS: out of memory allocating \(byteCount) bytes")
+            throw .outOfMemory("allocating a buffer of \(MemoryBudget.mib(size)) MiB failed")
         }
         memset(p, 0, size)
         blocks.append(p)
@@ -26,15 +31,22 @@ public final class Arena {
         return p
     }
 
-    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-        raw(count * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: max(count, 1))
+    public func floats(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Float> {
+        try raw(try Arena.bytes(count, MemoryLayout<Float>.stride)).bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    public func doubles(_ count: Int) -> UnsafeMutablePointer<Double> {
-        raw(count * MemoryLayout<Double>.stride).bindMemory(to: Double.self, capacity: max(count, 1))
+    public func doubles(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Double> {
+        try raw(try Arena.bytes(count, MemoryLayout<Double>.stride)).bindMemory(to: Double.self, capacity: max(count, 1))
     }
 
-    public func int32s(_ count: Int) -> UnsafeMutablePointer<Int32> {
-        raw(count * MemoryLayout<Int32>.stride).bindMemory(to: Int32.self, capacity: max(count, 1))
+    public func int32s(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Int32> {
+        try raw(try Arena.bytes(count, MemoryLayout<Int32>.stride)).bindMemory(to: Int32.self, capacity: max(count, 1))
+    }
+
+    /// count · width, refusing a negative count or an overflow.
+    static func bytes(_ count: Int, _ width: Int) throws(TRMError) -> Int {
+        let (n, overflow) = max(0, count).multipliedReportingOverflow(by: width)
+        guard !overflow, count >= 0 else { throw .outOfMemory("a buffer of \(count) elements") }
+        return n
     }
 }

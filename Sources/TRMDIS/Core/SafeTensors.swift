@@ -7,7 +7,10 @@ import FoundationEssentials
 /// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}, then the raw
 /// little-endian tensor bytes. Readers here check every offset, size and dtype before touching data.
 public struct SafeTensors {
-    public enum DType: String, Sendable { case f32 = "F32", i32 = "I32", u8 = "U8", i64 = "I64" }
+    public enum DType: String, Sendable {
+        case f32 = "F32", i32 = "I32", u8 = "U8", i64 = "I64"
+        var width: Int { self == .u8 ? 1 : self == .i64 ? 8 : 4 }
+    }
 
     public struct Tensor {
         public var dtype: DType
@@ -120,45 +123,95 @@ public struct SafeTensors {
         }
     }
 
+    /// Reads a safetensors file: the header length first, checked against the file's size, then the
+    /// header, every entry checked (dtype, shape, byte size without overflow, offsets that tile the data
+    /// exactly, no duplicate key), and only then the data.
     public static func load(_ path: String) throws(TRMError) -> SafeTensors {
-        try decode(readFile(path), file: path)
+        let file = try InputFile(path)
+        let length = try headerLength(try file.read(8, "the header length"), fileSize: file.size, file: path)
+        let layout = try parseHeader(try file.read(length, "the header")[...], dataSize: file.size - 8 - length, file: path)
+        return assemble(layout, data: try file.readRest("the tensor data")[...])
     }
 
+    /// Decodes safetensors bytes held in memory, with the checks of `load`.
     public static func decode(_ bytes: [UInt8], file: String) throws(TRMError) -> SafeTensors {
         guard bytes.count >= 8 else { throw .format("\(file): too short to be a safetensors file (\(bytes.count) bytes)") }
+        let length = try headerLength(Array(bytes[0..<8]), fileSize: bytes.count, file: file)
+        let layout = try parseHeader(bytes[8..<8 + length], dataSize: bytes.count - 8 - length, file: file)
+        return assemble(layout, data: bytes[(8 + length)...])
+    }
+
+    static let maxHeaderLength = 100_000_000
+
+    static func headerLength(_ prefix: [UInt8], fileSize: Int, file: String) throws(TRMError) -> Int {
         var length: UInt64 = 0
-        for i in 0..<8 { length |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard length >= 2, length <= 100_000_000, Int(length) <= bytes.count - 8 else {
-            throw .format("\(file): header length \(length) does not fit in the file (\(bytes.count) bytes)")
+        for i in 0..<8 { length |= UInt64(prefix[i]) << (8 * UInt64(i)) }
+        guard length >= 2, length <= UInt64(maxHeaderLength), Int(length) <= fileSize - 8 else {
+            throw .format("\(file): header length \(length) does not fit in the file (\(fileSize) bytes)")
         }
-        let headerEnd = 8 + Int(length)
+        return Int(length)
+    }
+
+    /// Entries in data order with their byte ranges, and the metadata.
+    struct Layout {
+        var entries: [(name: String, dtype: DType, shape: [Int], range: Range<Int>)] = []
+        var metadata: [String: String] = [:]
+    }
+
+    static func parseHeader(_ headerBytes: ArraySlice<UInt8>, dataSize: Int, file: String) throws(TRMError) -> Layout {
+        if let problem = JSONStructure.problem(in: headerBytes) {
+            throw .format("\(file): the header is not acceptable JSON (\(problem))")
+        }
         let header: Header
         do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes[8..<headerEnd]))
+            header = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
         } catch {
             throw .format("\(file): the header is not valid safetensors JSON (\(error))")
         }
-        var result = SafeTensors()
-        result.metadata = header.metadata
-        let dataSize = bytes.count - headerEnd
+        var layout = Layout()
+        layout.metadata = header.metadata
         for (name, e) in header.entries {
             guard let dtype = DType(rawValue: e.dtype) else { throw .format("\(file): tensor '\(name)' has unsupported dtype \(e.dtype)") }
-            guard e.shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 40 }), e.data_offsets.count == 2 else {
+            guard e.shape.allSatisfy({ $0 >= 0 }), e.data_offsets.count == 2 else {
                 throw .format("\(file): tensor '\(name)' has a bad shape or offsets")
             }
+            var bytes = dtype.width, overflow = false
+            for d in e.shape {
+                let r = bytes.multipliedReportingOverflow(by: d)
+                bytes = r.partialValue
+                overflow = overflow || r.overflow
+            }
             let begin = e.data_offsets[0], end = e.data_offsets[1]
-            let (count, overflow) = e.shape.reduce((1, false)) { acc, d in
-                let r = acc.0.multipliedReportingOverflow(by: d)
-                return (r.partialValue, acc.1 || r.overflow)
+            guard !overflow, begin >= 0, begin <= end, end <= dataSize, end - begin == bytes else {
+                throw .format("\(file): tensor '\(name)' has data offsets [\(begin), \(end)] that do not match its shape "
+                    + "\(e.shape) of \(dtype.rawValue) or the data size \(dataSize)")
             }
-            let width = dtype == .u8 ? 1 : (dtype == .i64 ? 8 : 4)
-            guard !overflow, begin >= 0, begin <= end, end <= dataSize, end - begin == count * width else {
-                throw .format("\(file): tensor '\(name)' has data offsets [\(begin), \(end)] that do not match its shape \(e.shape) or the file size")
+            layout.entries.append((name, dtype, e.shape, begin..<end))
+        }
+        // The byte ranges must tile the data exactly, as the format requires: no overlap, no gap, no tail.
+        layout.entries.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        var next = 0
+        for e in layout.entries {
+            guard e.range.lowerBound == next else {
+                throw .format("\(file): tensor '\(e.name)' starts at byte \(e.range.lowerBound) of the data, expected \(next) "
+                    + (e.range.lowerBound < next ? "(it overlaps another tensor)" : "(a gap)"))
             }
-            result.tensors.append((name, Tensor(dtype: dtype, shape: e.shape,
-                                                bytes: Array(bytes[(headerEnd + begin)..<(headerEnd + end)]))))
+            next = e.range.upperBound
+        }
+        guard next == dataSize else {
+            throw .format("\(file): the tensors cover \(next) bytes of data, the file holds \(dataSize)")
+        }
+        return layout
+    }
+
+    static func assemble(_ layout: Layout, data: ArraySlice<UInt8>) -> SafeTensors {
+        var result = SafeTensors()
+        result.metadata = layout.metadata
+        let base = data.startIndex
+        for e in layout.entries {
+            result.tensors.append((e.name, Tensor(dtype: e.dtype, shape: e.shape,
+                                                  bytes: Array(data[(base + e.range.lowerBound)..<(base + e.range.upperBound)]))))
         }
         return result
     }
 }
-

@@ -116,13 +116,48 @@ public struct NpyArray: Equatable, Sendable {
 extension NpyArray {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
 
-    /// Reads and checks a `.npy` file.
+    /// Reads and checks a `.npy` file: the header first, whose shape must match the file's length before
+    /// the data is read.
     public static func read(path: String) throws(TRMError) -> NpyArray {
-        try decode(try readFile(path), file: path)
+        let file = try InputFile(path)
+        guard file.size >= 10 else { throw .format("\(path): not a .npy file (\(file.size) bytes)") }
+        var prefix = try file.read(10, "the .npy preamble")
+        let wide = prefix[6] == 2 || prefix[6] == 3
+        if wide { prefix += try file.read(2, "the .npy header length") }
+        let headerLength = wide ? Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24
+            : Int(prefix[8]) | Int(prefix[9]) << 8
+        guard prefix[6] < 1 || prefix[6] > 3 || headerLength <= file.remaining else {
+            throw .format("\(path): truncated .npy header (needs \(headerLength) bytes, file has \(file.remaining))")
+        }
+        let head = prefix + (prefix[6] >= 1 && prefix[6] <= 3 ? try file.read(headerLength, "the .npy header") : [])
+        let (dtype, shape, dataBytes) = try parseHeader(head, file: path)
+        guard dataBytes == file.remaining else { throw dataSizeError(dtype, shape, dataBytes, file.remaining, path) }
+        return NpyArray(dtype: dtype, shape: shape, bytes: try file.readRest("the array data"))
     }
 
     /// Parses `.npy` bytes; `file` names the source in every error.
     public static func decode(_ data: [UInt8], file: String) throws(TRMError) -> NpyArray {
+        let (dtype, shape, expected) = try parseHeader(data, file: file)
+        let start = headerEnd(data)
+        let available = data.count - start
+        guard available == expected else { throw dataSizeError(dtype, shape, expected, available, file) }
+        return NpyArray(dtype: dtype, shape: shape, bytes: Array(data[start...]))
+    }
+
+    /// Where the header of a well-formed preamble ends (parseHeader has checked that it is within `data`).
+    static func headerEnd(_ data: [UInt8]) -> Int {
+        data[6] == 1 ? 10 + (Int(data[8]) | Int(data[9]) << 8)
+            : 12 + (Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16 | Int(data[11]) << 24)
+    }
+
+    static func dataSizeError(_ dtype: DType, _ shape: [Int], _ expected: Int, _ available: Int, _ file: String) -> TRMError {
+        available < expected
+            ? .format("\(file): truncated: shape \(shape) of \(dtype.rawValue) needs \(expected) data bytes, the file has \(available)")
+            : .format("\(file): \(available - expected) unexpected bytes after the array data")
+    }
+
+    /// The dtype, shape and data size of a `.npy` file's preamble and header (`data` may hold more).
+    static func parseHeader(_ data: [UInt8], file: String) throws(TRMError) -> (DType, [Int], Int) {
         guard data.count >= 10, Array(data[0..<6]) == magic else {
             throw .format("\(file): not a .npy file (bad magic; \(data.count) bytes)")
         }
@@ -160,22 +195,14 @@ extension NpyArray {
         if fortran && shape.filter({ $0 > 1 }).count > 1 {
             throw .format("\(file): Fortran-ordered arrays are not supported")
         }
-        var count = 1
+        // The data size in bytes, refused if it overflows (a shape such as (2**62,) of '<i4').
+        var bytes = dtype.byteWidth
         for d in shape {
-            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            let (p, overflow) = bytes.multipliedReportingOverflow(by: d)
             if overflow { throw .format("\(file): shape \(shape) is too large") }
-            count = p
+            bytes = p
         }
-        let start = headerStart + headerLength
-        let expected = count * dtype.byteWidth
-        let available = data.count - start
-        guard available >= expected else {
-            throw .format("\(file): truncated: shape \(shape) of \(dtype.rawValue) needs \(expected) data bytes, the file has \(available)")
-        }
-        guard available == expected else {
-            throw .format("\(file): \(available - expected) unexpected bytes after the array data")
-        }
-        return NpyArray(dtype: dtype, shape: shape, bytes: Array(data[start...]))
+        return (dtype, shape, bytes)
     }
 }
 

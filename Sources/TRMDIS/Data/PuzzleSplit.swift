@@ -63,6 +63,7 @@ public struct PuzzleSplit: Equatable, Sendable {
             throw .format("\(inputsFile): \(inputs.count) tokens is not a whole number of rows of seq_len \(m.seqLen)")
         }
         let n = inputs.count / m.seqLen
+        guard n >= 1 else { throw .format("\(inputsFile): no examples") }
         guard labels.count == inputs.count else {
             throw .format("\(labelsFile): \(labels.count / max(1, m.seqLen)) rows but \(inputsFile) has \(n)")
         }
@@ -88,7 +89,9 @@ public struct PuzzleSplit: Equatable, Sendable {
         }
     }
 
-    /// A CSR offset array: `entries + 1` values (when known) rising monotonically from 0 to `total`.
+    /// A CSR offset array: `entries + 1` values (when known) rising strictly from 0 to `total`: every puzzle
+    /// owns at least one example and every group at least one puzzle (an empty one would be drawn and
+    /// give nothing to train on).
     private static func checkOffsets(_ offsets: [Int32], entries: Int?, total: Int, file: String, what: String,
                                      owned: String, entriesFile: String) throws(TRMError) {
         if let entries, offsets.count != entries + 1 {
@@ -96,8 +99,10 @@ public struct PuzzleSplit: Equatable, Sendable {
         }
         guard let first = offsets.first else { throw .format("\(file): empty; it needs at least the leading 0") }
         guard first == 0 else { throw .format("\(file): the first offset is \(first), not 0") }
-        for i in 1..<offsets.count where offsets[i] < offsets[i - 1] {
-            throw .format("\(file): offsets are not monotone (\(offsets[i - 1]) then \(offsets[i]) at \(i))")
+        for i in 1..<offsets.count where offsets[i] <= offsets[i - 1] {
+            throw .format(offsets[i] == offsets[i - 1]
+                ? "\(file): \(what) \(i - 1) is empty (offset \(offsets[i]) twice); every \(what) needs a \(owned)"
+                : "\(file): offsets are not monotone (\(offsets[i - 1]) then \(offsets[i]) at \(i))")
         }
         guard Int(offsets.last!) == total else {
             throw .format("\(file): the last offset is \(offsets.last!), but there are \(total) \(owned)s (offset out of range)")

@@ -3,26 +3,24 @@ import Glibc
 #endif
 
 /// Writes a set of files so that none is ever seen half-written: every file is first written and
-/// fsynced under a temporary name (`path.tmp.<pid>`), and only when all of them are complete are they
-/// renamed into place. A failure before the renames removes the temporaries and leaves any previous
-/// dataset untouched.
+/// fsynced under a new temporary name with an unpredictable suffix, created exclusively
+/// (`createTemporary`, which never follows a planted symlink), and only when all of them are complete
+/// are they renamed into place. A failure before the renames removes the temporaries and leaves any
+/// previous dataset untouched.
 struct StagedFiles {
     private var staged: [(tmp: String, path: String)] = []
 
     /// Writes `bytes` to the temporary beside `path`.
     mutating func stage(_ path: String, _ bytes: [UInt8]) throws(TRMError) {
-        let tmp = "\(path).tmp.\(getpid())"
-        guard let f = fopen(tmp, "wb") else {
-            discard()
-            throw .io("cannot create \(tmp) (errno \(errno))")
-        }
-        let written = bytes.withUnsafeBytes { $0.isEmpty ? 0 : fwrite($0.baseAddress, 1, $0.count, f) }
-        let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
-        let closed = fclose(f) == 0
-        guard written == bytes.count, flushed, closed else {
+        let (directory, name) = splitPath(path)
+        removeOrphanedTemporaries(in: directory, of: name)
+        let fd: Int32, tmp: String
+        do { (fd, tmp) = try createTemporary(in: directory, for: name) } catch { discard(); throw error }
+        let code = writeAll(fd, bytes)
+        guard code == 0 else {
             unlink(tmp)
             discard()
-            throw .io("short write to \(tmp)")
+            throw .io("cannot write \(tmp): \(errnoText(code))")
         }
         staged.append((tmp, path))
     }
@@ -33,8 +31,9 @@ struct StagedFiles {
             let code = errno
             for (rest, _) in staged[i...] { unlink(rest) }
             staged = []
-            throw .io("cannot rename \(tmp) to \(path) (errno \(code))")
+            throw .io("cannot rename \(tmp) to \(path): \(errnoText(code))")
         }
+        for directory in Set(staged.map { splitPath($0.path).0 }) { syncDirectory(directory) }
         staged = []
     }
 

@@ -55,9 +55,9 @@ public final class Predictor {
         self.model = model
         runner = try Runner(model: model, batchSize: batchSize)
         let c = model.config
-        unconditional = arena.floats(batchSize * c.seqLen * c.vocabSize)
-        qScratch = arena.floats(batchSize * 2)
-        predictions = arena.int32s(batchSize * c.seqLen)
+        unconditional = try arena.floats(batchSize * c.seqLen * c.vocabSize)
+        qScratch = try arena.floats(batchSize * 2)
+        predictions = try arena.int32s(batchSize * c.seqLen)
     }
 
     public var batchSize: Int { runner.batchSize }

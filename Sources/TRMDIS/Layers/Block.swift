@@ -11,22 +11,22 @@ struct Block {
         let out: UnsafeMutablePointer<Float>     // [rows, D] block output
         let rstdOut: UnsafeMutablePointer<Float> // [rows]
 
-        init(_ s: Block.Shapes, arena: Arena) {
+        init(_ s: Block.Shapes, arena: Arena) throws(TRMError) {
             let rows = s.rows, d = s.dModel
             if let a = s.attention {
-                attention = Attention.Saved(qkv: arena.floats(rows * 3 * d),
-                                            probs: arena.floats(s.batch * a.heads * s.length * s.length),
-                                            context: arena.floats(rows * d))
+                attention = Attention.Saved(qkv: try arena.floats(rows * 3 * d),
+                                            probs: try arena.floats(s.batch * a.heads * s.length * s.length),
+                                            context: try arena.floats(rows * d))
             }
             if let t = s.tokenMixer {
-                tokenMixer = TokenMixer.Saved(gateUp: arena.floats(t.channelRows * 2 * t.swiglu.inner),
-                                              outT: arena.floats(rows * d), rstd: arena.floats(t.channelRows))
+                tokenMixer = TokenMixer.Saved(gateUp: try arena.floats(t.channelRows * 2 * t.swiglu.inner),
+                                              outT: try arena.floats(rows * d), rstd: try arena.floats(t.channelRows))
             }
-            mid = arena.floats(rows * d)
-            rstdMid = arena.floats(s.attention != nil ? rows : 0)
-            gateUp = arena.floats(rows * 2 * s.mlp.inner)
-            out = arena.floats(rows * d)
-            rstdOut = arena.floats(rows)
+            mid = try arena.floats(rows * d)
+            rstdMid = try arena.floats(s.attention != nil ? rows : 0)
+            gateUp = try arena.floats(rows * 2 * s.mlp.inner)
+            out = try arena.floats(rows * d)
+            rstdOut = try arena.floats(rows)
         }
     }
 
@@ -37,16 +37,16 @@ struct Block {
         let xT, dT, act, dProbs: UnsafeMutablePointer<Float>
         let dProbsSlots: Int
 
-        init(_ s: Block.Shapes, arena: Arena) {
+        init(_ s: Block.Shapes, arena: Arena) throws(TRMError) {
             let rows = s.rows, d = s.dModel
-            xT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
-            dT = arena.floats(s.tokenMixer != nil ? rows * d : 0)
+            xT = try arena.floats(s.tokenMixer != nil ? rows * d : 0)
+            dT = try arena.floats(s.tokenMixer != nil ? rows * d : 0)
             let tokenInner = s.tokenMixer.map { $0.channelRows * $0.swiglu.inner } ?? 0
-            act = arena.floats(max(rows * s.mlp.inner, tokenInner))
+            act = try arena.floats(max(rows * s.mlp.inner, tokenInner))
             dProbsSlots = Threads.count
             // Per slot: dP, and dK while the in-place backward still needs Q (Attention.backward).
             let slots = dProbsSlots, length = s.length
-            dProbs = arena.floats(s.attention.map { slots * length * (length + $0.headDim) } ?? 0)
+            dProbs = try arena.floats(s.attention.map { slots * length * (length + $0.headDim) } ?? 0)
         }
     }
 

@@ -12,12 +12,12 @@ struct RoPE {
     let cos: UnsafeMutablePointer<Float>
     let sin: UnsafeMutablePointer<Float>
 
-    init(headDim: Int, length: Int, theta: Double, arena: Arena) {
+    init(headDim: Int, length: Int, theta: Double, arena: Arena) throws(TRMError) {
         self.headDim = headDim
         self.length = length
         let half = headDim / 2
-        cos = arena.floats(length * half)
-        sin = arena.floats(length * half)
+        cos = try arena.floats(length * half)
+        sin = try arena.floats(length * half)
         for t in 0..<length {
             for i in 0..<half {
                 // Computed as PyTorch does: inv_freq in float32, then the angle in float32.

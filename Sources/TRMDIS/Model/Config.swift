@@ -125,6 +125,10 @@ public enum TRMError: Error, Equatable, CustomStringConvertible {
     case format(String)
     /// A callback or a stop request ended the operation early; the objects stay usable.
     case aborted(String)
+    /// The buffers would not fit in the memory this process may still use (MemoryBudget).
+    case outOfMemory(String)
+    /// A forward pass produced NaN or infinity: diverged training or corrupt weights.
+    case numerical(String)
 
     public var description: String {
         switch self {
@@ -132,6 +136,8 @@ public enum TRMError: Error, Equatable, CustomStringConvertible {
         case .io(let m): return "I/O error: \(m)"
         case .format(let m): return "bad format: \(m)"
         case .aborted(let m): return "aborted: \(m)"
+        case .outOfMemory(let m): return "out of memory: \(m)"
+        case .numerical(let m): return "non-finite result: \(m)"
         }
     }
 }

@@ -21,18 +21,26 @@ public final class Model {
     public var inferenceProtocol: TrainingRecord { trainingRecord ?? .inferred(from: config) }
 
     /// Builds a model with freshly initialised weights; the same seed gives the same bits.
-    public init(config: ModelConfig, seed: UInt64 = 0) throws(TRMError) {
+    public convenience init(config: ModelConfig, seed: UInt64 = 0) throws(TRMError) {
+        try self.init(config: config, seed: seed, initialized: true)
+    }
+
+    /// With `initialized` false every buffer is zero (a loader fills them: drawing weights it will
+    /// overwrite would cost minutes on a large configuration).
+    init(config: ModelConfig, seed: UInt64, initialized: Bool) throws(TRMError) {
         try config.validate()
         self.config = config
         layout = ParameterLayout(config)
-        weights = arena.floats(layout.total)
-        puzzleEmbedding = arena.floats(config.numPuzzleIdentifiers * config.puzzleEmbDim)
-        hInit = arena.floats(config.hiddenSize)
-        lInit = arena.floats(config.hiddenSize)
+        weights = try arena.floats(layout.total)
+        puzzleEmbedding = try arena.floats(config.numPuzzleIdentifiers * config.puzzleEmbDim)
+        hInit = try arena.floats(config.hiddenSize)
+        lInit = try arena.floats(config.hiddenSize)
         rope = config.posEncoding == .rope
-            ? RoPE(headDim: config.headDim, length: config.totalLen, theta: config.ropeTheta, arena: arena) : nil
-        var rng = RNG(seed: seed)
-        initialize(rng: &rng)
+            ? try RoPE(headDim: config.headDim, length: config.totalLen, theta: config.ropeTheta, arena: arena) : nil
+        if initialized {
+            var rng = RNG(seed: seed)
+            initialize(rng: &rng)
+        }
     }
 
     public convenience init(preset: Preset, seed: UInt64 = 0) throws(TRMError) {

@@ -35,7 +35,7 @@ extension Model {
     }
 
     /// The configuration in a model file's metadata, read before anything is allocated for it.
-    public static func storedConfig(_ st: SafeTensors, file: String) throws(TRMError) -> ModelConfig {
+    static func storedConfig(_ st: SafeTensors, file: String) throws(TRMError) -> ModelConfig {
         guard let json = st.metadata[configMetadataKey] else {
             throw .format("\(file): no '\(configMetadataKey)' metadata; it was not written by libtrmdis or its converter")
         }
@@ -44,8 +44,11 @@ extension Model {
 
     /// The model of a read file whose configuration is `config` (from `storedConfig`), with its training
     /// record when the file has one.
-    public static func load(_ st: SafeTensors, config: ModelConfig, file: String) throws(TRMError) -> Model {
-        let model = try Model(config: config, seed: 0)
+    static func load(_ st: SafeTensors, config: ModelConfig, file: String) throws(TRMError) -> Model {
+        // Every tensor is checked by name and shape before the model is allocated: a small file whose
+        // configuration asks for gigabytes is refused at once.
+        try checkTensors(st, config: config, file: file)
+        let model = try Model(config: config, seed: 0, initialized: false)
         try model.loadTensors(st, file: file)
         if let json = st.metadata[TrainingRecord.metadataKey] {
             model.trainingRecord = try TrainingRecord(json: json, file: file, model: config)
@@ -53,19 +56,37 @@ extension Model {
         return model
     }
 
-    /// Copies the tensors of `st` into this model after checking that the names are exactly the model's.
-    public func loadTensors(_ st: SafeTensors, file: String) throws(TRMError) {
-        var expected = Set(layout.specs.map(\.name))
-        expected.insert("H_init")
-        expected.insert("L_init")
-        if config.puzzleEmbLen > 0 { expected.insert("puzzle_emb.weights") }
+    /// The tensors a model of `config` holds, with their shapes: the layout's, the puzzle table, H_init, L_init.
+    static func expectedTensors(_ config: ModelConfig) -> [String: [Int]] {
+        var expected: [String: [Int]] = [:]
+        for spec in ParameterLayout(config).specs { expected[spec.name] = spec.shape }
+        expected["H_init"] = [config.hiddenSize]
+        expected["L_init"] = [config.hiddenSize]
+        if config.puzzleEmbLen > 0 { expected["puzzle_emb.weights"] = [config.numPuzzleIdentifiers, config.puzzleEmbDim] }
+        return expected
+    }
+
+    /// Checks that `st` holds exactly the tensors of a model of `config`, each float32 of the right shape.
+    static func checkTensors(_ st: SafeTensors, config: ModelConfig, file: String) throws(TRMError) {
+        let expected = expectedTensors(config)
         let present = Set(st.tensors.map(\.name))
-        if let extra = present.subtracting(expected).sorted().first {
+        if let extra = present.subtracting(expected.keys).sorted().first {
             throw .format("\(file): unexpected tensor '\(extra)' for this configuration")
         }
-        if let missing = expected.subtracting(present).sorted().first {
+        if let missing = Set(expected.keys).subtracting(present).sorted().first {
             throw .format("\(file): missing tensor '\(missing)'")
         }
+        for (name, tensor) in st.tensors {
+            guard tensor.dtype == .f32 else { throw .format("\(file): tensor '\(name)' is \(tensor.dtype.rawValue), expected F32") }
+            guard tensor.shape == expected[name] else {
+                throw .format("\(file): tensor '\(name)' has shape \(tensor.shape), expected \(expected[name]!)")
+            }
+        }
+    }
+
+    /// Copies the tensors of `st` into this model after checking that the names are exactly the model's.
+    public func loadTensors(_ st: SafeTensors, file: String) throws(TRMError) {
+        try Model.checkTensors(st, config: config, file: file)
         for spec in layout.specs { try st.read(spec.name, into: weights + spec.offset, shape: spec.shape, file: file) }
         if config.puzzleEmbLen > 0 {
             try st.read("puzzle_emb.weights", into: puzzleEmbedding,

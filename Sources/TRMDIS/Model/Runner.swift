@@ -69,6 +69,7 @@ public final class Runner {
             throw .invalidArgument("batch size must be in 1...1048576 (got \(batchSize))")
         }
         let c = model.config
+        try Runner.checkAddressable(c, batch: batchSize)
         self.model = model
         self.batchSize = batchSize
         let blockShapes = Block.Shapes(c, batch: batchSize)
@@ -77,27 +78,47 @@ public final class Runner {
         embedding = InputEmbedding(config: c, batch: batchSize, layout: model.layout)
         heads = Heads(config: c, batch: batchSize, layout: model.layout)
         let n = batchSize * c.totalLen * c.hiddenSize
-        tokens = arena.int32s(batchSize * c.seqLen)
-        puzzleIds = arena.int32s(batchSize)
-        y = arena.floats(n)
-        z = arena.floats(n)
-        x = arena.floats(n)
-        logits = arena.floats(batchSize * c.seqLen * c.vocabSize)
-        qLogits = arena.floats(batchSize * 2)
-        dLogits = arena.floats(batchSize * c.seqLen * c.vocabSize)
-        dQ = arena.floats(batchSize * 2)
-        gradients = arena.floats(model.layout.total)
-        puzzleGradients = arena.floats(batchSize * c.puzzleEmbDim)
-        dFlow = arena.floats(n)
+        tokens = try arena.int32s(batchSize * c.seqLen)
+        puzzleIds = try arena.int32s(batchSize)
+        y = try arena.floats(n)
+        z = try arena.floats(n)
+        x = try arena.floats(n)
+        logits = try arena.floats(batchSize * c.seqLen * c.vocabSize)
+        qLogits = try arena.floats(batchSize * 2)
+        dLogits = try arena.floats(batchSize * c.seqLen * c.vocabSize)
+        dQ = try arena.floats(batchSize * 2)
+        gradients = try arena.floats(model.layout.total)
+        puzzleGradients = try arena.floats(batchSize * c.puzzleEmbDim)
+        dFlow = try arena.floats(n)
         let arena = self.arena
         let before = arena.bytes
-        gradCalls = (0...c.lCycles).map { _ in
-            Call(input: arena.floats(n), blocks: (0..<c.numLayers).map { _ in Block.Saved(blockShapes, arena: arena) })
+        gradCalls = try (0...c.lCycles).map { (_) throws(TRMError) in
+            Call(input: try arena.floats(n),
+                 blocks: try (0..<c.numLayers).map { (_) throws(TRMError) in try Block.Saved(blockShapes, arena: arena) })
         }
         activationBytes = arena.bytes - before
         scratchCall = Call(input: gradCalls[0].input, blocks: [gradCalls[0].blocks[0]])
-        scratch = Block.Scratch(blockShapes, arena: arena)
+        scratch = try Block.Scratch(blockShapes, arena: arena)
         resetCarry()
+    }
+
+    /// Refuses shapes whose largest buffers could not be addressed (an element count beyond 2^48), before
+    /// any size is computed with arithmetic that would overflow; the arena checks what does fit against
+    /// the memory left (MemoryBudget).
+    static func checkAddressable(_ c: ModelConfig, batch b: Int) throws(TRMError) {
+        let widest = max(3 * c.hiddenSize, 2 * c.mlpInner, c.vocabSize)
+        let products = [[b, c.totalLen, widest], [b, c.numHeads, c.totalLen, c.totalLen],
+                        [b, c.hiddenSize, 2 * c.tokenMixerInner], [Threads.count, c.totalLen, c.totalLen + c.headDim]]
+        for factors in products {
+            var n = 1
+            for f in factors {
+                let r = n.multipliedReportingOverflow(by: f)
+                guard !r.overflow, r.partialValue <= 1 << 48 else {
+                    throw .outOfMemory("a runner of batch size \(b) for this configuration needs buffers of more than 2^48 elements")
+                }
+                n = r.partialValue
+            }
+        }
     }
 
     /// Bytes of activation, gradient and carry memory this runner holds.

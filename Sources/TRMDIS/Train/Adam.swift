@@ -18,13 +18,13 @@ public class AdamOptimizer {
     /// PyTorch optimisers skip a parameter whose gradient is None.
     public var frozen: Range<Int>? = nil
 
-    init(count: Int, beta1: Float, beta2: Float, weightDecay: Float) {
+    init(count: Int, beta1: Float, beta2: Float, weightDecay: Float) throws(TRMError) {
         self.count = count
         self.beta1 = beta1
         self.beta2 = beta2
         self.weightDecay = weightDecay
-        m = arena.floats(count)
-        v = arena.floats(count)
+        m = try arena.floats(count)
+        v = try arena.floats(count)
     }
 
     /// Restores the step counter (the moments are restored through `m` and `v`).
@@ -52,8 +52,8 @@ public class AdamOptimizer {
 ///   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
 ///   p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))
 public final class AdamATan2: AdamOptimizer {
-    public override init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) {
-        super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
+    public override init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) throws(TRMError) {
+        try super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
     }
 
     override func apply(_ params: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>, _ lr: Float, _ range: Range<Int>) {
@@ -76,9 +76,9 @@ public final class AdamATan2: AdamOptimizer {
 public final class AdamW: AdamOptimizer {
     public var eps: Float
 
-    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
+    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) throws(TRMError) {
         self.eps = eps
-        super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
+        try super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
     }
 
     override func apply(_ params: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>, _ lr: Float, _ range: Range<Int>) {

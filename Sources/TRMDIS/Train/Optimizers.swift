@@ -14,12 +14,12 @@ public final class SparseSignSGD {
     private let capacity: Int
 
     /// `width`: floats per row; `maxRows`: the most rows one update can see (the batch size).
-    public init(width: Int, maxRows: Int, weightDecay: Float = 0.1) {
+    public init(width: Int, maxRows: Int, weightDecay: Float = 0.1) throws(TRMError) {
         self.width = width
         self.weightDecay = weightDecay
         capacity = maxRows
-        summed = arena.floats(maxRows * width)
-        order = arena.int32s(maxRows)
+        summed = try arena.floats(maxRows * width)
+        order = try arena.int32s(maxRows)
     }
 
     /// Updates `table` rows named by `ids` ([count]) from per-example gradients `grads` ([count, width]).
@@ -85,10 +85,10 @@ public final class EMA {
     private let arena = Arena()
     public let shadow: UnsafeMutablePointer<Float>
 
-    public init(weights: UnsafePointer<Float>, count: Int, rate: Float = 0.999) {
+    public init(weights: UnsafePointer<Float>, count: Int, rate: Float = 0.999) throws(TRMError) {
         self.rate = rate
         self.count = count
-        shadow = arena.floats(count)
+        shadow = try arena.floats(count)
         shadow.update(from: weights, count: count)
     }
 

@@ -74,10 +74,10 @@ public final class Trainer {
         rng = RNG(seed: config.seed &+ 0xD15)
         switch config.optimizer {
         case .adamATan2:
-            optimizer = AdamATan2(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
+            optimizer = try AdamATan2(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
                                   weightDecay: config.weightDecay)
         case .adamW:
-            optimizer = AdamW(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
+            optimizer = try AdamW(count: model.parameterCount, beta1: config.beta1, beta2: config.beta2,
                               weightDecay: config.weightDecay)
         }
         if config.method == .dis {
@@ -87,26 +87,26 @@ public final class Trainer {
             optimizer.frozen = lo..<hi
         }
         sparse = c.puzzleEmbLen > 0 && c.puzzleEmbDim > 0
-            ? SparseSignSGD(width: c.puzzleEmbDim, maxRows: global, weightDecay: config.puzzleEmbWeightDecay) : nil
-        ema = config.emaRate.map { EMA(weights: model.weights, count: model.parameterCount, rate: $0) }
-        inputs = arena.int32s(b * c.seqLen)
-        labels = arena.int32s(b * c.seqLen)
-        slotPuzzleIds = arena.int32s(b)
-        targets = arena.int32s(b * c.seqLen)
-        revealRank = arena.int32s(b * c.seqLen)
-        diffCount = arena.int32s(b)
-        noiseTokens = arena.int32s(b * c.seqLen)
-        predicted = arena.int32s(b * c.seqLen)
-        perExample = arena.doubles(b)
-        puzzleGradSum = arena.floats(b * c.puzzleEmbDim)
-        weightBackup = arena.floats(model.parameterCount)
-        batchExamples = arena.int32s(global)
+            ? try SparseSignSGD(width: c.puzzleEmbDim, maxRows: global, weightDecay: config.puzzleEmbWeightDecay) : nil
+        ema = try config.emaRate.map { (rate) throws(TRMError) in try EMA(weights: model.weights, count: model.parameterCount, rate: rate) }
+        inputs = try arena.int32s(b * c.seqLen)
+        labels = try arena.int32s(b * c.seqLen)
+        slotPuzzleIds = try arena.int32s(b)
+        targets = try arena.int32s(b * c.seqLen)
+        revealRank = try arena.int32s(b * c.seqLen)
+        diffCount = try arena.int32s(b)
+        noiseTokens = try arena.int32s(b * c.seqLen)
+        predicted = try arena.int32s(b * c.seqLen)
+        perExample = try arena.doubles(b)
+        puzzleGradSum = try arena.floats(b * c.puzzleEmbDim)
+        weightBackup = try arena.floats(model.parameterCount)
+        batchExamples = try arena.int32s(global)
         let dim = sparse == nil ? 0 : c.puzzleEmbDim
-        reduceBuffer = arena.floats(reducer == nil ? 0 : model.parameterCount + global * (dim + 1))
-        globalPuzzleIds = arena.int32s(reducer == nil ? 0 : global)
-        metricBuffer = arena.floats(Trainer.metricCount + global)
-        slotCorrect = arena.floats(b)
-        slotTokenScore = arena.doubles(b)
+        reduceBuffer = try arena.floats(reducer == nil ? 0 : model.parameterCount + global * (dim + 1))
+        globalPuzzleIds = try arena.int32s(reducer == nil ? 0 : global)
+        metricBuffer = try arena.floats(Trainer.metricCount + global)
+        slotCorrect = try arena.floats(b)
+        slotTokenScore = try arena.doubles(b)
         halted = [Bool](repeating: true, count: global)
         slotSteps = [Int](repeating: 0, count: b)
         // The protocol travels with the weights: inference and saved files follow how they were trained.

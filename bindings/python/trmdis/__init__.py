@@ -26,6 +26,7 @@ from .errors import (
     FormatError,
     InternalError,
     InvalidArgumentError,
+    NumericalError,
     OutOfMemoryError,
     TRMError,
     TRMIOError,
@@ -38,7 +39,7 @@ from .training import LOOP_FIELDS, RunResult, StepInfo, TrainParams, Trainer
 
 __all__ = [
     "ABI_VERSION", "ABIError", "AbortedError", "Dataset", "EvalResult", "FormatError", "IGNORE_LABEL",
-    "InferenceProtocol", "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "OutOfMemoryError",
+    "InferenceProtocol", "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "NumericalError", "OutOfMemoryError",
     "PRESETS", "PosEncoding", "Prediction", "RunResult", "Runner", "StepInfo", "TRMError", "TRMIOError",
     "TrainParams", "Trainer", "abi_version", "get_num_threads", "library_path", "set_log_handler",
     "set_num_threads", "status_string", "version",

@@ -25,8 +25,8 @@ class InvalidArgumentError(TRMError, ValueError):
     status = _lib.TRM_ERR_INVALID_ARG
 
 
-class TRMIOError(TRMError):
-    """TRM_ERR_IO: a file could not be read or written."""
+class TRMIOError(TRMError, OSError):
+    """TRM_ERR_IO: a file could not be read or written (an OSError too)."""
 
     status = _lib.TRM_ERR_IO
 
@@ -61,9 +61,16 @@ class InternalError(TRMError):
     status = _lib.TRM_ERR_INTERNAL
 
 
+class NumericalError(TRMError, ArithmeticError):
+    """TRM_ERR_NUMERIC: the computation produced NaN or infinity (diverged training, corrupt weights)."""
+
+    status = _lib.TRM_ERR_NUMERIC
+
+
 _BY_STATUS: Dict[int, Type[TRMError]] = {
     cls.status: cls
-    for cls in (InvalidArgumentError, TRMIOError, FormatError, OutOfMemoryError, AbortedError, ABIError, InternalError)
+    for cls in (InvalidArgumentError, TRMIOError, FormatError, OutOfMemoryError, AbortedError, ABIError, InternalError,
+                NumericalError)
 }
 
 
