@@ -27,9 +27,10 @@ final class DatasetHandle {
     init(_ examples: ExampleSet) { self.examples = examples }
 }
 
-/// The live handles. A handle is the object's unretained address; the table holds the strong
-/// reference, so a pointer the library did not hand out (freed twice, garbage, or a runner passed as a
-/// model) is refused instead of dereferenced. Each entry counts its registrations: a trainer registers its
+/// The live handles. A handle is not an address but a token drawn from a counter that never repeats in
+/// the process, so a stale handle (freed, then freed or used again after its memory was reused by a new
+/// object) is refused instead of reaching the new object; so are garbage and a handle of another kind.
+/// The table holds the strong reference. Each entry counts its registrations: a trainer registers its
 /// model once more, so the model handle stays valid for trm_trainer_model after the caller's
 /// trm_model_free, and is unregistered when both are gone.
 enum Handles {
@@ -39,7 +40,10 @@ enum Handles {
         pthread_mutex_init(m, nil)
         return m
     }()
-    nonisolated(unsafe) private static var live: [UnsafeMutableRawPointer: (object: AnyObject, count: Int)] = [:]
+    nonisolated(unsafe) private static var live: [UInt: (object: AnyObject, count: Int)] = [:]
+    nonisolated(unsafe) private static var tokens: [ObjectIdentifier: UInt] = [:]
+    /// The next token: multiples of 16 from 0x10000, so they look like aligned pointers and are never NULL.
+    nonisolated(unsafe) private static var nextToken: UInt = 0x10000
 
     private static func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(mutex)
@@ -50,28 +54,32 @@ enum Handles {
     /// Registers `object` (once more, if it is already live) and returns its handle.
     @discardableResult
     static func open(_ object: AnyObject) -> OpaquePointer {
-        let address = Unmanaged.passUnretained(object).toOpaque()
-        locked {
-            if let entry = live[address] {
-                live[address] = (entry.object, entry.count + 1)
-            } else {
-                live[address] = (object, 1)
+        let token: UInt = locked {
+            if let token = tokens[ObjectIdentifier(object)], let entry = live[token] {
+                live[token] = (entry.object, entry.count + 1)
+                return token
             }
+            let token = nextToken
+            nextToken += 16
+            live[token] = (object, 1)
+            tokens[ObjectIdentifier(object)] = token
+            return token
         }
-        return OpaquePointer(address)
+        return OpaquePointer(bitPattern: token)!
     }
 
     /// Drops one registration of a handle of type T (and the table's reference with the last one); false if
     /// no such handle is live.
     static func close<T: AnyObject>(_ handle: OpaquePointer, as _: T.Type) -> Bool {
-        let address = UnsafeMutableRawPointer(handle)
+        let token = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
         let object: AnyObject? = locked {
-            guard let entry = live[address], entry.object is T else { return nil }
+            guard let entry = live[token], entry.object is T else { return nil }
             if entry.count > 1 {
-                live[address] = (entry.object, entry.count - 1)
+                live[token] = (entry.object, entry.count - 1)
                 return entry.object
             }
-            return live.removeValue(forKey: address)?.object
+            tokens[ObjectIdentifier(entry.object)] = nil
+            return live.removeValue(forKey: token)?.object
         }
         return object != nil  // the object is released here, outside the lock
     }
@@ -79,7 +87,8 @@ enum Handles {
     /// The live object of type T behind `handle`; `name` is the argument's name in messages.
     static func lookup<T: AnyObject>(_ handle: OpaquePointer?, _ name: String, _ cType: String) throws(Failure) -> T {
         guard let handle else { throw .invalid("\(name) is NULL") }
-        guard let object = locked({ live[UnsafeMutableRawPointer(handle)]?.object }) as? T else {
+        let token = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+        guard let object = locked({ live[token]?.object }) as? T else {
             throw .invalid("\(name) is not a live \(cType) handle")
         }
         return object

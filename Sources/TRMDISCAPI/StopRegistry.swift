@@ -3,8 +3,8 @@ import Synchronization
 /// The stop requests of live trainers, kept apart from the handle table so that
 /// trm_trainer_request_stop takes no lock, allocates nothing and never dereferences the caller's pointer:
 /// it is safe from any thread and from a signal handler, even while the trainer runs or is being freed.
-/// Slot i holds a trainer's address (0 = free) and its stop flag; a trainer claims a slot when it is
-/// created and releases it when its object is destroyed.
+/// Slot i holds a trainer's handle (a token that is never reused, see Handles; 0 = free) and its stop
+/// flag; a trainer claims a slot when it is created and releases it when its object is destroyed.
 enum StopRegistry {
     static let capacity = 1024
     private static let addresses: InlineArray<1024, Atomic<UInt>> = InlineArray { _ in Atomic(0) }

@@ -12,7 +12,8 @@ final class TrainerHandle {
     let progress: trm_progress_callback?
     let userData: UnsafeMutableRawPointer?
     private var slot = -1
-    private var holdsModel = false
+    /// The model's handle, registered once more for this trainer (nil until `open`).
+    private(set) var modelPointer: OpaquePointer?
     /// Set during trm_trainer_run and trm_trainer_step, which may not be re-entered from the callback.
     private var busy = false
 
@@ -29,21 +30,20 @@ final class TrainerHandle {
     /// Takes a stop slot, registers the model once more (so trm_trainer_model's handle stays valid while the
     /// trainer lives) and returns the trainer's handle.
     func open() throws(Failure) -> OpaquePointer {
-        guard let s = StopRegistry.claim(Unmanaged.passUnretained(self).toOpaque()) else {
+        let handle = Handles.open(self)
+        guard let s = StopRegistry.claim(UnsafeMutableRawPointer(handle)) else {
+            _ = Handles.close(handle, as: TrainerHandle.self)
             throw Failure(TRM_ERR_OOM, "too many live trainers (at most \(StopRegistry.capacity))")
         }
         slot = s
-        Handles.open(model)
-        holdsModel = true
-        return Handles.open(self)
+        modelPointer = Handles.open(model)
+        return handle
     }
 
     deinit {
         if slot >= 0 { StopRegistry.release(slot) }
-        if holdsModel { _ = Handles.close(modelPointer, as: ModelHandle.self) }
+        if let modelPointer { _ = Handles.close(modelPointer, as: ModelHandle.self) }
     }
-
-    var modelPointer: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(model).toOpaque()) }
 
     private func enter(_ what: String) throws(Failure) {
         guard !busy else {
@@ -185,7 +185,8 @@ public func trm_trainer_model(_ trainer: OpaquePointer?, _ model: UnsafeMutableP
     guarded("trm_trainer_model") { () throws(Failure) in
         let t = try Handles.trainer(trainer)
         guard let model else { throw .invalid("model is NULL") }
-        model.pointee = t.modelPointer
+        guard let handle = t.modelPointer else { throw Failure(TRM_ERR_INTERNAL, "the trainer has no model handle") }
+        model.pointee = handle
     }
 }
 

@@ -51,7 +51,7 @@ struct DataARC: ParsableCommand {
     @Option(help: "Output directory.") var out: String?
 
     func run() throws {
-        if let threads { Threads.set(threads) }
+        if let threads { try Threads.set(threads) }
         let sources = try source.open()
         if list {
             for s in sources {
@@ -112,7 +112,7 @@ struct DataARCCheck: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func run() throws {
-        if let threads { Threads.set(threads) }
+        if let threads { try Threads.set(threads) }
         let sources = try source.open()
         let seedList = try seeds.split(separator: ",").map { s -> UInt64 in
             guard let v = UInt64(String(s).trimmed) else { throw ValidationError("--seeds must be integers (got '\(s)')") }
@@ -242,7 +242,7 @@ struct EvalARC: ParsableCommand {
     @OptionGroup var inference: InferenceFlags
 
     func run() throws {
-        if let threads { Threads.set(threads) }
+        if let threads { try Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
         let report = try evaluateARC(model: model, directory: data, batchSize: batch,
                                      options: inference.options, limit: limit)

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the sgemm peak measurement.") var noPeak = false
 
     func run() throws {
-        if let threads { Threads.set(threads) }
+        if let threads { try Threads.set(threads) }
         if let config {
             guard let b = BenchConfig.named(config) else {
                 throw ValidationError("unknown configuration '\(config)'; choose one of \(BenchConfig.names.joined(separator: ", "))")

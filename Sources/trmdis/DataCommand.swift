@@ -23,7 +23,7 @@ struct DataBuildOptions: ParsableArguments {
     @Option(help: "Output directory.") var out: String
 
     func build(_ task: TaskKind, _ options: BuildOptions) throws -> (PuzzleDataset, Double) {
-        if let threads { Threads.set(threads) }
+        if let threads { try Threads.set(threads) }
         var o = options
         o.maxAttempts = maxAttempts
         o.allowOverlap = allowOverlap

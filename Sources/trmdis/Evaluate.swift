@@ -50,7 +50,7 @@ struct Eval: ParsableCommand {
     @OptionGroup var inference: InferenceFlags
 
     func run() throws {
-        if let threads { Threads.set(threads) }
+        if let threads { try Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
         let s = try loadSplit(directory: data, split: split)
         let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))

@@ -24,9 +24,21 @@ public struct Train: ParsableCommand {
     @Option(help: "Append JSON-lines metrics to this file.") var metrics: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
+    /// The largest step budget accepted (far beyond any run, and safe from overflow times N_sup).
+    static let maxSteps = 1 << 40
+
+    public func validate() throws {
+        if let steps, !(1...Train.maxSteps).contains(steps) { throw ValidationError("--steps must be in 1...\(Train.maxSteps)") }
+        if let epochs, !(epochs.isFinite && epochs > 0 && epochs <= 1e9) { throw ValidationError("--epochs must be a number in (0, 1e9]") }
+        if let minutes, !(minutes.isFinite && minutes > 0 && minutes <= 1e7) { throw ValidationError("--minutes must be a number in (0, 1e7]") }
+        if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit must be at least 1") }
+        if evalEvery < 0 || checkpointEvery < 0 { throw ValidationError("--eval-every and --checkpoint-every must be >= 0") }
+        if let threads, !(1...Threads.maximum).contains(threads) { throw ValidationError("--threads must be in 1...\(Threads.maximum)") }
+    }
+
     public func run() throws {
         let reducer = DataParallel.reducer, lead = (reducer?.rank ?? 0) == 0
-        if let threads { Threads.set(threads) } else if let t = DataParallel.defaultThreads { Threads.set(t) }
+        if let threads { try Threads.set(threads) } else if let t = DataParallel.defaultThreads { try Threads.set(t) }
         let train = try loadSplit(directory: data, split: "train")
         let test = try? loadSplit(directory: data, split: "test")
         let trainer: Trainer
@@ -44,7 +56,11 @@ public struct Train: ParsableCommand {
             if model.timeEmbedding == nil { c = c.forMethod(try training.parsedMethod()) }
             try c.validate()
             let batches = Double(train.examples.groupCount) / Double(training.batch)
-            plannedSteps = steps ?? epochs.map { max(1, Int(($0 * batches).rounded(.up))) }
+            plannedSteps = try steps ?? epochs.map { (e) throws in
+                let planned = (e * batches).rounded(.up)
+                guard planned <= Double(Train.maxSteps) else { throw ValidationError("--epochs \(e) means more than \(Train.maxSteps) steps") }
+                return max(1, Int(planned))
+            }
             let optimiserSteps = (plannedSteps ?? 100_000) * (training.method == "dis" ? c.supervisionSteps : 1)
             trainer = try Trainer(model: try Model(config: c, seed: training.seed), examples: train.examples,
                                   config: try training.config(totalSteps: optimiserSteps), reducer: reducer)

@@ -70,7 +70,9 @@ public final class ThreadPool: @unchecked Sendable {
         init(shared: Shared, index: Int) { self.shared = shared; self.index = index }
     }
 
-    public init(threads: Int) {
+    /// Starts `threads - 1` workers. If the system refuses one (a process or memory limit), the workers
+    /// already started are stopped and joined and `.outOfMemory` is thrown: nothing traps.
+    public init(threads: Int) throws(TRMError) {
         threadCount = max(1, threads)
         shared = Shared()
         for worker in 1..<threadCount {
@@ -81,17 +83,25 @@ public final class ThreadPool: @unchecked Sendable {
                 context.shared.workerLoop(index: context.index)
                 return nil
             }, context)
-            precondition(rc == 0, "TRMDIS: pthread_create failed")
+            guard rc == 0 else {
+                Unmanaged<WorkerContext>.fromOpaque(context).release()
+                stopWorkers()
+                throw .outOfMemory("cannot start worker thread \(worker) of \(threadCount): \(errnoText(rc))")
+            }
             self.threads.append(thread)
         }
     }
 
-    deinit {
+    deinit { stopWorkers() }
+
+    /// Tells every worker to stop and joins it (idempotent).
+    private func stopWorkers() {
         pthread_mutex_lock(&shared.mutex)
         shared.stopping = true
         pthread_cond_broadcast(&shared.startCondition)
         pthread_mutex_unlock(&shared.mutex)
         for thread in threads { pthread_join(thread, nil) }
+        threads = []
     }
 
     /// Runs `body(t)` once for every t in 0..<threadCount and returns when all are done. The workers
@@ -136,15 +146,27 @@ public final class ThreadPool: @unchecked Sendable {
 /// The engine's threads: one pool for the kernels and for splitting matrix products. OpenBLAS is kept
 /// single-threaded, so its own workers never spin on a core the pool needs.
 public enum Threads {
-    nonisolated(unsafe) private static var current = ThreadPool(threads: defaultCount())
+    /// The default pool: one thread per core, or fewer if the system refuses threads.
+    nonisolated(unsafe) private static var current: ThreadPool = {
+        var n = defaultCount()
+        while n > 1 {
+            if let pool = try? ThreadPool(threads: n) { return pool }
+            n /= 2
+        }
+        return try! ThreadPool(threads: 1)  // starts no thread, cannot fail
+    }()
 
     public static var pool: ThreadPool { current }
     public static var count: Int { current.threadCount }
 
-    /// Sets the thread count. Not safe to call while a step runs.
-    public static func set(_ count: Int) {
-        let n = max(1, count)
-        if n != current.threadCount { current = ThreadPool(threads: n) }
+    /// The most threads a pool may have.
+    public static let maximum = 1024
+
+    /// Sets the thread count (1...maximum). Not safe to call while a step runs. If the threads cannot be
+    /// started, the previous pool stays and `.outOfMemory` is thrown.
+    public static func set(_ count: Int) throws(TRMError) {
+        guard (1...maximum).contains(count) else { throw .invalidArgument("threads must be in 1...\(maximum) (got \(count))") }
+        if count != current.threadCount { current = try ThreadPool(threads: count) }
     }
 
     static func defaultCount() -> Int {

@@ -47,6 +47,8 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
     let c = model.config, n = c.seqLen
     let options = options ?? InferenceOptions()
     let steps = options.steps ?? c.supervisionSteps
+    guard (1...Predictor.maxSteps).contains(steps) else { throw .invalidArgument("steps must be in 1...\(Predictor.maxSteps) (got \(steps))") }
+    if let limit, limit < 1 { throw .invalidArgument("the example limit must be at least 1 (got \(limit))") }
     let total = min(examples.count, limit ?? examples.count)
     let predictor = try Predictor(model: model, batchSize: min(batchSize, max(1, total)))
     var stats = [EvalReport.Step](repeating: .init(step: 0, exactAccuracy: 0, tokenAccuracy: 0, meanHamming: 0),

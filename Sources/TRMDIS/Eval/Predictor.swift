@@ -62,6 +62,9 @@ public final class Predictor {
 
     public var batchSize: Int { runner.batchSize }
 
+    /// The most supervision steps one prediction runs (TRM_MAX_STEPS).
+    public static let maxSteps = 4096
+
     /// Solves `count` ≤ batchSize puzzles (inputs [count, seqLen], puzzle ids [count] or nil for 0),
     /// calling `onStep` after every supervision step. Unused batch slots repeat the first puzzle.
     public func run(inputs: UnsafePointer<Int32>, puzzleIds: UnsafePointer<Int32>?, count: Int,
@@ -69,7 +72,7 @@ public final class Predictor {
         let c = model.config, n = c.seqLen, b = batchSize
         guard count >= 1 && count <= b else { throw .invalidArgument("count must be in 1...\(b) (got \(count))") }
         let steps = options.steps ?? c.supervisionSteps
-        guard steps >= 1 && steps <= 4096 else { throw .invalidArgument("steps must be in 1...4096 (got \(steps))") }
+        guard (1...Predictor.maxSteps).contains(steps) else { throw .invalidArgument("steps must be in 1...\(Predictor.maxSteps) (got \(steps))") }
         guard options.guidance.isFinite else { throw .invalidArgument("guidance weight must be finite") }
         for slot in 0..<b {
             let src = slot < count ? slot : 0

@@ -187,6 +187,12 @@ public final class Runner {
         haveGraph = requiresGrad
         netCalls += c.netCallsPerStep
         heads.forward(y, weights: w, logits: logits, q: qLogits)
+        // NaN or infinity here comes from diverged training or corrupt weights: stop instead of carrying on.
+        let cells = batchSize * c.seqLen * c.vocabSize
+        if let i = (0..<cells).first(where: { !logits[$0].isFinite }) {
+            throw .numerical("a supervision step produced the logit \(logits[i]) (example \(i / (c.seqLen * c.vocabSize)));"
+                + " the weights or the carry are not finite or too large")
+        }
     }
 
     /// The heads applied to the current carry y without running a step: the logits before a step

@@ -92,8 +92,13 @@ public struct BatchSampler: Sendable {
     }
 
     public mutating func restore(_ p: Position) throws(TRMError) {
-        guard p.epochStart.count == 4, p.current.count == 4, p.cursor >= 0, p.cursor <= examples.groupCount else {
+        guard p.epochStart.count == 4, p.current.count == 4, p.cursor >= 0, p.cursor <= examples.groupCount,
+              p.epoch >= 0, p.epoch <= 1 << 53 else {
             throw .format("bad data position in the training state")
+        }
+        // An all-zero xoshiro state stays zero: every draw would be rejected forever.
+        guard p.epochStart.contains(where: { $0 != 0 }), p.current.contains(where: { $0 != 0 }) else {
+            throw .format("the sampler's random state in the training state is all zero")
         }
         rng = Self.rng(p.epochStart)
         startEpoch()

@@ -45,6 +45,16 @@ extension Trainer {
         try st.read("slots.puzzle_ids", into: &ids, shape: [global], file: path)
         try st.read("slots.steps", into: &steps, shape: [global], file: path)
         try st.read("slots.halted", into: &stop, shape: [global], file: path)
+        // Values a crafted file could hold that training would otherwise take in silently or trap on.
+        guard y.allSatisfy(\.isFinite), z.allSatisfy(\.isFinite) else { throw .format("\(path): the carry holds a value that is not finite") }
+        guard tokens.allSatisfy({ $0 >= 0 && Int($0) < c.vocabSize }),
+              answers.allSatisfy({ ($0 >= 0 && Int($0) < c.vocabSize) || $0 == Losses.ignoreLabel }) else {
+            throw .format("\(path): a slot holds a token outside the vocabulary 0..<\(c.vocabSize)")
+        }
+        guard c.puzzleEmbLen == 0 || ids.allSatisfy({ $0 >= 0 && Int($0) < c.numPuzzleIdentifiers }),
+              steps.allSatisfy({ $0 >= 0 && Int($0) <= c.supervisionSteps }), stop.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+            throw .format("\(path): a slot's puzzle id, step count or halted flag is out of range")
+        }
         for i in 0..<b * carry { runner.y[i] = y[lo * carry + i]; runner.z[i] = z[lo * carry + i] }
         for i in 0..<b * n { inputs[i] = tokens[lo * n + i]; labels[i] = answers[lo * n + i] }
         for s in 0..<b { slotPuzzleIds[s] = ids[lo + s]; slotSteps[s] = Int(steps[lo + s]) }

@@ -3,7 +3,8 @@ import FoundationEssentials
 /// Checkpoints of a training run: `model.safetensors` (the evaluation weights: the EMA copy when EMA is
 /// on, in the PyTorch layout) and `state.safetensors`, everything an exact resume needs: the raw weights,
 /// the optimiser moments and step, the EMA, the puzzle table, the RNG and sampler positions and, for TRM,
-/// every slot's carry and example. Both files are written atomically. The state does not depend on the
+/// every slot's carry and example. The two files are written as one unit (`FileSet`): a reader or a
+/// resume sees both from the same save, whatever interrupts it. The state does not depend on the
 /// number of data-parallel ranks (all ranks hold the same weights, optimiser, RNG and sampler; TRM's slots
 /// are gathered to the global batch), so a checkpoint of N ranks resumes on M. Rank 0 alone writes.
 extension Trainer {
@@ -14,8 +15,7 @@ extension Trainer {
     public func saveCheckpoint(directory: String) throws(TRMError) {
         let slots = config.method == .trm ? try gatherSlots() : nil
         if let reducer, reducer.rank != 0 { return }
-        try makeDirectory(directory)
-        try model.save(to: directory + "/" + Trainer.modelFile, weights: ema.map { UnsafePointer($0.shadow) })
+        let evaluationModel = model.safeTensors(weights: ema.map { UnsafePointer($0.shadow) })
         var st = model.safeTensors()
         let n = model.parameterCount
         st.add("optimizer.m", floats: optimizer.m, shape: [n])
@@ -41,7 +41,8 @@ extension Trainer {
         st.metadata["optimizer_step"] = String(optimizer.step)
         st.metadata["optimizer_steps"] = String(optimizerSteps)
         st.metadata["examples_seen"] = String(examplesSeen)
-        try st.write(to: directory + "/" + Trainer.stateFile)
+        try FileSet.write(directory: directory, files: [(Trainer.modelFile, evaluationModel.encoded()),
+                                                        (Trainer.stateFile, st.encoded())])
     }
 
     /// Rebuilds a trainer from `state.safetensors` in `directory`, on the same examples, as one rank of
@@ -63,10 +64,17 @@ extension Trainer {
         } catch {
             throw .format("\(path): bad training-state metadata (\(error))")
         }
-        let model = try Model(config: try ModelConfig(json: modelJSON, file: path), seed: 0)
+        // Counters a crafted file could set where the first step would overflow them.
+        let limit = 1 << 53
+        guard (0...limit).contains(optStep), (0...limit).contains(steps), (0...limit).contains(seen) else {
+            throw .format("\(path): a step or example counter is outside 0...2^53")
+        }
         var tensors = st
         let trainerOnly = ["optimizer.", "ema", "rng.", "carry.", "slots."]
         tensors.tensors.removeAll { name, _ in trainerOnly.contains { name.hasPrefix($0) } }
+        let modelConfig = try ModelConfig(json: modelJSON, file: path)
+        try Model.checkTensors(tensors, config: modelConfig, file: path)
+        let model = try Model(config: modelConfig, seed: 0, initialized: false)
         try model.loadTensors(tensors, file: path)
         let trainer = try Trainer(model: model, examples: examples, config: config, reducer: reducer)
         let n = model.parameterCount
@@ -74,8 +82,13 @@ extension Trainer {
         try st.read("optimizer.v", into: trainer.optimizer.v, shape: [n], file: path)
         trainer.optimizer.restore(step: optStep)
         if let ema = trainer.ema { try st.read("ema", into: ema.shadow, shape: [n], file: path) }
+        for i in 0..<n where !trainer.optimizer.m[i].isFinite || !(trainer.optimizer.v[i] >= 0 && trainer.optimizer.v[i].isFinite)
+            || !(trainer.ema.map { $0.shadow[i].isFinite } ?? true) {
+            throw .format("\(path): optimiser moment or EMA weight \(i) is not finite (or a second moment is negative)")
+        }
         var words = [Int32](repeating: 0, count: 8)
         try st.read("rng.trainer", into: &words, shape: [8], file: path)
+        guard words.contains(where: { $0 != 0 }) else { throw .format("\(path): the trainer's random state is all zero") }
         trainer.rng = BatchSampler.rng((0..<4).map { UInt64(UInt32(bitPattern: words[2 * $0])) | UInt64(UInt32(bitPattern: words[2 * $0 + 1])) << 32 })
         try trainer.sampler.restore(position)
         trainer.optimizerSteps = steps

@@ -65,7 +65,7 @@ class Dataset(NativeHandle):
         if not isinstance(split, str):
             raise InvalidArgumentError(f"split must be a str, not {type(split).__name__}")
         handle = ctypes.c_void_p()
-        check(_lib_fn.trm_dataset_load(_path(directory, "directory"), split.encode("utf-8"), ctypes.byref(handle)))
+        check(_lib_fn.trm_dataset_load(_path(directory, "directory"), _path(split, "split"), ctypes.byref(handle)))
         dataset = cls.__new__(cls)
         dataset._adopt(handle.value)
         return dataset

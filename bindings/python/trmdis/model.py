@@ -273,13 +273,18 @@ def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bo
 
 
 def _path(path: Any, name: str) -> bytes:
-    """A filesystem path as the library's UTF-8 bytes."""
+    """A filesystem path as the library's UTF-8 bytes; a NUL byte (which C would read as the end of the path,
+    silently naming another file) is refused."""
     if isinstance(path, bytes):
-        return path
-    try:
-        return os.fsencode(os.fspath(path))
-    except TypeError:
-        raise InvalidArgumentError(f"{name} must be a path, not {type(path).__name__}") from None
+        encoded = path
+    else:
+        try:
+            encoded = os.fsencode(os.fspath(path))
+        except TypeError:
+            raise InvalidArgumentError(f"{name} must be a path, not {type(path).__name__}") from None
+    if b"\0" in encoded:
+        raise InvalidArgumentError(f"{name} contains a NUL byte: {path!r}")
+    return encoded
 
 
 def _int_array(values: object, name: str, shape: Tuple[int, ...]) -> np.ndarray:
