@@ -20,10 +20,10 @@ public final class Arena {
     private func raw(_ byteCount: Int) throws(TRMError) -> UnsafeMutableRawPointer {
         guard byteCount >= 0, byteCount <= Int.max - 63 else { throw .outOfMemory("a buffer of \(byteCount) bytes") }
         let size = max(64, (byteCount + 63) & ~63)
-        try MemoryBudget.check(bytes: size, "a buffer")
+        try MemoryBudget.check(bytes: size, "one buffer of the model, runner or trainer")
         var pointer: UnsafeMutableRawPointer?
         guard posix_memalign(&pointer, 64, size) == 0, let p = pointer else {
-            throw .outOfMemory("allocating a buffer of \(MemoryBudget.mib(size)) MiB failed")
+            throw .outOfMemory("allocating a buffer of \(MemoryBudget.gib(size)) GiB failed")
         }
         memset(p, 0, size)
         blocks.append(p)

@@ -30,10 +30,15 @@ public enum MemoryBudget {
     /// Throws `.outOfMemory` when `bytes` exceed the headroom; `what` says what needed them.
     public static func check(bytes: Int, _ what: @autoclosure () -> String) throws(TRMError) {
         guard bytes >= checkedFrom, let (room, limit) = headroom(), bytes > room else { return }
-        throw .outOfMemory("\(what()) needs \(mib(bytes)) MiB, more than the \(mib(room)) MiB left under \(limit)")
+        throw .outOfMemory("\(what()) needs \(gib(bytes)) GiB, more than the \(gib(room)) GiB left under \(limit)")
     }
 
-    static func mib(_ bytes: Int) -> String { String(bytes >> 20) }
+    /// Bytes in GiB with two decimals ("0.01" at least for anything non-zero).
+    static func gib(_ bytes: Int) -> String {
+        let hundredths = max(bytes > 0 ? 1 : 0, Int((Double(bytes) / Double(1 << 30) * 100).rounded()))
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
 
     /// The process's mapped address space (/proc/self/statm, first field, in pages).
     static func mappedBytes() -> Int? {
