@@ -366,6 +366,21 @@ static void test_lifetimes(void) {
     for (int i = 0; i < 30; i++) EXPECT(isfinite(logits[i]), "finite logit %d", i);
     trm_runner_free(runner);
     trm_model_free(NULL);
+
+    /* A stale handle never reaches a newer object, even one that reuses the freed memory: handles are
+     * tokens that are never handed out twice. */
+    trm_model *first = NULL, *second = NULL;
+    for (int round = 0; round < 20; round++) {
+        REQUIRE_OK(trm_model_create(&c, 3, &first));
+        trm_model_free(first);
+        REQUIRE_OK(trm_model_create(&c, 3, &second));
+        EXPECT(first != second, "a new model got the freed handle back (round %d)", round);
+        int before = warnings;
+        trm_model_free(first); /* a double free: a warning, and `second` stays alive */
+        EXPECT(warnings == before + 1, "the stale free was not reported (round %d)", round);
+        EXPECT_STATUS(TRM_OK, trm_model_parameter_count(second, &(int64_t){0}));
+        trm_model_free(second);
+    }
 }
 
 /* ---- Files: a scratch directory, removed at the end. ---- */

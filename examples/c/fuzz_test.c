@@ -302,6 +302,133 @@ static void fuzz_dataset_files(const char *fixture, int rounds) {
     rmdir(dir);
 }
 
+/* Sets a random run of digits inside the JSON header of a safetensors file to nines (same length, so the
+ * offsets still hold): counters, shapes and offsets become huge. */
+static void inflate_header_number(unsigned char *bytes, size_t n) {
+    if (n < 8) return;
+    uint64_t length = 0;
+    memcpy(&length, bytes, 8);
+    if (length > n - 8) return;
+    for (int tries = 0; tries < 64; tries++) {
+        size_t i = 8 + (size_t)uniform(0, (int64_t)length - 1);
+        if (bytes[i] < '0' || bytes[i] > '9') continue;
+        while (i > 8 && bytes[i - 1] >= '0' && bytes[i - 1] <= '9') i--;
+        while (i < 8 + length && bytes[i] >= '0' && bytes[i] <= '9') bytes[i++] = '9';
+        return;
+    }
+}
+
+/* Checkpoint state files, damaged: trm_trainer_resume must refuse them with a message or give a trainer
+ * whose next step runs or fails cleanly. */
+static void fuzz_checkpoint_states(trm_model *model, int rounds) {
+    enum { N = 8, S = 5 };
+    int32_t x[N * S], y[N * S];
+    for (int i = 0; i < N * S; i++) {
+        x[i] = (int32_t)uniform(1, 5);
+        y[i] = (int32_t)uniform(1, 5);
+    }
+    trm_dataset *data = NULL;
+    if (trm_dataset_create(S, x, y, N * S, NULL, N, &data) != TRM_OK) exit(2);
+    char good[512], bad[512], path[1200];
+    snprintf(good, sizeof good, "%s/ckpt", scratch);
+    snprintf(bad, sizeof bad, "%s/ckpt-bad", scratch);
+    mkdir(bad, 0700);
+    for (int method = TRM_METHOD_DIS; method <= TRM_METHOD_TRM; method++) {
+        trm_train_params tp;
+        trm_train_params_init(&tp);
+        tp.method = method;
+        tp.batch_size = 4;
+        trm_trainer *trainer = NULL;
+        if (trm_trainer_create(model, data, NULL, &tp, &trainer) != TRM_OK || trm_trainer_step(trainer, NULL) != TRM_OK ||
+            trm_trainer_save_checkpoint(trainer, good) != TRM_OK) {
+            fprintf(stderr, "cannot write the checkpoint: %s\n", trm_last_error());
+            exit(2);
+        }
+        trm_trainer_free(trainer);
+        size_t n = 0, model_n = 0;
+        snprintf(path, sizeof path, "%s/state.safetensors", good);
+        unsigned char *original = read_bytes(path, &n, 256);
+        snprintf(path, sizeof path, "%s/model.safetensors", good);
+        unsigned char *model_bytes = read_bytes(path, &model_n, 0);
+        snprintf(path, sizeof path, "%s/model.safetensors", bad);
+        write_bytes(path, model_bytes, model_n);
+        unsigned char *copy = malloc(n + 256);
+        if (copy == NULL) exit(2);
+        for (int r = 0; r < rounds / 2; r++) {
+            memcpy(copy, original, n);
+            size_t m = n;
+            if (chance(50)) inflate_header_number(copy, n);
+            else m = mutate(copy, n);
+            snprintf(path, sizeof path, "%s/state.safetensors", bad);
+            write_bytes(path, copy, m);
+            trm_trainer *resumed = (trm_trainer *)(uintptr_t)0x5eed;
+            int status = trm_trainer_resume(bad, data, NULL, NULL, &resumed);
+            expect_status(status, "trm_trainer_resume", r);
+            if (status == TRM_OK) {
+                expect_status(trm_trainer_step(resumed, NULL), "trm_trainer_step after a damaged resume", r);
+                trm_trainer_free(resumed);
+            } else {
+                EXPECT(resumed == (trm_trainer *)(uintptr_t)0x5eed, "out touched on failure (round %d)", r);
+            }
+        }
+        free(copy);
+        free(model_bytes);
+        free(original);
+    }
+    snprintf(path, sizeof path, "rm -rf '%s' '%s'", good, bad);
+    if (system(path) != 0) exit(2);
+    trm_dataset_free(data);
+}
+
+/* Headers whose sizes overflow: a safetensors tensor and a .npy array with hostile shapes and offsets. */
+static void fuzz_size_overflows(const char *fixture, int rounds) {
+    static const char *dims[] = {"0", "1", "7", "4294967296", "1099511627776", "4194304", "4611686018427387904",
+                                 "9223372036854775807", "18446744073709551615", "-1"};
+    static const char *dtypes[] = {"F32", "I32", "U8", "I64", "BF16"};
+    enum { D = sizeof dims / sizeof dims[0] };
+    char header[512], path[1200], dir[600];
+    unsigned char file[1024];
+    snprintf(dir, sizeof dir, "%s/npy", scratch);
+    mkdir(dir, 0700);
+    size_t json_n = 0;
+    snprintf(path, sizeof path, "%s/test/dataset.json", fixture);
+    unsigned char *json = read_bytes(path, &json_n, 0);
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    write_bytes(path, json, json_n);
+    free(json);
+    for (int r = 0; r < rounds; r++) {
+        int used = snprintf(header, sizeof header, "{\"a\":{\"dtype\":\"%s\",\"shape\":[%s,%s],\"data_offsets\":[%s,%s]}}",
+                            dtypes[uniform(0, 4)], dims[uniform(0, D - 1)], dims[uniform(0, D - 1)],
+                            chance(70) ? "0" : dims[uniform(0, D - 1)], dims[uniform(0, D - 1)]);
+        uint64_t length = (uint64_t)used;
+        memcpy(file, &length, 8);
+        memcpy(file + 8, header, (size_t)used);
+        snprintf(path, sizeof path, "%s/overflow.safetensors", scratch);
+        write_bytes(path, file, 8 + (size_t)used + (size_t)uniform(0, 64));
+        trm_model *out = NULL;
+        int status = trm_model_load(path, &out);
+        EXPECT(status == TRM_ERR_FORMAT, "an overflowing safetensors header loaded (round %d): %d", r, status);
+        unlink(path);
+
+        used = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s, %s), }",
+                        chance(50) ? "<i4" : "|u1", dims[uniform(0, D - 1)], dims[uniform(0, D - 1)]);
+        memcpy(file, "\x93NUMPY\x01\x00", 8);
+        file[8] = (unsigned char)(used & 0xFF);
+        file[9] = (unsigned char)(used >> 8);
+        memcpy(file + 10, header, (size_t)used);
+        snprintf(path, sizeof path, "%s/all__inputs.npy", dir);
+        write_bytes(path, file, 10 + (size_t)used + (size_t)uniform(0, 64));
+        trm_dataset *set = NULL;
+        status = trm_dataset_load(scratch, "npy", &set);
+        EXPECT(status == TRM_ERR_FORMAT && set == NULL, "an overflowing .npy loaded (round %d): %d %s", r, status,
+               trm_last_error());
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/dataset.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 300;
     const char *fixture = argc > 2 ? argv[2] : "../../Tests/TRMDISTests/Fixtures/sudoku-official";
@@ -318,6 +445,8 @@ int main(int argc, char **argv) {
     fuzz_datasets(rounds);
     fuzz_model_files(model, rounds);
     fuzz_dataset_files(fixture, rounds);
+    fuzz_checkpoint_states(model, rounds);
+    fuzz_size_overflows(fixture, rounds);
     trm_model_free(model);
     rmdir(scratch);
     printf("fuzz_test: %d rounds per function, %d calls accepted, %d refused with a message, %d checks, %d failed\n",

@@ -73,6 +73,10 @@ extension Trainer {
         let trainerOnly = ["optimizer.", "ema", "rng.", "carry.", "slots."]
         tensors.tensors.removeAll { name, _ in trainerOnly.contains { name.hasPrefix($0) } }
         let modelConfig = try ModelConfig(json: modelJSON, file: path)
+        do { try examples.validate(for: modelConfig) } catch {
+            guard case .invalidArgument(let m) = error else { throw error }
+            throw .invalidArgument("the training examples do not fit the checkpoint's model: \(m)")
+        }
         try Model.checkTensors(tensors, config: modelConfig, file: path)
         let model = try Model(config: modelConfig, seed: 0, initialized: false)
         try model.loadTensors(tensors, file: path)

@@ -110,8 +110,11 @@ def test_damaged_model_files(tmp_path: Path):
             model = trmdis.Model.load(bad)
         except trmdis.TRMError:
             continue
-        with model:  # a flip inside the weights can still be a valid file: then it must work
-            p = model.predict(np.full((1, model.config.seq_len), 1, dtype=np.int32))
+        with model:  # a flip inside the weights can still be a valid file: then it must work, or stop with
+            try:     # NumericalError where the flip made a weight huge enough to overflow
+                p = model.predict(np.full((1, model.config.seq_len), 1, dtype=np.int32))
+            except trmdis.NumericalError:
+                continue
             assert p.trace.shape[1:] == (1, model.config.seq_len)
             loaded += 1
     assert loaded < ROUNDS

@@ -153,6 +153,11 @@ def weights_probe(model, inputs):
     return model.predict(inputs).logits
 
 
+def visible(directory):
+    """The names a user sees in a checkpoint directory (the hidden generation and .current aside)."""
+    return sorted(name for name in os.listdir(directory) if not name.startswith("."))
+
+
 @pytest.mark.parametrize("method", ["dis", "trm"])
 def test_resume_continues_exactly(data, tmp_path, method):
     train, test = data
@@ -171,7 +176,7 @@ def test_resume_continues_exactly(data, tmp_path, method):
         first_losses = [first.step().loss for _ in range(3)]
         first.save_checkpoint(tmp_path / "ckpt")
         first.close()
-    assert sorted(os.listdir(tmp_path / "ckpt")) == ["model.safetensors", "state.safetensors"]
+    assert visible(tmp_path / "ckpt") == ["model.safetensors", "state.safetensors"]
 
     resumed = trmdis.Trainer.resume(tmp_path / "ckpt", train, test, max_steps=3)
     assert resumed.model.config == config
@@ -196,7 +201,7 @@ def test_checkpoints_during_run_and_the_saved_model_loads(data, tmp_path):
     model, trainer = small_trainer(data, max_steps=4, checkpoint_every=2, checkpoint_dir=tmp_path / "run",
                                    ema_rate=0.5)
     written = []
-    result = trainer.run(progress=False, callback=lambda info: written.append(sorted(os.listdir(tmp_path / "run"))
+    result = trainer.run(progress=False, callback=lambda info: written.append(visible(tmp_path / "run")
                                                                            if (tmp_path / "run").exists() else []))
     assert written[0] == [] and written[1] == ["model.safetensors", "state.safetensors"]
     assert not result.stopped

@@ -208,7 +208,7 @@ def test_resume_errors(setup, tmp_path):
         trmdis.Trainer.resume(tmp_path / "ok", train, learning_rate=1.0)
     x, y = progression(4, seq_len=6)
     with trmdis.Dataset(x, y) as short:
-        with pytest.raises(trmdis.InvalidArgumentError, match="train does not fit"):
+        with pytest.raises(trmdis.InvalidArgumentError, match="do not fit the checkpoint"):
             trmdis.Trainer.resume(tmp_path / "ok", short)
     with trmdis.Trainer.resume(tmp_path / "ok", train, max_steps=1) as resumed:
         assert resumed.run(progress=False).steps == 1
