@@ -236,10 +236,11 @@ static void fuzz_model_files(trm_model *model, int rounds) {
         trm_model *loaded = (trm_model *)(uintptr_t)0x5eed;
         int status = trm_model_load(bad, &loaded);
         expect_status(status, "trm_model_load", r);
-        if (status == TRM_OK) { /* a flip inside the weights can still be a valid file: then it must work */
-            int32_t in[5] = {1, 2, 3, 4, 5}, trace[3 * 5];
-            EXPECT(trm_model_predict(loaded, NULL, in, 5, NULL, 1, trace, 15, NULL, 0, NULL, 0) == TRM_OK,
-                   "a loaded model predicts (round %d): %s", r, trm_last_error());
+        if (status == TRM_OK) { /* a flip inside the weights can still be a valid file: then it must work, or stop */
+            int32_t in[5] = {1, 2, 3, 4, 5}, trace[3 * 5]; /* with TRM_ERR_NUMERIC if a weight became huge */
+            int predicted = trm_model_predict(loaded, NULL, in, 5, NULL, 1, trace, 15, NULL, 0, NULL, 0);
+            EXPECT(predicted == TRM_OK || predicted == TRM_ERR_NUMERIC, "a loaded model predicts (round %d): %s", r,
+                   trm_last_error());
             trm_model_free(loaded);
         } else {
             EXPECT(loaded == (trm_model *)(uintptr_t)0x5eed, "out touched on failure (round %d)", r);
@@ -419,9 +420,9 @@ static void fuzz_size_overflows(const char *fixture, int rounds) {
         snprintf(path, sizeof path, "%s/all__inputs.npy", dir);
         write_bytes(path, file, 10 + (size_t)used + (size_t)uniform(0, 64));
         trm_dataset *set = NULL;
-        status = trm_dataset_load(scratch, "npy", &set);
-        EXPECT(status == TRM_ERR_FORMAT && set == NULL, "an overflowing .npy loaded (round %d): %d %s", r, status,
-               trm_last_error());
+        status = trm_dataset_load(scratch, "npy", &set); /* a shape that fits reaches the missing labels file */
+        EXPECT((status == TRM_ERR_FORMAT || status == TRM_ERR_IO) && set == NULL, "an overflowing .npy loaded (round %d): %d %s",
+               r, status, trm_last_error());
         unlink(path);
     }
     snprintf(path, sizeof path, "%s/dataset.json", dir);
