@@ -12,17 +12,22 @@ all: lib cli
 deps:
 	@scripts/install-deps.sh
 
-# build/lib/libtrmdis.so: the C library (Include/trmdis.h).
+# The C library's ABI major version (TRM_ABI_VERSION), which its SONAME carries.
+ABI := $(shell sed -n 's/^\#define TRM_ABI_VERSION \([0-9]*\)/\1/p' Include/trmdis.h)
+
+# build/lib/libtrmdis.so.$(ABI) (the C library of Include/trmdis.h, SONAME libtrmdis.so.$(ABI)) and the
+# libtrmdis.so link that `-ltrmdis` finds.
 lib: deps
-	$(SWIFT) build $(STATIC_FLAGS) --product trmdis
+	$(SWIFT) build $(STATIC_FLAGS) --product TRMDISCAPI
 	@mkdir -p build/lib
-	cp .build-static/release/libtrmdis.so build/lib/
+	cp .build-static/release/libTRMDISCAPI.so build/lib/libtrmdis.so.$(ABI)
+	ln -sf libtrmdis.so.$(ABI) build/lib/libtrmdis.so
 
 # build/bin/trmdis: the command line.
 cli: deps
-	$(SWIFT) build -c release --product trmdis-cli
+	$(SWIFT) build -c release --product trmdis
 	@mkdir -p build/bin
-	cp .build/release/trmdis-cli build/bin/trmdis
+	cp .build/release/trmdis build/bin/trmdis
 
 # build/bin/trmdis-mpi: the command line's `train` over MPI (mpirun -np N build/bin/trmdis-mpi train ...).
 mpi: deps

@@ -1,16 +1,21 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// TRM_ABI_VERSION of Include/trmdis.h: the C library's SONAME is libtrmdis.so.<this>.
+let abiVersion = 3
+
 let package = Package(
     name: "libtrmdis",
     products: [
         // The native Swift API (a source dependency; Swift has no stable ABI on Linux).
         .library(name: "TRMDIS", targets: ["TRMDIS"]),
-        // libtrmdis.so: the C ABI declared in Include/trmdis.h.
-        .library(name: "trmdis", type: .dynamic, targets: ["TRMDISCAPI"]),
-        .executable(name: "trmdis-cli", targets: ["trmdis"]),
+        // The C ABI declared in Include/trmdis.h: libTRMDISCAPI.so, which `make lib` installs as
+        // build/lib/libtrmdis.so.<ABI> (its SONAME) with the libtrmdis.so link beside it.
+        .library(name: "TRMDISCAPI", type: .dynamic, targets: ["TRMDISCAPI"]),
+        // The command line.
+        .executable(name: "trmdis", targets: ["trmdis"]),
         // The command line linked with OpenMPI for data-parallel training (`mpirun -np N trmdis-mpi train`);
-        // a separate executable so that libtrmdis.so and trmdis-cli never depend on libmpi.
+        // a separate executable so that libtrmdis.so and trmdis never depend on libmpi.
         .executable(name: "trmdis-mpi", targets: ["trmdis-mpi"]),
     ],
     dependencies: [
@@ -22,10 +27,18 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // The engine: layers, model, recursion, losses. Standard library + OpenBLAS only.
+        // The engine: layers, model, recursion, losses, trainers, inference, the dataset format. It knows no
+        // puzzle. Standard library, FoundationEssentials and OpenBLAS only.
         .target(
             name: "TRMDIS",
             dependencies: ["CBLAS"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Beside the engine: puzzle generators, solvers, checkers and the ARC tooling, used by the command
+        // line, the experiments and the tests; libtrmdis.so does not link it.
+        .target(
+            name: "TRMDISTasks",
+            dependencies: ["TRMDIS"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // The hand-written C header, imported so the compiler checks every export against it.
@@ -41,19 +54,18 @@ let package = Package(
             linkerSettings: [.unsafeFlags([
                 "-use-ld=lld",
                 "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/TRMDISCAPI/exports.map",
+                "-Xlinker", "-soname=libtrmdis.so.\(abiVersion)",
             ])]
         ),
-        // The command line's commands, shared by trmdis-cli and trmdis-mpi.
+        // The command line's commands, shared by trmdis and trmdis-mpi.
         .target(
             name: "TRMDISCommands",
-            dependencies: ["TRMDIS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Sources/trmdis",
+            dependencies: ["TRMDIS", "TRMDISTasks", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "trmdis",
             dependencies: ["TRMDISCommands"],
-            path: "Sources/trmdis-cli",
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // OpenMPI's C API (Debian: libopenmpi-dev, pkg-config ompi-c), used by trmdis-mpi only.
@@ -70,13 +82,13 @@ let package = Package(
         // The Swift example (`swift run -c release swift-example`).
         .executableTarget(
             name: "swift-example",
-            dependencies: ["TRMDIS"],
+            dependencies: ["TRMDIS", "TRMDISTasks"],
             path: "examples/swift",
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
             name: "TRMDISTests",
-            dependencies: ["TRMDIS"],
+            dependencies: ["TRMDIS", "TRMDISTasks"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

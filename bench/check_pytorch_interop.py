@@ -2,7 +2,7 @@
 """Checks that our engine and the PyTorch reference (bench/torch_reference.py) agree, by hand (never in CI).
 
 For several configurations this script
-  (a) writes a freshly initialised model with `trmdis-cli init` (or, for settings the CLI has no flag for,
+  (a) writes a freshly initialised model with `trmdis init` (or, for settings the CLI has no flag for,
       with the Python binding, whose weights are bit-identical to the CLI's: checked here too), fills the
       puzzle-embedding table and q_head.weight with random values (both start at zero, which would hide
       errors), and loads the same file into PyTorch with load_state_dict(strict=True) and into the engine
@@ -22,7 +22,7 @@ For several configurations this script
 
 Exit status 1 if any comparison is outside its tolerance. Run from the repository root:
 
-    make lib cli                      # build/lib/libtrmdis.so, .build/release/trmdis-cli
+    make lib cli                      # build/lib/libtrmdis.so, .build/release/trmdis
     .venv-torch/bin/python bench/check_pytorch_interop.py [--full] [--keep DIR]
 
 (TRMDIS_LIBRARY defaults to build/lib/libtrmdis.so.) See docs/pytorch.md for the measured differences.
@@ -66,7 +66,7 @@ _CLI_FIELDS = {"hidden": "hidden_size", "layers": "num_layers", "heads": "num_he
 class Case:
     name: str
     preset: str
-    cli: Optional[Dict[str, object]] = None  # flags of `trmdis-cli init`; None: not expressible, use the binding
+    cli: Optional[Dict[str, object]] = None  # flags of `trmdis init`; None: not expressible, use the binding
     binding: Dict[str, object] = dataclasses.field(default_factory=dict)  # extra binding-only fields
     batch: int = 4
     time_step: int = 1
@@ -113,7 +113,7 @@ class Report:
 # --------------------------------------------------------------------------------------------------
 
 def write_model(case: Case, path: str, cli: str, report: Report) -> None:
-    """(a) The engine's initial model file: trmdis-cli init, or the binding where no CLI flag exists."""
+    """(a) The engine's initial model file: trmdis init, or the binding where no CLI flag exists."""
     if case.cli is not None:
         cmd = [cli, "init", "--preset", case.preset, "--seed", str(case.seed), "--out", path]
         for k, v in case.cli.items():
@@ -456,7 +456,7 @@ def check_converter(work: str, report: Report) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cli", default=os.path.join(ROOT, ".build", "release", "trmdis-cli"))
+    parser.add_argument("--cli", default=os.path.join(ROOT, ".build", "release", "trmdis"))
     parser.add_argument("--full", action="store_true", help="also the full-size sudoku-att and sudoku-mlp presets")
     parser.add_argument("--keep", help="write the files here instead of a temporary folder")
     parser.add_argument("--only", help="run only cases whose name contains this")
@@ -465,7 +465,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not os.path.exists(args.cli):
-        print(f"{args.cli} not found: build it with `swift build -c release --product trmdis-cli`")
+        print(f"{args.cli} not found: build it with `swift build -c release --product trmdis`")
         return 2
     print(f"torch {torch.__version__}, trmdis {trmdis.version()} ({trmdis.library_path})")
     report = Report()

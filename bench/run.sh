@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TRMDIS_BIN:-}
 if [ -z "$bin" ]; then
-    swift build -c release --product trmdis-cli --scratch-path .build-bench >&2
-    bin=.build-bench/release/trmdis-cli
+    swift build -c release --product trmdis --scratch-path .build-bench >&2
+    bin=.build-bench/release/trmdis
 fi
 torch=${TORCH_PYTHON:-.venv-torch/bin/python}
 if [ ! -x "$torch" ]; then

@@ -13,7 +13,7 @@ prefix, plus the buffers `puzzle_emb.weights`, `H_init`, `L_init`. So
     model = TRMModel(TRMConfig.from_json(meta["trmdis_config"]))
     model.load_state_dict(safetensors.torch.load_file(path), strict=True)
 
-loads a file written by `trmdis-cli init`, `trmdis.Model.save` or a trainer checkpoint.
+loads a file written by `trmdis init`, `trmdis.Model.save` or a trainer checkpoint.
 
 Everything runs in float32 (the reference trains in bfloat16; see trm.md §1.6); stablemax runs in float64.
 

@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +8,7 @@ import Glibc
 /// The command line with hostile numbers: each is refused with a message and an ordinary exit status
 /// (1, or 64 for a usage error), never a crash (a shell status of 128 + signal) or a run without end.
 @Suite(.serialized) struct CLITests {
-    static let cli = MPITests.bin + "/trmdis-cli"
+    static let cli = MPITests.bin + "/trmdis"
     static let work = "/tmp/trmdis-cli-test-\(getpid())"
 
     static let data: String = {

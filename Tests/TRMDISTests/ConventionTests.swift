@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// Pins the reference's conventions (trm.md §1, §3, §10) with hand-computed values and naive re-derivations.
 @Suite struct ConventionTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 @Suite struct DataSudokuTests {
     /// Every generated puzzle has exactly one solution (re-checked by both solvers), it is the label,

@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// The solution checkers behind `evaluate`'s valid-solution accuracy accept every generated label and
 /// reject a label with one cell changed.

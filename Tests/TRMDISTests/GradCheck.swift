@@ -1,4 +1,5 @@
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// Finite-difference gradient checking for fp32 code.
 ///

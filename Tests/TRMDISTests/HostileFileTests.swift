@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 #if canImport(Glibc)
 import Glibc
 #endif

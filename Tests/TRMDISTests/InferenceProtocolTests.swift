@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 @Suite struct KernelTests {
     /// The vectorised exp stays within 4 ulp-ish (2e-7 relative) of libm over the range softmax and SiLU use.

@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// Every layer alone against central finite differences. The loss is Σ out ⊙ R for a fixed random R,
 /// so the upstream gradient is R. Tolerance: relative error < 1e-2 (see GradCheck).

@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// Arithmetic progressions mod 4 (tokens 2...5) with ~half the cells blanked (token 1): a blank is
 /// determined by the visible cells, so the task is learnable, and input and label differ at the blanks.

@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,17 +39,17 @@ import Glibc
     /// The dataset (4x4 Sudoku) and a check that everything these tests need is there.
     static let data: String = {
         let dir = work + "/data"
-        sh("rm -rf \(work) && mkdir -p \(work) && \(bin)/trmdis-cli data sudoku --size 4 --train 200 --test 20 --seed 1 --out \(dir)")
+        sh("rm -rf \(work) && mkdir -p \(work) && \(bin)/trmdis data sudoku --size 4 --train 200 --test 20 --seed 1 --out \(dir)")
         return dir
     }()
 
     static func requireTools() throws {
-        let (status, output) = sh("command -v mpirun && test -x \(bin)/trmdis-mpi && test -x \(bin)/trmdis-cli")
-        try #require(status == 0, "needs mpirun (OpenMPI: scripts/install-deps.sh) and \(bin)/trmdis-mpi, trmdis-cli: \(output)")
+        let (status, output) = sh("command -v mpirun && test -x \(bin)/trmdis-mpi && test -x \(bin)/trmdis")
+        try #require(status == 0, "needs mpirun (OpenMPI: scripts/install-deps.sh) and \(bin)/trmdis-mpi, trmdis: \(output)")
     }
 
     static func train(ranks: Int, steps: Int, checkpoint: String, resume: Bool = false) throws {
-        let command = (ranks == 1 ? "\(bin)/trmdis-cli" : "\(mpirun) -np \(ranks) \(bin)/trmdis-mpi")
+        let command = (ranks == 1 ? "\(bin)/trmdis" : "\(mpirun) -np \(ranks) \(bin)/trmdis-mpi")
             + " train --data \(data) \(model) --steps \(steps) --checkpoint \(checkpoint)" + (resume ? " --resume" : "")
         let (status, output) = sh(command)
         try #require(status == 0, "\(command) failed:\n\(output)")

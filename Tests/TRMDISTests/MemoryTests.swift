@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// What a runner holds beyond the activations backward reads is the part of its memory the benchmark's
 /// yardstick does not count (docs/performance.md), so it is pinned here buffer by buffer: a new buffer

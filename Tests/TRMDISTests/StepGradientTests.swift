@@ -1,5 +1,6 @@
 import Testing
 @testable import TRMDIS
+@testable import TRMDISTasks
 
 /// A whole supervision step against finite differences: every weight tensor, the puzzle-embedding rows
 /// (and through the token embedding, x). With T > 1 the first T−1 cycles carry no gradient, so the

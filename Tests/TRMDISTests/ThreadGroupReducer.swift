@@ -1,4 +1,5 @@
 @testable import TRMDIS
+@testable import TRMDISTasks
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 // The Swift example: train a small DIS model on 4x4 Sudoku, save it, load it back, and watch it solve an
 // unseen puzzle step by step. Run with `swift run -c release swift-example`.
 import TRMDIS
+import TRMDISTasks
 
 // 1. Data: 4x4 Sudokus with unique solutions; the test split never appears in training.
 let dataset = try buildDataset(task: .sudoku(boxRows: 2, boxCols: 2), trainCount: 2000, testCount: 200, seed: 1)

@@ -5,12 +5,12 @@ import Glibc
 /// Owns every buffer of one model or one runner. Buffers are allocated once, when the owner is built
 /// (64-byte aligned, zero-filled), and freed together when the arena goes away: nothing is allocated
 /// per step.
-public final class Arena {
+package final class Arena {
     private var blocks: [UnsafeMutableRawPointer] = []
     /// Bytes allocated so far.
-    public private(set) var bytes: Int = 0
+    package private(set) var bytes: Int = 0
 
-    public init() {}
+    package init() {}
 
     deinit { for block in blocks { free(block) } }
 
@@ -31,15 +31,15 @@ public final class Arena {
         return p
     }
 
-    public func floats(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Float> {
+    package func floats(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Float> {
         try raw(try Arena.bytes(count, MemoryLayout<Float>.stride)).bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    public func doubles(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Double> {
+    package func doubles(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Double> {
         try raw(try Arena.bytes(count, MemoryLayout<Double>.stride)).bindMemory(to: Double.self, capacity: max(count, 1))
     }
 
-    public func int32s(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Int32> {
+    package func int32s(_ count: Int) throws(TRMError) -> UnsafeMutablePointer<Int32> {
         try raw(try Arena.bytes(count, MemoryLayout<Int32>.stride)).bindMemory(to: Int32.self, capacity: max(count, 1))
     }
 

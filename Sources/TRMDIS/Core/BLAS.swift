@@ -6,7 +6,7 @@ import CBLAS
 /// of C's rows (or columns, when C is wide) per pool thread. No thread is left spinning between calls,
 /// each element of C is computed by one thread in a fixed order, and the split depends only on the
 /// thread count, so results are reproducible.
-public func sgemm(
+package func sgemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
     beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int

@@ -9,11 +9,11 @@ import Glibc
 /// `directory/NAME`, are symlinks to `.current/NAME`, created once. Superseded and orphaned generations are
 /// removed after the switch. Files of an older, plain layout are first moved into a generation of their
 /// own by hard links, so even that migration never shows a mixed pair.
-public enum FileSet {
+package enum FileSet {
     static let current = ".current"
     static let generationPrefix = ".gen-"
 
-    public static func write(directory: String, files: [(name: String, bytes: [UInt8])]) throws(TRMError) {
+    package static func write(directory: String, files: [(name: String, bytes: [UInt8])]) throws(TRMError) {
         try makeDirectory(directory)
         let names = files.map(\.name)
         try adoptPlainFiles(directory: directory, names: names)

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// The text of an errno value: "No such file or directory (errno 2)".
-public func errnoText(_ code: Int32) -> String {
+package func errnoText(_ code: Int32) -> String {
     guard let text = strerror(code) else { return "errno \(code)" }
     return "\(String(cString: text)) (errno \(code))"
 }
@@ -11,15 +11,15 @@ public func errnoText(_ code: Int32) -> String {
 /// A regular file opened for reading. FIFOs, devices, sockets and directories are refused before a byte is
 /// read (a FIFO would block forever, /dev/zero would never end), and every length read from a file's own
 /// header can be checked against `size` before anything is allocated for it (docs/engine.md, "Threat model").
-public final class InputFile {
-    public let path: String
+package final class InputFile {
+    package let path: String
     /// The file's length in bytes when it was opened.
-    public let size: Int
+    package let size: Int
     private let fd: Int32
     /// Bytes consumed by `read`.
-    public private(set) var offset = 0
+    package private(set) var offset = 0
 
-    public init(_ path: String) throws(TRMError) {
+    package init(_ path: String) throws(TRMError) {
         self.path = path
         // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
@@ -53,10 +53,10 @@ public final class InputFile {
     }
 
     /// Bytes not yet read.
-    public var remaining: Int { max(0, size - offset) }
+    package var remaining: Int { max(0, size - offset) }
 
     /// The next `count` bytes; a format error naming `what` if the file holds fewer.
-    public func read(_ count: Int, _ what: String) throws(TRMError) -> [UInt8] {
+    package func read(_ count: Int, _ what: String) throws(TRMError) -> [UInt8] {
         guard count >= 0, count <= remaining else {
             throw .format("\(path): truncated: \(what) needs \(count) bytes, \(remaining) are left")
         }
@@ -80,11 +80,11 @@ public final class InputFile {
     }
 
     /// Everything not yet read.
-    public func readRest(_ what: String) throws(TRMError) -> [UInt8] { try read(remaining, what) }
+    package func readRest(_ what: String) throws(TRMError) -> [UInt8] { try read(remaining, what) }
 }
 
 /// Reads a whole regular file.
-public func readFile(_ path: String) throws(TRMError) -> [UInt8] {
+package func readFile(_ path: String) throws(TRMError) -> [UInt8] {
     try InputFile(path).readRest("the file")
 }
 
@@ -92,7 +92,7 @@ public func readFile(_ path: String) throws(TRMError) -> [UInt8] {
 /// failure leaves any previous file intact: a new temporary file with an unpredictable name in the same
 /// directory, created exclusively (a symlink planted there is never followed), synced, renamed over `path`,
 /// then the directory synced. Temporary files that a killed writer left beside `path` are removed.
-public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(TRMError) {
+package func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(TRMError) {
     let (directory, name) = splitPath(path)
     removeOrphanedTemporaries(in: directory, of: name)
     let (fd, tmp) = try createTemporary(in: directory, for: name)
@@ -208,7 +208,7 @@ func randomHex() -> String {
 }
 
 /// Creates a directory and its parents (mkdir -p).
-public func makeDirectory(_ path: String) throws(TRMError) {
+package func makeDirectory(_ path: String) throws(TRMError) {
     var partial = path.hasPrefix("/") ? "" : "."
     for part in path.split(separator: "/") {
         partial += "/" + part

@@ -2,11 +2,11 @@
 /// naming one key twice are refused. Decoders differ on duplicates (Foundation keeps the first, Python
 /// and the safetensors library the last), so a file that means one thing here and another elsewhere is
 /// rejected instead (docs/engine.md, "Threat model").
-public enum JSONStructure {
-    public static let maxDepth = 64
+package enum JSONStructure {
+    package static let maxDepth = 64
 
     /// nil if `bytes` is well-formed JSON without duplicate keys; otherwise what is wrong.
-    public static func problem(in bytes: ArraySlice<UInt8>) -> String? {
+    package static func problem(in bytes: ArraySlice<UInt8>) -> String? {
         var scanner = Scanner(bytes: Array(bytes))
         do throws(Scanner.Failure) {
             scanner.skipSpace()

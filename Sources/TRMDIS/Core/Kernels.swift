@@ -3,18 +3,18 @@ import Glibc
 #endif
 
 /// Elementwise kernels over raw buffers, spread over the thread pool in contiguous chunks.
-public enum Kernels {
+package enum Kernels {
     static let grain = 16_384
 
     /// out = a + b
-    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    package static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
         Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
             for i in r { out[i] = a[i] + b[i] }
         }
     }
 
     /// out = a + b + c
-    public static func add3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+    package static func add3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
                             _ out: UnsafeMutablePointer<Float>, _ n: Int) {
         Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
             for i in r { out[i] = a[i] + b[i] + c[i] }
@@ -22,22 +22,22 @@ public enum Kernels {
     }
 
     /// a += b
-    public static func accumulate(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+    package static func accumulate(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
         Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
             for i in r { a[i] += b[i] }
         }
     }
 
-    public static func copy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    package static func copy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
         dst.update(from: src, count: n)
     }
 
-    public static func zero(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    package static func zero(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         memset(p, 0, n * MemoryLayout<Float>.stride)
     }
 
     /// Batched transpose: for each of `batch` matrices, dst[b][c][r] = src[b][r][c] (src rows × cols).
-    public static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+    package static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                                  batch: Int, rows: Int, cols: Int) {
         let block = 32
         Threads.pool.parallelFor(batch * ((rows + block - 1) / block)) { range in
@@ -58,7 +58,7 @@ public enum Kernels {
 
     /// Sum of squares with eight independent accumulators so the loop vectorises.
     @inline(__always)
-    public static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    package static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= n {
@@ -72,7 +72,7 @@ public enum Kernels {
     }
 
     @inline(__always)
-    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+    package static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= n {

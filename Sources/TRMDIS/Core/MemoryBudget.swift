@@ -7,12 +7,12 @@ import Glibc
 /// memory.limit_in_bytes) less its usage, and the system's MemAvailable. A large allocation larger than
 /// the smallest of these is refused as out of memory instead of being attempted: under a cgroup limit the
 /// kernel would grant it and then kill the process when its pages are touched.
-public enum MemoryBudget {
+package enum MemoryBudget {
     /// Allocations below this are not checked (reading the limits costs a few system calls).
     static let checkedFrom = 1 << 20
 
     /// The headroom in bytes, and the limit it comes from; nil when no limit could be read.
-    public static func headroom() -> (bytes: Int, limit: String)? {
+    package static func headroom() -> (bytes: Int, limit: String)? {
         var best: (Int, String)?
         func consider(_ bytes: Int?, _ limit: String) {
             guard let bytes else { return }
@@ -28,7 +28,7 @@ public enum MemoryBudget {
     }
 
     /// Throws `.outOfMemory` when `bytes` exceed the headroom; `what` says what needed them.
-    public static func check(bytes: Int, _ what: @autoclosure () -> String) throws(TRMError) {
+    package static func check(bytes: Int, _ what: @autoclosure () -> String) throws(TRMError) {
         guard bytes >= checkedFrom, let (room, limit) = headroom(), bytes > room else { return }
         throw .outOfMemory("\(what()) needs \(gib(bytes)) GiB, more than the \(gib(room)) GiB left under \(limit)")
     }

@@ -4,10 +4,10 @@ import Glibc
 
 /// xoshiro256** seeded through SplitMix64: fast, small state, and the same stream on every platform.
 /// Every random draw in the engine goes through one of these, so a seed fixes the bits.
-public struct RNG: RandomNumberGenerator, Sendable, Equatable {
-    public var state: (UInt64, UInt64, UInt64, UInt64)
+package struct RNG: RandomNumberGenerator, Sendable, Equatable {
+    package var state: (UInt64, UInt64, UInt64, UInt64)
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         var s = seed
         func splitmix(_ x: inout UInt64) -> UInt64 {
             x &+= 0x9E37_79B9_7F4A_7C15
@@ -19,12 +19,12 @@ public struct RNG: RandomNumberGenerator, Sendable, Equatable {
         state = (splitmix(&s), splitmix(&s), splitmix(&s), splitmix(&s))
     }
 
-    public static func == (a: RNG, b: RNG) -> Bool {
+    package static func == (a: RNG, b: RNG) -> Bool {
         a.state.0 == b.state.0 && a.state.1 == b.state.1 && a.state.2 == b.state.2 && a.state.3 == b.state.3
     }
 
     @inline(__always)
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
         let t = state.1 << 17
         state.2 ^= state.0
@@ -38,18 +38,18 @@ public struct RNG: RandomNumberGenerator, Sendable, Equatable {
 
     /// Uniform in [0, 1) with 53 random bits.
     @inline(__always)
-    public mutating func uniform() -> Double {
+    package mutating func uniform() -> Double {
         Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
     }
 
     /// Uniform integer in 0..<bound.
-    public mutating func below(_ bound: Int) -> Int {
+    package mutating func below(_ bound: Int) -> Int {
         Int(truncatingIfNeeded: next(upperBound: UInt64(bound)))
     }
 
     /// JAX/Flax-style truncated normal (bounds at -2 and +2 of the underlying normal), rescaled so the
     /// sample's actual standard deviation equals `std` (trm.md §1.5).
-    public mutating func truncatedNormal(std: Double) -> Double {
+    package mutating func truncatedNormal(std: Double) -> Double {
         if std == 0 { return 0 }
         let lower = -2.0, upper = 2.0
         let sqrt2 = 2.0.squareRoot()

@@ -6,44 +6,44 @@ import FoundationEssentials
 /// The safetensors format (huggingface/safetensors): an 8-byte little-endian header length, a JSON header
 /// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}, then the raw
 /// little-endian tensor bytes. Readers here check every offset, size and dtype before touching data.
-public struct SafeTensors {
-    public enum DType: String, Sendable {
+package struct SafeTensors {
+    package enum DType: String, Sendable {
         case f32 = "F32", i32 = "I32", u8 = "U8", i64 = "I64"
         var width: Int { self == .u8 ? 1 : self == .i64 ? 8 : 4 }
     }
 
-    public struct Tensor {
-        public var dtype: DType
-        public var shape: [Int]
-        public var bytes: [UInt8]
-        public var count: Int { shape.reduce(1, *) }
+    package struct Tensor {
+        package var dtype: DType
+        package var shape: [Int]
+        package var bytes: [UInt8]
+        package var count: Int { shape.reduce(1, *) }
     }
 
-    public var tensors: [(name: String, tensor: Tensor)] = []
-    public var metadata: [String: String] = [:]
+    package var tensors: [(name: String, tensor: Tensor)] = []
+    package var metadata: [String: String] = [:]
 
-    public init() {}
+    package init() {}
 
-    public mutating func add(_ name: String, floats p: UnsafePointer<Float>, shape: [Int]) {
+    package mutating func add(_ name: String, floats p: UnsafePointer<Float>, shape: [Int]) {
         let n = shape.reduce(1, *)
         tensors.append((name, Tensor(dtype: .f32, shape: shape,
                                      bytes: Array(UnsafeRawBufferPointer(start: p, count: n * 4)))))
     }
 
-    public mutating func add(_ name: String, int32s p: UnsafePointer<Int32>, shape: [Int]) {
+    package mutating func add(_ name: String, int32s p: UnsafePointer<Int32>, shape: [Int]) {
         let n = shape.reduce(1, *)
         tensors.append((name, Tensor(dtype: .i32, shape: shape,
                                      bytes: Array(UnsafeRawBufferPointer(start: p, count: n * 4)))))
     }
 
-    public func tensor(_ name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
+    package func tensor(_ name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
 
     /// Copies a float tensor into `dst` after checking its dtype and shape.
-    public func read(_ name: String, into dst: UnsafeMutablePointer<Float>, shape: [Int], file: String) throws(TRMError) {
+    package func read(_ name: String, into dst: UnsafeMutablePointer<Float>, shape: [Int], file: String) throws(TRMError) {
         try read(name, raw: UnsafeMutableRawPointer(dst), dtype: .f32, shape: shape, file: file)
     }
 
-    public func read(_ name: String, into dst: UnsafeMutablePointer<Int32>, shape: [Int], file: String) throws(TRMError) {
+    package func read(_ name: String, into dst: UnsafeMutablePointer<Int32>, shape: [Int], file: String) throws(TRMError) {
         try read(name, raw: UnsafeMutableRawPointer(dst), dtype: .i32, shape: shape, file: file)
     }
 
@@ -56,7 +56,7 @@ public struct SafeTensors {
 
     // MARK: Encoding
 
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var header = "{"
         var offset = 0
         var first = true
@@ -88,7 +88,7 @@ public struct SafeTensors {
     }
 
     /// Writes atomically: a temporary file in the same directory, then rename.
-    public func write(to path: String) throws(TRMError) {
+    package func write(to path: String) throws(TRMError) {
         try writeFileAtomically(path, encoded())
     }
 
@@ -126,7 +126,7 @@ public struct SafeTensors {
     /// Reads a safetensors file: the header length first, checked against the file's size, then the
     /// header, every entry checked (dtype, shape, byte size without overflow, offsets that tile the data
     /// exactly, no duplicate key), and only then the data.
-    public static func load(_ path: String) throws(TRMError) -> SafeTensors {
+    package static func load(_ path: String) throws(TRMError) -> SafeTensors {
         let file = try InputFile(path)
         let length = try headerLength(try file.read(8, "the header length"), fileSize: file.size, file: path)
         let layout = try parseHeader(try file.read(length, "the header")[...], dataSize: file.size - 8 - length, file: path)
@@ -134,7 +134,7 @@ public struct SafeTensors {
     }
 
     /// Decodes safetensors bytes held in memory, with the checks of `load`.
-    public static func decode(_ bytes: [UInt8], file: String) throws(TRMError) -> SafeTensors {
+    package static func decode(_ bytes: [UInt8], file: String) throws(TRMError) -> SafeTensors {
         guard bytes.count >= 8 else { throw .format("\(file): too short to be a safetensors file (\(bytes.count) bytes)") }
         let length = try headerLength(Array(bytes[0..<8]), fileSize: bytes.count, file: file)
         let layout = try parseHeader(bytes[8..<8 + length], dataSize: bytes.count - 8 - length, file: file)

@@ -6,8 +6,8 @@ import CBLAS
 /// A fixed set of worker threads for the kernels. `parallelFor` splits a range into one contiguous
 /// chunk per thread (the caller runs chunk 0), so a given thread count always partitions the work the
 /// same way and results are reproducible bit for bit.
-public final class ThreadPool: @unchecked Sendable {
-    public let threadCount: Int
+package final class ThreadPool: @unchecked Sendable {
+    package let threadCount: Int
     private var threads: [pthread_t] = []
     private let shared: Shared
 
@@ -72,7 +72,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Starts `threads - 1` workers. If the system refuses one (a process or memory limit), the workers
     /// already started are stopped and joined and `.outOfMemory` is thrown: nothing traps.
-    public init(threads: Int) throws(TRMError) {
+    package init(threads: Int) throws(TRMError) {
         threadCount = max(1, threads)
         shared = Shared()
         for worker in 1..<threadCount {
@@ -107,7 +107,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(t)` once for every t in 0..<threadCount and returns when all are done. The workers
     /// serve one caller at a time: a call made while they are busy (another model on another thread, or
     /// a nested call) runs every t on the calling thread, which computes the same values.
-    public func runOnAll(_ body: (Int) -> Void) {
+    package func runOnAll(_ body: (Int) -> Void) {
         if threadCount == 1 { body(0); return }
         let s = shared
         guard pthread_mutex_trylock(&s.callerLock) == 0 else {
@@ -131,7 +131,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Splits 0..<count into contiguous chunks, one per thread. Small ranges run on the caller.
-    public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+    package func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let workers = min(threadCount, max(1, count / max(1, minimumPerThread)))
         if workers == 1 { body(0..<count); return }
@@ -156,7 +156,7 @@ public enum Threads {
         return try! ThreadPool(threads: 1)  // starts no thread, cannot fail
     }()
 
-    public static var pool: ThreadPool { current }
+    package static var pool: ThreadPool { current }
     public static var count: Int { current.threadCount }
 
     /// The most threads a pool may have.

@@ -1,11 +1,11 @@
 /// Vectorised transcendental functions for the elementwise kernels (softmax, SiLU), accurate to a few
 /// ulp in fp32: e^x = 2^n · p(r) with n = round(x·log2 e) and a degree-6 polynomial on
 /// r = x − n·ln 2 (Cephes coefficients).
-public enum VectorMath {
-    public typealias V = SIMD8<Float>
+package enum VectorMath {
+    package typealias V = SIMD8<Float>
 
     @inline(__always)
-    public static func exp(_ x: V) -> V {
+    package static func exp(_ x: V) -> V {
         let lo = V(repeating: -87.3), hi = V(repeating: 88.7)
         let clamped = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
         // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
@@ -25,11 +25,11 @@ public enum VectorMath {
     }
 
     @inline(__always)
-    public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
+    package static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
     @inline(__always)
-    public static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    package static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
 
     @inline(__always)
-    public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+    package static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
 }

@@ -96,7 +96,7 @@ public struct DatasetMetadata: Codable, Equatable, Sendable {
 }
 
 /// Python's float repr for the values datasets hold: shortest round-trip digits, always with a point.
-func pythonFloat(_ x: Double) -> String {
+package func pythonFloat(_ x: Double) -> String {
     if x.isNaN { return "NaN" }
     if x.isInfinite { return x > 0 ? "Infinity" : "-Infinity" }
     let s = "\(x)"
@@ -104,7 +104,7 @@ func pythonFloat(_ x: Double) -> String {
 }
 
 /// A JSON string literal with Python's `json.dumps` escaping (ASCII only, \uXXXX for the rest).
-func jsonQuoted(_ s: String) -> String {
+package func jsonQuoted(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {

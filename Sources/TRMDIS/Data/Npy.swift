@@ -4,12 +4,12 @@
 /// Only what datasets need is supported: C-ordered little-endian integer arrays. The writer reproduces
 /// NumPy's header byte for byte (sorted keys, the 21-digit growth space, 64-byte alignment), so a file
 /// written here is indistinguishable from one written by `np.save`.
-public struct NpyArray: Equatable, Sendable {
+package struct NpyArray: Equatable, Sendable {
     /// The integer dtypes a reader accepts. Dataset files use `|u1` (tokens) and `<i4` (indices).
-    public enum DType: String, CaseIterable, Sendable {
+    package enum DType: String, CaseIterable, Sendable {
         case u1 = "|u1", i1 = "|i1", u2 = "<u2", i2 = "<i2", u4 = "<u4", i4 = "<i4", u8 = "<u8", i8 = "<i8"
 
-        public var byteWidth: Int {
+        package var byteWidth: Int {
             switch self {
             case .u1, .i1: return 1
             case .u2, .i2: return 2
@@ -34,25 +34,25 @@ public struct NpyArray: Equatable, Sendable {
         }
     }
 
-    public var dtype: DType
-    public var shape: [Int]
+    package var dtype: DType
+    package var shape: [Int]
     /// The raw little-endian element bytes, C order.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
 
-    public var count: Int { shape.reduce(1, *) }
+    package var count: Int { shape.reduce(1, *) }
 
-    public init(dtype: DType, shape: [Int], bytes: [UInt8]) {
+    package init(dtype: DType, shape: [Int], bytes: [UInt8]) {
         self.dtype = dtype
         self.shape = shape
         self.bytes = bytes
     }
 
-    public init(uint8 values: [UInt8], shape: [Int]) {
+    package init(uint8 values: [UInt8], shape: [Int]) {
         precondition(shape.reduce(1, *) == values.count, "shape does not match the element count")
         self.init(dtype: .u1, shape: shape, bytes: values)
     }
 
-    public init(int32 values: [Int32], shape: [Int]) {
+    package init(int32 values: [Int32], shape: [Int]) {
         precondition(shape.reduce(1, *) == values.count, "shape does not match the element count")
         var bytes = [UInt8](repeating: 0, count: values.count * 4)
         bytes.withUnsafeMutableBytes { dst in
@@ -78,7 +78,7 @@ public struct NpyArray: Equatable, Sendable {
     }
 
     /// The elements as bytes; any value outside 0...255 is an error naming `file`.
-    public func uint8Values(file: String) throws(TRMError) -> [UInt8] {
+    package func uint8Values(file: String) throws(TRMError) -> [UInt8] {
         if dtype == .u1 { return bytes }
         let n = count
         var out = [UInt8](repeating: 0, count: n)
@@ -95,7 +95,7 @@ public struct NpyArray: Equatable, Sendable {
     }
 
     /// The elements as Int32; any value outside Int32's range is an error naming `file`.
-    public func int32Values(file: String) throws(TRMError) -> [Int32] {
+    package func int32Values(file: String) throws(TRMError) -> [Int32] {
         let n = count
         var out = [Int32](repeating: 0, count: n)
         var bad: (Int, Int64)?
@@ -118,7 +118,7 @@ extension NpyArray {
 
     /// Reads and checks a `.npy` file: the header first, whose shape must match the file's length before
     /// the data is read.
-    public static func read(path: String) throws(TRMError) -> NpyArray {
+    package static func read(path: String) throws(TRMError) -> NpyArray {
         let file = try InputFile(path)
         guard file.size >= 10 else { throw .format("\(path): not a .npy file (\(file.size) bytes)") }
         var prefix = try file.read(10, "the .npy preamble")
@@ -136,7 +136,7 @@ extension NpyArray {
     }
 
     /// Parses `.npy` bytes; `file` names the source in every error.
-    public static func decode(_ data: [UInt8], file: String) throws(TRMError) -> NpyArray {
+    package static func decode(_ data: [UInt8], file: String) throws(TRMError) -> NpyArray {
         let (dtype, shape, expected) = try parseHeader(data, file: file)
         let start = headerEnd(data)
         let available = data.count - start
@@ -210,7 +210,7 @@ extension NpyArray {
 
 extension NpyArray {
     /// The file exactly as NumPy ≥ 1.24's `np.save` writes it (format 1.0).
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         let shapeText: String
         switch shape.count {
         case 0: shapeText = "()"

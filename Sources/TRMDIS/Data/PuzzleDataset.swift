@@ -39,7 +39,7 @@ public struct PuzzleDataset: Equatable, Sendable {
 
     /// identifiers.json is for display only, so a missing file reads as ["<blank>"]; a malformed one is
     /// still an error.
-    static func loadIdentifiers(directory: String) throws(TRMError) -> [String] {
+    package static func loadIdentifiers(directory: String) throws(TRMError) -> [String] {
         let path = directory + "/identifiers.json"
         guard access(path, F_OK) == 0 else { return ["<blank>"] }
         let bytes = try readFile(path)

@@ -25,20 +25,6 @@ public struct EvalReport: Codable, Sendable, Equatable {
 /// Accepts a prediction for an input (token sequences), e.g. a task's solution checker.
 public typealias SolutionChecker = (_ input: [UInt8], _ prediction: [UInt8]) -> Bool
 
-/// The checker of a generated task: a valid Sudoku keeping the clues, a shortest maze path, a valid
-/// N-Queens completion keeping the given queens.
-public func solutionChecker(for task: TaskKind) -> SolutionChecker? {
-    switch task {
-    case .sudoku(let r, let c):
-        guard let shape = try? SudokuShape(boxRows: r, boxCols: c) else { return nil }
-        return { SudokuChecker.check(puzzle: $0, prediction: $1, shape: shape).solved }
-    case .maze(let n):
-        return { MazeChecker.check(input: $0, prediction: $1, size: n).solved }
-    case .nqueens(let n):
-        return { QueensChecker.check(input: $0, prediction: $1, label: $1, size: n).validCompletion }
-    }
-}
-
 /// Runs every example through `options.steps` supervision steps and scores each step's prediction;
 /// with a `checker`, also the fraction of valid solutions.
 public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, options: InferenceOptions? = nil,

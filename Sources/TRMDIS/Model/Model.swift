@@ -3,7 +3,7 @@
 /// (activations, carries, gradients) lives in a `Runner`.
 public final class Model {
     public let config: ModelConfig
-    public let layout: ParameterLayout
+    package let layout: ParameterLayout
     private let arena = Arena()
     /// All trainable parameters, `layout.total` floats.
     public let weights: UnsafeMutablePointer<Float>

@@ -8,7 +8,7 @@ extension Model {
     public static let configMetadataKey = "trmdis_config"
 
     /// The model as safetensors; `weights` overrides the trainable weights (e.g. the EMA copy).
-    public func safeTensors(weights override: UnsafePointer<Float>? = nil) -> SafeTensors {
+    package func safeTensors(weights override: UnsafePointer<Float>? = nil) -> SafeTensors {
         var st = SafeTensors()
         let w = override ?? UnsafePointer(weights)
         for spec in layout.specs { st.add(spec.name, floats: w + spec.offset, shape: spec.shape) }
@@ -85,7 +85,7 @@ extension Model {
     }
 
     /// Copies the tensors of `st` into this model after checking that the names are exactly the model's.
-    public func loadTensors(_ st: SafeTensors, file: String) throws(TRMError) {
+    package func loadTensors(_ st: SafeTensors, file: String) throws(TRMError) {
         try Model.checkTensors(st, config: config, file: file)
         for spec in layout.specs { try st.read(spec.name, into: weights + spec.offset, shape: spec.shape, file: file) }
         if config.puzzleEmbLen > 0 {

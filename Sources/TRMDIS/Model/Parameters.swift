@@ -1,30 +1,30 @@
 /// One named tensor inside the flat parameter buffer.
-public struct ParameterSpec: Sendable, Equatable {
+package struct ParameterSpec: Sendable, Equatable {
     /// The PyTorch state-dict name (trm.md §1.11, without the wrapper prefix).
-    public let name: String
-    public let shape: [Int]
-    public let offset: Int
+    package let name: String
+    package let shape: [Int]
+    package let offset: Int
     /// Truncated-normal std for initialisation (0 = constant `initValue`).
-    public let initStd: Double
-    public let initValue: Float
-    public var count: Int { shape.reduce(1, *) }
+    package let initStd: Double
+    package let initValue: Float
+    package var count: Int { shape.reduce(1, *) }
 }
 
 /// Offsets of one block's weights in the flat buffer; -1 where the block has no such tensor.
-public struct BlockOffsets: Sendable {
-    public var qkv = -1, o = -1            // attention mixer
-    public var tokenGateUp = -1, tokenDown = -1  // mlp_t mixer
-    public var gateUp = -1, down = -1      // SwiGLU over D
+package struct BlockOffsets: Sendable {
+    package var qkv = -1, o = -1            // attention mixer
+    package var tokenGateUp = -1, tokenDown = -1  // mlp_t mixer
+    package var gateUp = -1, down = -1      // SwiGLU over D
 }
 
 /// Where every trainable tensor lives. Weights, gradients, optimiser moments and EMA all share this
 /// layout, so one offset addresses the same tensor in each buffer.
-public struct ParameterLayout: Sendable {
-    public private(set) var specs: [ParameterSpec] = []
-    public private(set) var total = 0
-    public private(set) var embedTokens = -1, lmHead = -1, qHeadWeight = -1, qHeadBias = -1
-    public private(set) var embedPos = -1, timeEmb = -1
-    public private(set) var blocks: [BlockOffsets] = []
+package struct ParameterLayout: Sendable {
+    package private(set) var specs: [ParameterSpec] = []
+    package private(set) var total = 0
+    package private(set) var embedTokens = -1, lmHead = -1, qHeadWeight = -1, qHeadBias = -1
+    package private(set) var embedPos = -1, timeEmb = -1
+    package private(set) var blocks: [BlockOffsets] = []
 
     private mutating func add(_ name: String, _ shape: [Int], std: Double, value: Float = 0) -> Int {
         let spec = ParameterSpec(name: name, shape: shape, offset: total, initStd: std, initValue: value)
@@ -35,7 +35,7 @@ public struct ParameterLayout: Sendable {
 
     /// The trainable parameters in PyTorch's registration order; puzzle embeddings, H_init and L_init
     /// are buffers, not parameters, and are not counted (trm.md §1.10).
-    public init(_ c: ModelConfig) {
+    package init(_ c: ModelConfig) {
         let d = c.hiddenSize
         let lecun = { (fanIn: Int) in 1 / Double(fanIn).squareRoot() }
         embedTokens = add("embed_tokens.embedding_weight", [c.vocabSize, d], std: lecun(d))
@@ -66,5 +66,5 @@ public struct ParameterLayout: Sendable {
         }
     }
 
-    public func spec(named name: String) -> ParameterSpec? { specs.first { $0.name == name } }
+    package func spec(named name: String) -> ParameterSpec? { specs.first { $0.name == name } }
 }

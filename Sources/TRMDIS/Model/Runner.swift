@@ -24,8 +24,8 @@ public final class Runner {
     public var timeStep = 1
 
     // The carry, [B, L, D] each.
-    public let y: UnsafeMutablePointer<Float>
-    public let z: UnsafeMutablePointer<Float>
+    package let y: UnsafeMutablePointer<Float>
+    package let z: UnsafeMutablePointer<Float>
 
     // Outputs.
     /// [B, seqLen, vocab]
@@ -33,7 +33,7 @@ public final class Runner {
     /// [B, 2]: q_halt, q_continue.
     public let qLogits: UnsafeMutablePointer<Float>
     /// x of the last forward, [B, L, D]; backward overwrites it with dX.
-    public let x: UnsafeMutablePointer<Float>
+    package let x: UnsafeMutablePointer<Float>
 
     // Gradients: the caller writes dLogits and dQ, `backward` accumulates into `gradients`.
     public let dLogits: UnsafeMutablePointer<Float>
@@ -41,15 +41,15 @@ public final class Runner {
     /// Same layout as `model.weights`; accumulated by `backward`, cleared by `zeroGradients`.
     public let gradients: UnsafeMutablePointer<Float>
     /// [B, puzzleEmbDim]: the gradient of each example's puzzle-embedding row (overwritten by backward).
-    public let puzzleGradients: UnsafeMutablePointer<Float>
+    package let puzzleGradients: UnsafeMutablePointer<Float>
     /// The gradient of x from the last backward, [B, L, D]. It is `x`'s memory: x is dead once the
     /// forward has run (backward reads the saved call inputs, and the embedding's backward the tokens),
     /// so backward overwrites it.
-    public var dX: UnsafeMutablePointer<Float> { x }
+    package var dX: UnsafeMutablePointer<Float> { x }
 
     /// Bytes of the activations kept for backward: the inputs and saved buffers of the gradient-bearing
     /// cycle's n+1 net calls (the benchmark's memory yardstick, with parameters and optimiser state).
-    public let activationBytes: Int
+    package let activationBytes: Int
 
     /// Network applications (net calls) each example has gone through since the last full carry reset.
     public private(set) var netCalls = 0
@@ -122,7 +122,7 @@ public final class Runner {
     }
 
     /// Bytes of activation, gradient and carry memory this runner holds.
-    public var memoryBytes: Int { arena.bytes }
+    package var memoryBytes: Int { arena.bytes }
 
     /// Starts every slot afresh: y ← H_init and z ← L_init at every position (trm.md §1.9).
     public func resetCarry() {
@@ -142,7 +142,7 @@ public final class Runner {
     public func zeroGradients() { Kernels.zero(gradients, model.layout.total) }
 
     /// Checks the inputs against the vocabulary, the puzzle table and the time table.
-    public func validateInputs() throws(TRMError) {
+    package func validateInputs() throws(TRMError) {
         let c = model.config
         for i in 0..<batchSize * c.seqLen where tokens[i] < 0 || Int(tokens[i]) >= c.vocabSize {
             throw .invalidArgument("token \(tokens[i]) at index \(i) is outside 0..<\(c.vocabSize)")
@@ -197,7 +197,7 @@ public final class Runner {
 
     /// The heads applied to the current carry y without running a step: the logits before a step
     /// (l_u of the DIS guidance, dis.md §1.10). `logits` [B, seqLen, vocab], `q` [B, 2].
-    public func readout(logits: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>) {
+    package func readout(logits: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>) {
         heads.forward(y, weights: model.weights, logits: logits, q: q)
     }
 

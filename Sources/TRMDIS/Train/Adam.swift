@@ -4,19 +4,19 @@ import Glibc
 
 /// State shared by the Adam-family optimisers: the hyper-parameters, the step count and the first and
 /// second moments (`count` floats each, laid out like the weights).
-public class AdamOptimizer {
-    public let count: Int
-    public var beta1: Float
-    public var beta2: Float
-    public var weightDecay: Float
+package class AdamOptimizer {
+    package let count: Int
+    package var beta1: Float
+    package var beta2: Float
+    package var weightDecay: Float
     /// Updates taken so far (t of the last update).
-    public private(set) var step = 0
+    package private(set) var step = 0
     private let arena = Arena()
-    public let m: UnsafeMutablePointer<Float>
-    public let v: UnsafeMutablePointer<Float>
+    package let m: UnsafeMutablePointer<Float>
+    package let v: UnsafeMutablePointer<Float>
     /// Parameters the loss never reaches (DIS's q_head): skipped entirely, no step and no decay, as
     /// PyTorch optimisers skip a parameter whose gradient is None.
-    public var frozen: Range<Int>? = nil
+    package var frozen: Range<Int>? = nil
 
     init(count: Int, beta1: Float, beta2: Float, weightDecay: Float) throws(TRMError) {
         self.count = count
@@ -28,10 +28,10 @@ public class AdamOptimizer {
     }
 
     /// Restores the step counter (the moments are restored through `m` and `v`).
-    public func restore(step: Int) { self.step = step }
+    package func restore(step: Int) { self.step = step }
 
     /// One update of `params` from `grads` at learning rate `lr`, outside the frozen range.
-    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
+    package func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
         step += 1
         let segments = frozen.map { [0..<$0.lowerBound, $0.upperBound..<count] } ?? [0..<count]
         for segment in segments where !segment.isEmpty {
@@ -51,8 +51,8 @@ public class AdamOptimizer {
 /// no epsilon, the first-moment bias correction scaling the step and the second-moment one inside atan2:
 ///   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
 ///   p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))
-public final class AdamATan2: AdamOptimizer {
-    public override init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) throws(TRMError) {
+package final class AdamATan2: AdamOptimizer {
+    package override init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, weightDecay: Float = 0.1) throws(TRMError) {
         try super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
     }
 
@@ -73,10 +73,10 @@ public final class AdamATan2: AdamOptimizer {
 
 /// AdamW (decoupled weight decay, bias-corrected moments, epsilon outside the square root), as
 /// torch.optim.AdamW: p ← p·(1 − lr·λ); m, v updated; p ← p − lr·m̂/(√v̂ + ε).
-public final class AdamW: AdamOptimizer {
-    public var eps: Float
+package final class AdamW: AdamOptimizer {
+    package var eps: Float
 
-    public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) throws(TRMError) {
+    package init(count: Int, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) throws(TRMError) {
         self.eps = eps
         try super.init(count: count, beta1: beta1, beta2: beta2, weightDecay: weightDecay)
     }

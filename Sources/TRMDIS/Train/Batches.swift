@@ -44,23 +44,23 @@ public struct ExampleSet: Sendable {
 /// Draws training batches: each epoch visits the groups in a fresh random order and takes one example,
 /// chosen uniformly, from each (the reference's sampler, trm.md §5.5, one example per draw). Everything
 /// comes from one seeded RNG, and `position` can be saved and restored for an exact resume.
-public struct BatchSampler: Sendable {
-    public struct Position: Codable, Sendable, Equatable {
-        public var epoch = 0
-        public var cursor = 0
+package struct BatchSampler: Sendable {
+    package struct Position: Codable, Sendable, Equatable {
+        package var epoch = 0
+        package var cursor = 0
         /// RNG state at the start of the epoch (regenerates the epoch's order) and now.
-        public var epochStart: [UInt64] = []
-        public var current: [UInt64] = []
+        package var epochStart: [UInt64] = []
+        package var current: [UInt64] = []
     }
 
-    public let examples: ExampleSet
+    package let examples: ExampleSet
     private var rng: RNG
     private var epochStartRNG: RNG
     private var order: [Int] = []
     private var cursor = 0
-    public private(set) var epoch = 0
+    package private(set) var epoch = 0
 
-    public init(examples: ExampleSet, seed: UInt64) {
+    package init(examples: ExampleSet, seed: UInt64) {
         self.examples = examples
         rng = RNG(seed: seed)
         epochStartRNG = rng
@@ -75,7 +75,7 @@ public struct BatchSampler: Sendable {
     }
 
     /// The next example index.
-    public mutating func next() -> Int {
+    package mutating func next() -> Int {
         if cursor == order.count {
             epoch += 1
             startEpoch()
@@ -87,11 +87,11 @@ public struct BatchSampler: Sendable {
         return lo + (hi - lo == 1 ? 0 : rng.below(hi - lo))
     }
 
-    public var position: Position {
+    package var position: Position {
         Position(epoch: epoch, cursor: cursor, epochStart: Self.words(epochStartRNG), current: Self.words(rng))
     }
 
-    public mutating func restore(_ p: Position) throws(TRMError) {
+    package mutating func restore(_ p: Position) throws(TRMError) {
         guard p.epochStart.count == 4, p.current.count == 4, p.cursor >= 0, p.cursor <= examples.groupCount,
               p.epoch >= 0, p.epoch <= 1 << 53 else {
             throw .format("bad data position in the training state")

@@ -5,8 +5,8 @@ import Glibc
 /// The reference's sparse SignSGD for puzzle-embedding rows (trm.md §4.1): the batch's row gradients are
 /// summed per unique id, and only those rows move: p ← p·(1 − lr·λ) − lr·sign(Σ grad). Untouched rows are
 /// neither updated nor decayed.
-public final class SparseSignSGD {
-    public var weightDecay: Float
+package final class SparseSignSGD {
+    package var weightDecay: Float
     private let width: Int
     private let arena = Arena()
     private let summed: UnsafeMutablePointer<Float>
@@ -14,7 +14,7 @@ public final class SparseSignSGD {
     private let capacity: Int
 
     /// `width`: floats per row; `maxRows`: the most rows one update can see (the batch size).
-    public init(width: Int, maxRows: Int, weightDecay: Float = 0.1) throws(TRMError) {
+    package init(width: Int, maxRows: Int, weightDecay: Float = 0.1) throws(TRMError) {
         self.width = width
         self.weightDecay = weightDecay
         capacity = maxRows
@@ -23,7 +23,7 @@ public final class SparseSignSGD {
     }
 
     /// Updates `table` rows named by `ids` ([count]) from per-example gradients `grads` ([count, width]).
-    public func update(table: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, grads: UnsafePointer<Float>,
+    package func update(table: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, grads: UnsafePointer<Float>,
                        count: Int, lr: Float) {
         precondition(count <= capacity, "SparseSignSGD: more rows than the capacity given at init")
         if width == 0 { return }
@@ -56,20 +56,20 @@ public final class SparseSignSGD {
 /// The learning-rate schedule of the reference (trm.md §4.2): the step counter is 1-based, linear warm-up
 /// lr·step/warmup for step < warmup, then cosine from lr down to lr·minRatio over the remaining steps
 /// (minRatio = 1, the reference's setting, makes it constant).
-public struct LearningRateSchedule: Codable, Sendable, Equatable {
-    public var base: Float
-    public var warmupSteps: Int
-    public var totalSteps: Int
-    public var minRatio: Float
+package struct LearningRateSchedule: Codable, Sendable, Equatable {
+    package var base: Float
+    package var warmupSteps: Int
+    package var totalSteps: Int
+    package var minRatio: Float
 
-    public init(base: Float, warmupSteps: Int = 2000, totalSteps: Int = 1, minRatio: Float = 1) {
+    package init(base: Float, warmupSteps: Int = 2000, totalSteps: Int = 1, minRatio: Float = 1) {
         self.base = base
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps
         self.minRatio = minRatio
     }
 
-    public func rate(at step: Int) -> Float {
+    package func rate(at step: Int) -> Float {
         if step < warmupSteps { return base * Float(step) / Float(max(1, warmupSteps)) }
         let progress = Double(step - warmupSteps) / Double(max(1, totalSteps - warmupSteps))
         let cosine = 0.5 * (1 + cos(Double.pi * min(1, progress)))
@@ -79,20 +79,20 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
 
 /// An exponential moving average of the weights (trm.md §4.4): shadow ← (1−μ)·param + μ·shadow after
 /// every update, initialised to the weights, no bias correction.
-public final class EMA {
-    public let rate: Float
-    public let count: Int
+package final class EMA {
+    package let rate: Float
+    package let count: Int
     private let arena = Arena()
-    public let shadow: UnsafeMutablePointer<Float>
+    package let shadow: UnsafeMutablePointer<Float>
 
-    public init(weights: UnsafePointer<Float>, count: Int, rate: Float = 0.999) throws(TRMError) {
+    package init(weights: UnsafePointer<Float>, count: Int, rate: Float = 0.999) throws(TRMError) {
         self.rate = rate
         self.count = count
         shadow = try arena.floats(count)
         shadow.update(from: weights, count: count)
     }
 
-    public func update(_ weights: UnsafePointer<Float>) {
+    package func update(_ weights: UnsafePointer<Float>) {
         let mu = rate, shadow = self.shadow
         Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
             for i in range { shadow[i] = (1 - mu) * weights[i] + mu * shadow[i] }
@@ -102,7 +102,7 @@ public final class EMA {
 
 /// Scales `grads` so their global L2 norm is at most `maxNorm`; returns the norm before clipping.
 @discardableResult
-public func clipGradientNorm(_ grads: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
+package func clipGradientNorm(_ grads: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
     var sum = 0.0
     var i = 0
     while i < count {

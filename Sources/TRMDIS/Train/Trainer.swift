@@ -7,8 +7,8 @@
 public final class Trainer {
     public let model: Model
     public let config: TrainingConfig
-    public let runner: Runner
-    public var schedule: LearningRateSchedule
+    package let runner: Runner
+    package var schedule: LearningRateSchedule
     public internal(set) var optimizerSteps = 0
     /// Examples drawn for the global batch (the same on every rank).
     public internal(set) var examplesSeen = 0
@@ -19,7 +19,7 @@ public final class Trainer {
     var sampler: BatchSampler
     let optimizer: AdamOptimizer
     let sparse: SparseSignSGD?
-    public let ema: EMA?
+    package let ema: EMA?
     var rng: RNG
     let arena = Arena()
 

@@ -171,7 +171,7 @@ def test_lookup_order(monkeypatch):
     monkeypatch.delenv(_lib.ENV_VAR, raising=False)
     paths = _lib.candidate_paths()
     assert paths[0] == Path(_lib.__file__).resolve().parent / "libtrmdis.so"
-    assert paths[1:] == [REPO / "build" / "lib" / "libtrmdis.so", REPO / ".build-static" / "release" / "libtrmdis.so"]
+    assert paths[1:] == [REPO / "build" / "lib" / "libtrmdis.so", REPO / ".build-static" / "release" / "libTRMDISCAPI.so"]
     monkeypatch.setenv(_lib.ENV_VAR, "/somewhere/libtrmdis.so")
     assert _lib.candidate_paths() == [Path("/somewhere/libtrmdis.so")]
 

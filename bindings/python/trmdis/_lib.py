@@ -29,7 +29,7 @@ def candidate_paths() -> List[Path]:
     return [
         _PACKAGE_DIR / LIBRARY_NAME,
         _REPO_ROOT / "build" / "lib" / LIBRARY_NAME,
-        _REPO_ROOT / ".build-static" / "release" / LIBRARY_NAME,
+        _REPO_ROOT / ".build-static" / "release" / "libTRMDISCAPI.so",
     ]
 
 

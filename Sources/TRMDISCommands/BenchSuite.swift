@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TRMDIS
+import TRMDISTasks
+
+/// The named benchmark configurations of issue 6, the same as `BENCH_CONFIGS` in
+/// bench/torch_reference.py: vocabulary and sequence from the task, fp32.
+struct BenchConfig {
+    let name: String
+    let model: ModelConfig
+    let batch: Int
+    let method: TrainingConfig.Method
+
+    static let names = ["tiny", "compact", "medium", "sudoku-mlp"]
+
+    static func named(_ name: String) -> BenchConfig? {
+        switch name {
+        case "tiny":  // N-Queens 8x8 (seq 64, no prefix, vocab 3); D 128, 1 layer, 4 heads; DIS T 1 n 2 N_sup 8.
+            var c = Preset.nqueens.config
+            c.hiddenSize = 128
+            c.numHeads = 4
+            return BenchConfig(name: name, model: c, batch: 64, method: .dis)
+        case "compact":  // dis-compact on 9x9 Sudoku shapes (seq 81 + 16 prefix, vocab 11); DIS T 1 n 2 N_sup 6.
+            return BenchConfig(name: name, model: sudokuShapes(.disCompact), batch: 64, method: .dis)
+        case "medium":  // dis-medium (D 512, 2 layers) on the same shapes.
+            return BenchConfig(name: name, model: sudokuShapes(.disMedium), batch: 32, method: .dis)
+        case "sudoku-mlp":  // the preset; one TRM supervision step (T 3 n 6).
+            return BenchConfig(name: name, model: Preset.sudokuMLP.config, batch: 32, method: .trm)
+        default:
+            return nil
+        }
+    }
+
+    private static func sudokuShapes(_ p: Preset) -> ModelConfig {
+        var c = p.config
+        c.vocabSize = 11
+        c.seqLen = 81
+        return c
+    }
+}
+
+/// Measures one named configuration in this process: training throughput (the real `Trainer`), or
+/// full inference latency (the real `Predictor`, N_sup steps, batch 1 and 64). Prints one JSON object.
+enum BenchSuite {
+    static func run(_ b: BenchConfig, mode: String, repeats: Int, inferBatches: [Int] = [1, 64]) throws -> [String: Any] {
+        let c = b.model
+        let model = try Model(config: c, seed: 0)
+        var record: [String: Any] = ["config": b.name, "mode": mode, "threads": Threads.count,
+                                     "params": model.parameterCount, "method": b.method.rawValue]
+        switch mode {
+        case "train": try train(b, model: model, repeats: repeats, into: &record)
+        case "infer": try infer(b, model: model, repeats: repeats, batches: inferBatches, into: &record)
+        default: throw TRMError.invalidArgument("mode must be train or infer")
+        }
+        if record["peak_rss_mib"] == nil { record["peak_rss_mib"] = Double(peakRSSBytes()) / 1_048_576 }
+        return record
+    }
+
+    /// Random examples (inputs and labels drawn independently, as in the PyTorch benchmark).
+    static func examples(_ c: ModelConfig, count: Int) -> ExampleSet {
+        var rng = RNG(seed: 1)
+        let n = count * c.seqLen
+        let inputs = (0..<n).map { _ in Int32(rng.below(c.vocabSize)) }
+        let labels = (0..<n).map { _ in Int32(rng.below(c.vocabSize)) }
+        return ExampleSet(seqLen: c.seqLen, inputs: inputs, labels: labels)
+    }
+
+    /// One `trainStep` is a DIS mini-batch (N_sup optimiser steps) or one TRM supervision step; the
+    /// figure is per optimiser step = per supervision step, so it compares with PyTorch's one step.
+    static func train(_ b: BenchConfig, model: Model, repeats: Int, into r: inout [String: Any]) throws {
+        let c = b.model
+        var t = TrainingConfig()
+        t.method = b.method
+        t.batchSize = b.batch
+        t.warmupSteps = 0
+        let trainer = try Trainer(model: model, examples: examples(c, count: 4 * b.batch), config: t)
+        let stepsPerCall = b.method == .dis ? c.supervisionSteps : 1
+        let times = try timed(warmup: 1, repeats: repeats) { _ = try trainer.trainStep() }
+        let seconds = median(times) / Double(stepsPerCall)
+        let flops = c.flopsPerStep(training: true) * Double(b.batch)
+        r["batch"] = b.batch
+        r["ms"] = seconds * 1000
+        r["ms_all"] = times.map { $0 * 1000 / Double(stepsPerCall) }
+        r["examples_steps_per_s"] = Double(b.batch) / seconds
+        r["gflops"] = flops / seconds / 1e9
+        // Training's peak, read before the sgemm measurement allocates its three 2048² matrices.
+        r["peak_rss_mib"] = Double(peakRSSBytes()) / 1_048_576
+        let peak = sgemmPeak()
+        r["sgemm_peak_gflops"] = peak / 1e9
+        // The memory yardstick: weights, gradients and the two Adam moments (4 floats per parameter),
+        // the puzzle table, and the activations the gradient-bearing cycle keeps for backward.
+        let p = Double(model.parameterCount) * 4
+        r["params_mib"] = p / 1_048_576
+        r["optimizer_mib"] = 3 * p / 1_048_576  // gradients + m + v
+        r["activations_mib"] = Double(trainer.runner.activationBytes) / 1_048_576
+        r["runner_mib"] = Double(trainer.runner.memoryBytes) / 1_048_576
+        r["estimate_mib"] = (4 * p + Double(c.numPuzzleIdentifiers * c.puzzleEmbDim * 4)
+                             + Double(trainer.runner.activationBytes)) / 1_048_576
+    }
+
+    /// Full inference from a fresh carry: N_sup supervision steps without gradient, predictions fed back
+    /// (DIS), at batch 1 and batch 64.
+    static func infer(_ b: BenchConfig, model: Model, repeats: Int, batches: [Int], into r: inout [String: Any]) throws {
+        let c = model.config
+        let set = examples(c, count: max(64, batches.max() ?? 1))
+        for batch in batches {
+            let predictor = try Predictor(model: model, batchSize: batch)
+            let options = InferenceOptions()
+            // Batch 1 is quick: more repeats for a stable median.
+            let n = batch == 1 ? max(repeats, 20) : repeats
+            let times = try set.inputs.withUnsafeBufferPointer { inputs in
+                try timed(warmup: batch == 1 ? 3 : 1, repeats: n) {
+                    try predictor.run(inputs: inputs.baseAddress!, puzzleIds: nil, count: batch, options: options) { _ in }
+                }
+            }
+            r["infer_b\(batch)_ms"] = median(times) * 1000
+        }
+        r["infer_steps"] = c.supervisionSteps
+    }
+
+    static func timed(warmup: Int, repeats: Int, _ body: () throws -> Void) throws -> [Double] {
+        for _ in 0..<warmup { try body() }
+        var times: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            let t0 = monotonicSeconds()
+            try body()
+            times.append(monotonicSeconds() - t0)
+        }
+        return times
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// ru_maxrss of this process (KiB on Linux).
+    static func peakRSSBytes() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss * 1024
+    }
+
+    /// One JSON object with sorted keys; values are numbers, strings or arrays of numbers.
+    static func json(_ r: [String: Any]) -> String {
+        func value(_ v: Any) -> String {
+            switch v {
+            case let d as Double: return d.isFinite ? "\(d)" : "null"
+            case let i as Int: return "\(i)"
+            case let s as String: return "\"\(s)\""
+            case let a as [Double]: return "[" + a.map { value($0) }.joined(separator: ",") + "]"
+            default: return "null"
+            }
+        }
+        return "{" + r.keys.sorted().map { "\"\($0)\":\(value(r[$0]!))" }.joined(separator: ",") + "}"
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import TRMDIS
+import TRMDISTasks
+
+/// A dataset split as the trainers' examples, with its metadata.
+struct LoadedSplit {
+    var examples: ExampleSet
+    var metadata: DatasetMetadata
+    var split: PuzzleSplit
+}
+
+func loadSplit(directory: String, split name: String) throws -> LoadedSplit {
+    let split = try PuzzleSplit.load(directory: directory + "/" + name)
+    return LoadedSplit(examples: split.exampleSet(), metadata: split.metadata, split: split)
+}
+
+/// Options of inference shared by `eval` and `solve`. Unset, each follows the protocol the checkpoint was
+/// trained with (docs/model.md, "The inference protocol").
+struct InferenceFlags: ParsableArguments {
+    @Option(help: "Supervision steps (default: the model's N_sup).") var steps: Int?
+    @Option(help: "Guidance weight w: logits (1-w)·l_u + w·l_c (1 = plain).") var guidance: Float = 1
+    @Option(help: "Feed predictions back (true/false; default: as the model was trained).") var feedback: Bool?
+    @Option(help: "Step-time rows: per-step (DIS) or first (default: as the model was trained).")
+    var timeRows: TrainingRecord.TimeRows?
+
+    var options: InferenceOptions {
+        InferenceOptions(steps: steps, guidance: guidance, feedbackPredictions: feedback, timeRows: timeRows)
+    }
+
+    /// One line saying which protocol runs on `model`, and where it comes from.
+    func protocolLine(_ model: Model) -> String {
+        let p = options.resolved(for: model)
+        let source = model.trainingRecord == nil ? "inferred: the file has no training record" : "as trained"
+        let time = model.config.timeEmbedding ? ", time rows \(p.timeRows.rawValue)" : ""
+        return "protocol: \(p.method.rawValue), feedback \(p.feedbackPredictions)\(time) (\(source); flags override)"
+    }
+}
+
+extension TrainingRecord.TimeRows: ExpressibleByArgument {}
+
+/// `trmdis eval`: accuracy of a checkpoint after every supervision step.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on a dataset split.")
+    @Option(help: "Model checkpoint (.safetensors).") var checkpoint: String
+    @Option(help: "Dataset directory.") var data: String
+    @Option(help: "Split.") var split = "test"
+    @Option(help: "Evaluate at most this many examples.") var limit: Int?
+    @Option(help: "Batch size.") var batch = 64
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Task for the solution checker: sudoku, maze or nqueens (default: guessed; 'none' to skip).") var kind: String?
+    @OptionGroup var inference: InferenceFlags
+
+    func run() throws {
+        if let threads { try Threads.set(threads) }
+        let model = try Model.load(from: checkpoint)
+        let s = try loadSplit(directory: data, split: split)
+        let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))
+        let report = try evaluate(model: model, examples: s.examples, batchSize: batch,
+                                  options: inference.options, limit: limit, checker: checker)
+        print(inference.protocolLine(model))
+        printReport(report, label: "\(split) (w = \(inference.guidance))")
+        print("seconds: \(fixed(report.seconds, 2))")
+    }
+}

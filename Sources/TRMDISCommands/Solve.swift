@@ -1,0 +1,52 @@
+import ArgumentParser
+import TRMDIS
+import TRMDISTasks
+
+/// `trmdis solve`: prints one puzzle being improved step by step: the prediction after every supervision
+/// step beside the answer, with the number of cells still wrong.
+struct Solve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a checkpoint solving a puzzle step by step.")
+    @Option(help: "Model checkpoint (.safetensors).") var checkpoint: String
+    @Option(help: "Dataset directory.") var data: String
+    @Option(help: "Split.") var split = "test"
+    @Option(help: "Example index.") var index = 0
+    @Option(help: "Task: sudoku, maze or nqueens (default: guessed from the metadata).") var kind: String?
+    @OptionGroup var inference: InferenceFlags
+
+    func run() throws {
+        let model = try Model.load(from: checkpoint)
+        let s = try loadSplit(directory: data, split: split)
+        guard (0..<s.examples.count).contains(index) else { throw ValidationError("--index must be in 0..<\(s.examples.count)") }
+        let task = try guessTask(s.split, kind: kind)
+        let n = s.examples.seqLen
+        let input = Array(s.split.input(index)), label = Array(s.split.label(index))
+        let predictor = try Predictor(model: model, batchSize: 1)
+        var frames: [(Int, [UInt8], Int)] = []
+        try s.examples.inputs.withUnsafeBufferPointer { (x) throws(TRMError) in
+            try predictor.run(inputs: x.baseAddress! + index * n, puzzleIds: [s.examples.puzzleIds[index]], count: 1,
+                              options: inference.options) { step in
+                let grid = (0..<n).map { UInt8(clamping: step.predictions[$0]) }
+                let wrong = (0..<n).filter { s.examples.labels[index * n + $0] != Losses.ignoreLabel && Int32(grid[$0]) != s.examples.labels[index * n + $0] }.count
+                frames.append((step.step, grid, wrong))
+            }
+        }
+        print(inference.protocolLine(model))
+        print("\(task), example \(index) of \(data)/\(split); \(model.config.netCallsPerStep) net calls per step")
+        show(["puzzle", "answer"], [renderGrid(task, input), renderGrid(task, label)])
+        for chunk in stride(from: 0, to: frames.count, by: 4) {
+            let group = frames[chunk..<min(frames.count, chunk + 4)]
+            show(group.map { "step \($0.0): \($0.2) wrong" }, group.map { renderGrid(task, $0.1) })
+        }
+    }
+
+    /// Prints grids side by side under their titles.
+    private func show(_ titles: [String], _ grids: [[String]]) {
+        let width = max(grids.flatMap { $0 }.map(\.count).max() ?? 0, titles.map(\.count).max() ?? 0) + 4
+        func pad(_ s: String) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }
+        print("")
+        print(titles.map(pad).joined())
+        for row in 0..<(grids.map(\.count).max() ?? 0) {
+            print(grids.map { pad(row < $0.count ? $0[row] : "") }.joined())
+        }
+    }
+}

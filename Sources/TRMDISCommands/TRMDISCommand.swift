@@ -1,0 +1,81 @@
+import ArgumentParser
+import TRMDIS
+import TRMDISTasks
+
+/// The root command; trmdis-cli's main (Sources/trmdis-cli) runs it.
+public struct TRMDISCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "trmdis",
+        abstract: "Tiny Recursive Models and Deep Improvement Supervision on the CPU.",
+        subcommands: [Info.self, Init.self, Train.self, Eval.self, EvalARC.self, Solve.self, Bench.self, DataCommand.self]
+    )
+}
+
+/// Options that choose a model configuration: a preset, optionally overridden field by field.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset: String = "dis-compact"
+    @Option(help: "Override the hidden size D.") var hidden: Int?
+    @Option(help: "Override the number of layers.") var layers: Int?
+    @Option(help: "Override the number of heads.") var heads: Int?
+    @Option(help: "Override the grid length (tokens per example).") var seqLen: Int?
+    @Option(help: "Override the vocabulary size.") var vocab: Int?
+    @Option(help: "Override the puzzle-prefix length (0 for none).") var puzzleEmbLen: Int?
+    @Option(name: .customLong("T"), help: "Override T, the recursion processes per supervision step.") var hCycles: Int?
+    @Option(name: .customLong("n"), help: "Override n, the latent updates per recursion process.") var lCycles: Int?
+    @Option(help: "Override N_sup, the supervision steps.") var supervisionSteps: Int?
+    @Option(help: "Add the DIS step-time embedding (true/false; `train` default: on for --method dis, off for trm).") var timeEmbedding: Bool?
+
+    func config() throws -> ModelConfig {
+        guard let p = Preset.named(preset) else {
+            throw ValidationError("unknown preset '\(preset)'; choose one of \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var c = p.config
+        if let hidden { c.hiddenSize = hidden; c.puzzleEmbDim = c.puzzleEmbLen > 0 ? hidden : 0 }
+        if let layers { c.numLayers = layers }
+        if let heads { c.numHeads = heads }
+        if let seqLen { c.seqLen = seqLen }
+        if let vocab { c.vocabSize = vocab }
+        if let puzzleEmbLen {
+            c.puzzleEmbLen = puzzleEmbLen
+            c.puzzleEmbDim = puzzleEmbLen > 0 ? c.hiddenSize : 0
+            c.numPuzzleIdentifiers = puzzleEmbLen > 0 ? max(1, c.numPuzzleIdentifiers) : 0
+        }
+        if let hCycles { c.hCycles = hCycles }
+        if let lCycles { c.lCycles = lCycles }
+        if let supervisionSteps { c.supervisionSteps = supervisionSteps }
+        if let timeEmbedding { c.timeEmbedding = timeEmbedding }
+        do { try c.validate() } catch { throw ValidationError(error.description) }
+        return c
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a model configuration and its parameter count: a preset's, or a model file's with how it was trained.")
+    @OptionGroup var model: ModelOptions
+    @Option(help: "A model file (.safetensors) to describe instead of a preset.") var checkpoint: String?
+
+    func run() throws {
+        let c: ModelConfig
+        if let checkpoint {
+            let loaded = try Model.load(from: checkpoint)
+            c = loaded.config
+            let p = loaded.inferenceProtocol
+            print("model file: \(checkpoint)")
+            print("trained as: \(p.method.rawValue), feedback \(p.feedbackPredictions), time rows \(p.timeRows.rawValue), N_sup \(p.supervisionSteps)"
+                  + (loaded.trainingRecord == nil ? " (no training record: inferred from the configuration)" : ""))
+        } else {
+            c = try model.config()
+            print("preset: \(model.preset)")
+        }
+        let layout = ParameterLayout(c)
+        print(c.summary)
+        print("tensors:")
+        for spec in layout.specs {
+            print("  \(spec.name) \(spec.shape.map(String.init).joined(separator: "x"))")
+        }
+        print("parameters: \(layout.total)")
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import TRMDIS
+import TRMDISTasks
+
+/// Options that fill a TrainingConfig. Unset options take the engine's defaults for the method
+/// (`TrainingConfig(method:)`), the same as the C and Python front doors.
+struct TrainOptions: ParsableArguments {
+    @Option(help: "Method: dis or trm.") var method: String = "dis"
+    @Option(help: "Batch size.") var batch = 64
+    @Option(help: "Learning rate.") var lr: Float = 1e-4
+    @Option(help: "Warm-up steps (optimiser steps).") var warmup = 2000
+    @Option(help: "Weight decay.") var weightDecay: Float = 0.1
+    @Option(help: "Optimiser: adam-atan2 or adamw.") var optimizer: String = "adam-atan2"
+    @Option(help: "Loss: stablemax or softmax.") var loss: String = "stablemax"
+    @Option(help: "Puzzle-embedding learning rate.") var puzzleEmbLr: Float = 1e-2
+    @Option(help: "Puzzle-embedding weight decay.") var puzzleEmbWeightDecay: Float = 0.1
+    @Option(help: "EMA rate of the evaluation weights (0 = off; default: 0.999 for trm, off for dis).") var ema: Float?
+    @Option(help: "Clip the gradient norm to this value.") var gradClip: Float?
+    @Option(help: "Cosine decay to lr·ratio after warm-up (1 = constant, the reference).") var minLrRatio: Float = 1
+    @Option(help: "DIS corruption kernel: path, mask or random.") var corruption: String = "path"
+    @Option(help: "DIS mask token (mask kernel).") var maskToken: Int32 = 0
+    @Flag(inversion: .prefixedNo, help: "DIS: feed each step's prediction back as the next input.") var feedback = true
+    @Option(help: "DIS step weights: constant or linear.") var stepWeights: String = "constant"
+    @Flag(help: "DIS: one optimiser step per batch instead of per supervision step.") var stepPerBatch = false
+    @Option(help: "Seed.") var seed: UInt64 = 0
+
+    func parsedMethod() throws -> TrainingConfig.Method {
+        guard let m = TrainingConfig.Method(rawValue: method) else { throw ValidationError("--method must be dis or trm") }
+        return m
+    }
+
+    func config(totalSteps: Int) throws -> TrainingConfig {
+        let m = try parsedMethod()
+        var t = TrainingConfig(method: m)
+        guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adam-atan2 or adamw") }
+        guard let l = LossKind(rawValue: loss) else { throw ValidationError("--loss must be stablemax or softmax") }
+        guard let c = TrainingConfig.Corruption(rawValue: corruption) else { throw ValidationError("--corruption must be path, mask or random") }
+        guard let w = TrainingConfig.StepWeights(rawValue: stepWeights) else { throw ValidationError("--step-weights must be constant or linear") }
+        t.optimizer = o
+        t.loss = l
+        t.corruption = c
+        t.stepWeights = w
+        t.batchSize = batch
+        t.learningRate = lr
+        t.warmupSteps = warmup
+        t.totalSteps = max(1, totalSteps)
+        t.minLRRatio = minLrRatio
+        t.weightDecay = weightDecay
+        t.puzzleEmbLR = puzzleEmbLr
+        t.puzzleEmbWeightDecay = puzzleEmbWeightDecay
+        t.gradClip = gradClip
+        if let ema { t.emaRate = ema > 0 ? ema : nil }
+        t.maskToken = maskToken
+        t.feedbackPredictions = feedback
+        t.optimizerStepPerSupervisionStep = !stepPerBatch
+        t.seed = seed
+        return t
+    }
+}
