@@ -36,26 +36,28 @@ func tinyConfig(timeEmbedding: Bool = true, steps: Int = 4) -> ModelConfig {
         tc.maskToken = 0
         let trainer = try Trainer(model: try Model(config: c), examples: syntheticExamples(count: 5, seqLen: 12, seed: 1), config: tc)
         for slot in 0..<3 { trainer.load(example: slot, into: slot) }
-        trainer.drawRevealOrders()
+        let dis = trainer.dis!
+        dis.drawRevealOrders(examples: trainer.sampler.examples, batchExamples: trainer.batchExamples, globalBatch: 3,
+                             slice: trainer.slice, rng: &trainer.rng)
         let n = 12
         var previous = [Bool](repeating: false, count: 3 * n)
         for s in 1...6 {
-            trainer.buildTargets(step: s)
+            dis.build(step: s, inputs: trainer.inputs, labels: trainer.labels)
             for slot in 0..<3 {
                 let d = (0..<n).filter { trainer.inputs[slot * n + $0] != trainer.labels[slot * n + $0] }
                 var revealed = 0
                 for t in 0..<n {
                     let i = slot * n + t
-                    let isRevealed = d.contains(t) && trainer.targets[i] == trainer.labels[i]
-                        && (kind != .random || trainer.revealRank[i] < Int32(s * d.count / 6))
-                    if !d.contains(t) { #expect(trainer.targets[i] == trainer.labels[i]) }
+                    let isRevealed = d.contains(t) && dis.targets[i] == trainer.labels[i]
+                        && (kind != .random || dis.revealRank[i] < Int32(s * d.count / 6))
+                    if !d.contains(t) { #expect(dis.targets[i] == trainer.labels[i]) }
                     if isRevealed { revealed += 1 }
                     if previous[i] { #expect(isRevealed, "a revealed cell was hidden again") }
                     if d.contains(t) && !isRevealed {
                         switch kind {
-                        case .path: #expect(trainer.targets[i] == trainer.inputs[i])
-                        case .mask: #expect(trainer.targets[i] == 0)
-                        case .random: #expect((1..<5).contains(trainer.targets[i]))
+                        case .path: #expect(dis.targets[i] == trainer.inputs[i])
+                        case .mask: #expect(dis.targets[i] == 0)
+                        case .random: #expect((1..<5).contains(dis.targets[i]))
                         }
                     }
                     previous[i] = isRevealed

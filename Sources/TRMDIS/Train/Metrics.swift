@@ -20,6 +20,38 @@ public struct TrainMetrics: Codable, Sendable, Equatable {
     public var seconds = 0.0
 }
 
+/// The metric sums of one training step, before the division by the global counts (Trainer+Reduce.swift
+/// sums them over data-parallel ranks first).
+struct StepSums {
+    var loss = 0.0
+    /// DIS: batch × supervision steps; TRM: the global batch.
+    var lossDivisor = 0.0
+    var token = 0.0
+    var exact = 0.0
+    var finished = 0.0
+    var haltCorrect = 0.0
+    var steps = 0.0
+    var netCallsPerExample = 0.0
+
+    /// The means a step reports.
+    func metrics(method: TrainingConfig.Method, netCallsPerStep: Int) -> TrainMetrics {
+        var metrics = TrainMetrics()
+        metrics.loss = loss / max(1, lossDivisor)
+        metrics.finished = Int(finished)
+        metrics.netCallsPerExample = netCallsPerExample
+        if finished > 0 {
+            metrics.tokenAccuracy = token / finished
+            metrics.exactAccuracy = exact / finished
+            if method == .trm {
+                metrics.haltAccuracy = haltCorrect / finished
+                metrics.meanSteps = steps / finished
+                metrics.netCallsPerExample = metrics.meanSteps! * Double(netCallsPerStep)
+            }
+        }
+        return metrics
+    }
+}
+
 /// Argmax over the vocabulary for every cell, and accuracy against labels (ignoring -100).
 enum Predictions {
     static func argmax(_ logits: UnsafePointer<Float>, cells: Int, vocab: Int, into out: UnsafeMutablePointer<Int32>) {

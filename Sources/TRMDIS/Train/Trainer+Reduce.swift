@@ -4,19 +4,6 @@
 /// and in the global slot order (trm.md §4.1: the reference all-gathers ids and gradients the same way).
 /// The step's metric sums (and TRM's halting flags) are summed too, so every rank reports global numbers.
 extension Trainer {
-    /// The metric sums of one step, before the division by the global counts.
-    struct StepSums {
-        var loss = 0.0
-        /// DIS: batch × supervision steps; TRM: the global batch.
-        var lossDivisor = 0.0
-        var token = 0.0
-        var exact = 0.0
-        var finished = 0.0
-        var haltCorrect = 0.0
-        var steps = 0.0
-        var netCallsPerExample = 0.0
-    }
-
     /// Leading floats of `metricBuffer`: loss, token, exact, finished, haltCorrect, steps.
     static let metricCount = 6
 
@@ -51,26 +38,13 @@ extension Trainer {
             let flags = config.method == .trm ? batchSize : 0
             if flags > 0 {
                 Kernels.zero(m + k, flags)
-                for g in slice where halted[g] { m[k + g] = 1 }
+                for g in slice where slots.halted[g] { m[k + g] = 1 }
             }
             try reducer.allReduceSum(m, count: k + flags)
             s.loss = Double(m[0]); s.token = Double(m[1]); s.exact = Double(m[2])
             s.finished = Double(m[3]).rounded(); s.haltCorrect = Double(m[4]); s.steps = Double(m[5])
-            for g in 0..<flags { halted[g] = m[k + g] > 0.5 }
+            for g in 0..<flags { slots.halted[g] = m[k + g] > 0.5 }
         }
-        var metrics = TrainMetrics()
-        metrics.loss = s.loss / max(1, s.lossDivisor)
-        metrics.finished = Int(s.finished)
-        metrics.netCallsPerExample = s.netCallsPerExample
-        if s.finished > 0 {
-            metrics.tokenAccuracy = s.token / s.finished
-            metrics.exactAccuracy = s.exact / s.finished
-            if config.method == .trm {
-                metrics.haltAccuracy = s.haltCorrect / s.finished
-                metrics.meanSteps = s.steps / s.finished
-                metrics.netCallsPerExample = metrics.meanSteps! * Double(model.config.netCallsPerStep)
-            }
-        }
-        return metrics
+        return s.metrics(method: config.method, netCallsPerStep: model.config.netCallsPerStep)
     }
 }

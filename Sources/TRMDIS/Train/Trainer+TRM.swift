@@ -6,12 +6,12 @@
 extension Trainer {
     func trmStep() throws(TRMError) -> StepSums {
         let c = model.config, b = localBatch, n = c.seqLen, maxSteps = c.supervisionSteps, lo = slice.lowerBound
-        // Halted slots of the global batch draw new examples in slot order on every rank (`halted` is
+        // Halted slots of the global batch draw new examples in slot order on every rank (`slots.halted` is
         // global: Trainer+Reduce.swift gathers it after each step).
-        for g in 0..<batchSize where halted[g] {
+        for g in 0..<batchSize where slots.halted[g] {
             guard let slot = draw(globalSlot: g) else { continue }
             runner.resetCarry(slot: slot)
-            slotSteps[slot] = 0
+            slots.steps[slot] = 0
         }
         runner.tokens.update(from: inputs, count: b * n)
         runner.puzzleIds.update(from: slotPuzzleIds, count: b)
@@ -21,7 +21,7 @@ extension Trainer {
                                          vocab: c.vocabSize, gradScale: 1 / Float(batchSize), dLogits: runner.dLogits,
                                          perExample: perExample)
         Predictions.argmax(runner.logits, cells: b * n, vocab: c.vocabSize, into: predicted)
-        let correct = slotCorrect, tokenScores = slotTokenScore
+        let correct = slots.correct, tokenScores = slots.tokenScore
         for slot in 0..<b {
             let (tokens, exact) = Predictions.score(predicted + slot * n, labels + slot * n, n)
             tokenScores[slot] = tokens
@@ -47,17 +47,17 @@ extension Trainer {
             if Float(rng.uniform()) < config.haltExplorationProb { minimum = 2 + rng.below(max(1, maxSteps - 1)) }
             guard slice.contains(g) else { continue }
             let slot = g - lo
-            slotSteps[slot] += 1
+            slots.steps[slot] += 1
             let qHalt = runner.qLogits[slot * 2]
-            var stop = slotSteps[slot] >= maxSteps || qHalt > 0
-            if let minimum { stop = stop && slotSteps[slot] >= minimum }
-            halted[g] = stop
+            var stop = slots.steps[slot] >= maxSteps || qHalt > 0
+            if let minimum { stop = stop && slots.steps[slot] >= minimum }
+            slots.halted[g] = stop
             guard stop else { continue }
             sums.finished += 1
             sums.token += tokenScores[slot]
             sums.exact += Double(correct[slot])
             sums.haltCorrect += (qHalt >= 0) == (correct[slot] == 1) ? 1 : 0
-            sums.steps += Double(slotSteps[slot])
+            sums.steps += Double(slots.steps[slot])
         }
         return sums
     }

@@ -27,12 +27,8 @@ public final class Trainer {
     let inputs: UnsafeMutablePointer<Int32>
     let labels: UnsafeMutablePointer<Int32>
     let slotPuzzleIds: UnsafeMutablePointer<Int32>
-    // DIS targets: this step's target, each cell's reveal rank (-1: never differs), the per-example
-    // number of differing cells, and the random kernel's tokens.
-    let targets: UnsafeMutablePointer<Int32>
-    let revealRank: UnsafeMutablePointer<Int32>
-    let diffCount: UnsafeMutablePointer<Int32>
-    let noiseTokens: UnsafeMutablePointer<Int32>
+    /// DIS: each step's targets (nil for TRM).
+    let dis: DISTargets?
     let predicted: UnsafeMutablePointer<Int32>
     let perExample: UnsafeMutablePointer<Double>
     let puzzleGradSum: UnsafeMutablePointer<Float>
@@ -44,11 +40,8 @@ public final class Trainer {
     let reduceBuffer: UnsafeMutablePointer<Float>
     let globalPuzzleIds: UnsafeMutablePointer<Int32>
     let metricBuffer: UnsafeMutablePointer<Float>
-    // TRM carry bookkeeping: `halted` for every slot of the global batch, the rest for this rank's.
-    let slotCorrect: UnsafeMutablePointer<Float>
-    let slotTokenScore: UnsafeMutablePointer<Double>
-    var halted: [Bool]
-    var slotSteps: [Int]
+    /// TRM: the continuous batch's bookkeeping.
+    let slots: TRMSlots
 
     public init(model: Model, examples: ExampleSet, config: TrainingConfig,
                 reducer: GradientReducer? = nil) throws(TRMError) {
@@ -92,10 +85,7 @@ public final class Trainer {
         inputs = try arena.int32s(b * c.seqLen)
         labels = try arena.int32s(b * c.seqLen)
         slotPuzzleIds = try arena.int32s(b)
-        targets = try arena.int32s(b * c.seqLen)
-        revealRank = try arena.int32s(b * c.seqLen)
-        diffCount = try arena.int32s(b)
-        noiseTokens = try arena.int32s(b * c.seqLen)
+        dis = config.method == .dis ? try DISTargets(localBatch: b, model: c, training: config, arena: arena) : nil
         predicted = try arena.int32s(b * c.seqLen)
         perExample = try arena.doubles(b)
         puzzleGradSum = try arena.floats(b * c.puzzleEmbDim)
@@ -105,10 +95,7 @@ public final class Trainer {
         reduceBuffer = try arena.floats(reducer == nil ? 0 : model.parameterCount + global * (dim + 1))
         globalPuzzleIds = try arena.int32s(reducer == nil ? 0 : global)
         metricBuffer = try arena.floats(Trainer.metricCount + global)
-        slotCorrect = try arena.floats(b)
-        slotTokenScore = try arena.doubles(b)
-        halted = [Bool](repeating: true, count: global)
-        slotSteps = [Int](repeating: 0, count: b)
+        slots = try TRMSlots(globalBatch: global, localBatch: b, arena: arena)
         // The protocol travels with the weights: inference and saved files follow how they were trained.
         model.trainingRecord = TrainingRecord(training: config, model: c)
     }

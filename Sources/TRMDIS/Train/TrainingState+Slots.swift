@@ -10,7 +10,7 @@ extension Trainer {
     /// The global batch's slot state (a collective when there is a reducer: every rank calls it).
     func gatherSlots() throws(TRMError) -> SlotState {
         let c = model.config, carry = c.totalLen * c.hiddenSize, n = c.seqLen
-        var steps = slotSteps.map { Int32($0) }
+        var steps = slots.steps.map { Int32($0) }
         return SlotState(y: try gather(runner.y, width: carry), z: try gather(runner.z, width: carry),
                          inputs: try gather(inputs, width: n), labels: try gather(labels, width: n),
                          puzzleIds: try gather(slotPuzzleIds, width: 1), steps: try gather(&steps, width: 1))
@@ -57,7 +57,7 @@ extension Trainer {
         }
         for i in 0..<b * carry { runner.y[i] = y[lo * carry + i]; runner.z[i] = z[lo * carry + i] }
         for i in 0..<b * n { inputs[i] = tokens[lo * n + i]; labels[i] = answers[lo * n + i] }
-        for s in 0..<b { slotPuzzleIds[s] = ids[lo + s]; slotSteps[s] = Int(steps[lo + s]) }
-        halted = stop.map { $0 != 0 }
+        for s in 0..<b { slotPuzzleIds[s] = ids[lo + s]; slots.steps[s] = Int(steps[lo + s]) }
+        slots.halted = stop.map { $0 != 0 }
     }
 }

@@ -13,7 +13,7 @@ extension Trainer {
 
     /// With a reducer every rank must call this (TRM gathers its slots); only rank 0 writes.
     public func saveCheckpoint(directory: String) throws(TRMError) {
-        let slots = config.method == .trm ? try gatherSlots() : nil
+        let gathered = config.method == .trm ? try gatherSlots() : nil
         if let reducer, reducer.rank != 0 { return }
         let evaluationModel = model.safeTensors(weights: ema.map { UnsafePointer($0.shadow) })
         var st = model.safeTensors()
@@ -24,14 +24,14 @@ extension Trainer {
         var words = BatchSampler.words(rng).flatMap { [Int32(truncatingIfNeeded: $0), Int32(truncatingIfNeeded: $0 >> 32)] }
         st.add("rng.trainer", int32s: &words, shape: [8])
         let c = model.config, b = batchSize
-        if let slots {
-            st.add("carry.y", floats: slots.y, shape: [b, c.totalLen, c.hiddenSize])
-            st.add("carry.z", floats: slots.z, shape: [b, c.totalLen, c.hiddenSize])
-            st.add("slots.inputs", int32s: slots.inputs, shape: [b, c.seqLen])
-            st.add("slots.labels", int32s: slots.labels, shape: [b, c.seqLen])
-            st.add("slots.puzzle_ids", int32s: slots.puzzleIds, shape: [b])
-            st.add("slots.steps", int32s: slots.steps, shape: [b])
-            var stop = halted.map { Int32($0 ? 1 : 0) }
+        if let gathered {
+            st.add("carry.y", floats: gathered.y, shape: [b, c.totalLen, c.hiddenSize])
+            st.add("carry.z", floats: gathered.z, shape: [b, c.totalLen, c.hiddenSize])
+            st.add("slots.inputs", int32s: gathered.inputs, shape: [b, c.seqLen])
+            st.add("slots.labels", int32s: gathered.labels, shape: [b, c.seqLen])
+            st.add("slots.puzzle_ids", int32s: gathered.puzzleIds, shape: [b])
+            st.add("slots.steps", int32s: gathered.steps, shape: [b])
+            var stop = slots.halted.map { Int32($0 ? 1 : 0) }
             st.add("slots.halted", int32s: &stop, shape: [b])
         }
         let encoder = JSONEncoder()
