@@ -5,10 +5,7 @@ import TRMDIS
 let modelConfigSize = MemoryLayout<trm_model_config>.size
 
 func checkStructSize(_ size: Int, _ what: String) throws(Failure) {
-    guard size == modelConfigSize else {
-        throw Failure(TRM_ERR_ABI, "\(what).struct_size is \(size), this library knows only \(modelConfigSize)"
-            + " (sizeof(trm_model_config) of ABI \(TRM_ABI_VERSION))")
-    }
+    try checkSize(size, modelConfigSize, what, "trm_model_config")
 }
 
 extension trm_model_config {

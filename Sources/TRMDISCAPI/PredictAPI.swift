@@ -5,47 +5,13 @@ import CTRMDIS
 import TRMDIS
 
 private let maxSteps = Int(TRM_MAX_STEPS)
-private let maxBatchSize = 1 << 20
+private let maxBatchSize = Runner.maxBatchSize
 private let defaultBatchSize = 64
 let evalMaxSteps = Int(TRM_EVAL_MAX_STEPS)
 
 /// The C value of a time-row choice.
 func cTimeRows(_ rows: TrainingRecord.TimeRows) -> Int32 {
     Int32(bitPattern: (rows == .perStep ? TRM_TIME_ROWS_PER_STEP : TRM_TIME_ROWS_FIRST).rawValue)
-}
-
-/// Refuses a struct_size other than this header's sizeof(`cType`).
-func checkSize(_ size: Int, _ expected: Int, _ name: String, _ cType: String) throws(Failure) {
-    guard size == expected else {
-        throw Failure(TRM_ERR_ABI, "\(name)->struct_size is \(size), this library knows only \(expected)"
-            + " (sizeof(\(cType)) of ABI \(TRM_ABI_VERSION))")
-    }
-}
-
-/// n * m * ..., or a Failure naming `what` when the product overflows.
-func checkedProduct(_ factors: [Int], _ what: String) throws(Failure) -> Int {
-    var result = 1
-    for f in factors {
-        let (p, overflow) = result.multipliedReportingOverflow(by: f)
-        guard !overflow else { throw .invalid("\(what) overflows size_t") }
-        result = p
-    }
-    return result
-}
-
-/// Checks that a caller buffer's length `count` (argument `countName`) matches `expected`; a NULL buffer
-/// must come with length 0.
-func checkBuffer(_ pointer: UnsafeRawPointer?, _ count: Int, expected: Int, _ name: String, _ countName: String,
-                 nullable: Bool) throws(Failure)
-{
-    if pointer == nil {
-        guard nullable else { throw .invalid("\(name) is NULL") }
-        guard count == 0 else {
-            throw .invalid("\(name) is NULL but \(countName) is \(UInt(bitPattern: count)) (must be 0)")
-        }
-    } else if count != expected {
-        throw .invalid("\(countName) is \(UInt(bitPattern: count)), expected \(expected)")
-    }
 }
 
 @c @implementation
@@ -129,23 +95,18 @@ public func trm_model_predict(_ model: OpaquePointer?, _ params: UnsafePointer<t
         }
         try engine { () throws(TRMError) in
             let predictor = try Predictor(model: m, batchSize: run.batchSize)
-            var start = 0
-            while start < nExamples {
-                let count = min(run.batchSize, nExamples - start)
-                try predictor.run(inputs: inputs + start * n, puzzleIds: puzzleIds.map { $0 + start }, count: count,
-                                  options: run.options) { (r) throws(TRMError) in
-                    let s = r.step - 1
-                    if let traceOut {
-                        (traceOut + (s * nExamples + start) * n).update(from: r.predictions, count: count * n)
-                    }
-                    if let haltOut {
-                        for e in 0..<count { haltOut[s * nExamples + start + e] = 1 / (1 + expf(-r.qLogits[2 * e])) }
-                    }
-                    if let logitsOut, r.step == steps {
-                        (logitsOut + start * n * c.vocabSize).update(from: r.logits, count: count * n * c.vocabSize)
-                    }
+            try predictor.runAll(inputs: inputs, puzzleIds: puzzleIds, count: nExamples,
+                                 options: run.options) { (start, count, r) throws(TRMError) in
+                let s = r.step - 1
+                if let traceOut {
+                    (traceOut + (s * nExamples + start) * n).update(from: r.predictions, count: count * n)
                 }
-                start += count
+                if let haltOut {
+                    for e in 0..<count { haltOut[s * nExamples + start + e] = 1 / (1 + expf(-r.qLogits[2 * e])) }
+                }
+                if let logitsOut, r.step == steps {
+                    (logitsOut + start * n * c.vocabSize).update(from: r.logits, count: count * n * c.vocabSize)
+                }
             }
         }
     }

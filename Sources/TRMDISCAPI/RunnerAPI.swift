@@ -1,7 +1,7 @@
 import CTRMDIS
 import TRMDIS
 
-private let maxBatchSize: Int32 = 1 << 20
+private let maxBatchSize = Int32(Runner.maxBatchSize)
 
 @c @implementation
 public func trm_runner_create(_ model: OpaquePointer?, _ batchSize: Int32,
@@ -33,18 +33,6 @@ public func trm_runner_reset_carry(_ runner: OpaquePointer?) -> Int32 {
     }
 }
 
-/// Checks that a caller buffer's length matches `expected`; a NULL buffer must come with length 0.
-private func checkLength(_ pointer: UnsafeRawPointer?, _ count: Int, expected: Int, _ name: String,
-                         nullable: Bool) throws(Failure)
-{
-    if pointer == nil {
-        guard nullable else { throw .invalid("\(name) is NULL") }
-        guard count == 0 else { throw .invalid("\(name) is NULL but n_\(name) is \(count) (must be 0)") }
-    } else if count != expected {
-        throw .invalid("n_\(name) is \(count), expected \(expected)")
-    }
-}
-
 @c @implementation
 public func trm_runner_step(_ runner: OpaquePointer?, _ tokens: UnsafePointer<Int32>?, _ nTokens: Int,
                             _ puzzleIds: UnsafePointer<Int32>?, _ nPuzzleIds: Int, _ timeStep: Int32,
@@ -54,10 +42,10 @@ public func trm_runner_step(_ runner: OpaquePointer?, _ tokens: UnsafePointer<In
     guarded("trm_runner_step") { () throws(Failure) in
         let r = try Handles.runner(runner).runner
         let c = r.model.config, b = r.batchSize
-        try checkLength(tokens, nTokens, expected: b * c.seqLen, "tokens", nullable: false)
-        try checkLength(puzzleIds, nPuzzleIds, expected: b, "puzzle_ids", nullable: true)
-        try checkLength(logits, nLogits, expected: b * c.seqLen * c.vocabSize, "logits", nullable: true)
-        try checkLength(qLogits, nQLogits, expected: b * 2, "q_logits", nullable: true)
+        try checkBuffer(tokens, nTokens, expected: b * c.seqLen, "tokens", "n_tokens", nullable: false)
+        try checkBuffer(puzzleIds, nPuzzleIds, expected: b, "puzzle_ids", "n_puzzle_ids", nullable: true)
+        try checkBuffer(logits, nLogits, expected: b * c.seqLen * c.vocabSize, "logits", "n_logits", nullable: true)
+        try checkBuffer(qLogits, nQLogits, expected: b * 2, "q_logits", "n_q_logits", nullable: true)
         guard let tokens else { throw .invalid("tokens is NULL") }
         r.tokens.update(from: tokens, count: nTokens)
         if let puzzleIds { r.puzzleIds.update(from: puzzleIds, count: b) } else { r.puzzleIds.update(repeating: 0, count: b) }

@@ -2,7 +2,7 @@ import CTRMDIS
 import TRMDIS
 
 let trainParamsSize = MemoryLayout<trm_train_params>.size
-private let maxBatchSize: Int32 = 1 << 20
+private let maxBatchSize = Int32(Runner.maxBatchSize)
 
 @inline(__always) private func raw<E: RawRepresentable>(_ e: E) -> Int32 where E.RawValue == UInt32 {
     Int32(bitPattern: e.rawValue)

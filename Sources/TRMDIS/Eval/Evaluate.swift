@@ -40,33 +40,28 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
     var stats = [EvalReport.Step](repeating: .init(step: 0, exactAccuracy: 0, tokenAccuracy: 0, meanHamming: 0),
                                   count: steps)
     let t0 = monotonicSeconds()
-    var start = 0
-    while start < total {
-        let count = min(predictor.batchSize, total - start)
-        try examples.inputs.withUnsafeBufferPointer { (inputs) throws(TRMError) in
-            try examples.puzzleIds.withUnsafeBufferPointer { (ids) throws(TRMError) in
-                try examples.labels.withUnsafeBufferPointer { (labels) throws(TRMError) in
-                    try predictor.run(inputs: inputs.baseAddress! + start * n, puzzleIds: ids.baseAddress! + start,
-                                      count: count, options: options) { (r) throws(TRMError) in
-                        for e in 0..<count {
-                            let y = labels.baseAddress! + (start + e) * n, p = r.predictions + e * n
-                            let (tokens, exact) = Predictions.score(p, y, n)
-                            var wrong = 0
-                            for t in 0..<n where y[t] != Losses.ignoreLabel && p[t] != y[t] { wrong += 1 }
-                            stats[r.step - 1].tokenAccuracy += tokens
-                            stats[r.step - 1].exactAccuracy += exact ? 1 : 0
-                            stats[r.step - 1].meanHamming += Double(wrong)
-                            if let checker {
-                                let x = inputs.baseAddress! + (start + e) * n
-                                let ok = checker((0..<n).map { UInt8(clamping: x[$0]) }, (0..<n).map { UInt8(clamping: p[$0]) })
-                                stats[r.step - 1].validAccuracy = (stats[r.step - 1].validAccuracy ?? 0) + (ok ? 1 : 0)
-                            }
+    try examples.inputs.withUnsafeBufferPointer { (inputs) throws(TRMError) in
+        try examples.puzzleIds.withUnsafeBufferPointer { (ids) throws(TRMError) in
+            try examples.labels.withUnsafeBufferPointer { (labels) throws(TRMError) in
+                try predictor.runAll(inputs: inputs.baseAddress!, puzzleIds: ids.baseAddress!, count: total,
+                                     options: options) { (start, count, r) throws(TRMError) in
+                    for e in 0..<count {
+                        let y = labels.baseAddress! + (start + e) * n, p = r.predictions + e * n
+                        let (tokens, exact) = Predictions.score(p, y, n)
+                        var wrong = 0
+                        for t in 0..<n where y[t] != Losses.ignoreLabel && p[t] != y[t] { wrong += 1 }
+                        stats[r.step - 1].tokenAccuracy += tokens
+                        stats[r.step - 1].exactAccuracy += exact ? 1 : 0
+                        stats[r.step - 1].meanHamming += Double(wrong)
+                        if let checker {
+                            let x = inputs.baseAddress! + (start + e) * n
+                            let ok = checker((0..<n).map { UInt8(clamping: x[$0]) }, (0..<n).map { UInt8(clamping: p[$0]) })
+                            stats[r.step - 1].validAccuracy = (stats[r.step - 1].validAccuracy ?? 0) + (ok ? 1 : 0)
                         }
                     }
                 }
             }
         }
-        start += count
     }
     var report = EvalReport()
     report.examples = total

@@ -96,4 +96,19 @@ public final class Predictor {
             if trained.feedbackPredictions { runner.tokens.update(from: predictions, count: b * n) }
         }
     }
+
+    /// Solves `count` puzzles of any number, batchSize at a time, in order: `onStep` gets the index of
+    /// the batch's first puzzle, the batch's size and the step. The one batching loop of every front door.
+    public func runAll(inputs: UnsafePointer<Int32>, puzzleIds: UnsafePointer<Int32>?, count: Int,
+                       options: InferenceOptions,
+                       onStep: (_ start: Int, _ count: Int, InferenceStep) throws(TRMError) -> Void) throws(TRMError) {
+        let n = model.config.seqLen
+        var start = 0
+        while start < count {
+            let size = min(batchSize, count - start)
+            try run(inputs: inputs + start * n, puzzleIds: puzzleIds.map { $0 + start }, count: size,
+                    options: options) { (step) throws(TRMError) in try onStep(start, size, step) }
+            start += size
+        }
+    }
 }

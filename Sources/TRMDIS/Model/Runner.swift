@@ -65,8 +65,8 @@ public final class Runner {
     private var haveGraph = false
 
     public init(model: Model, batchSize: Int) throws(TRMError) {
-        guard batchSize >= 1 && batchSize <= 1 << 20 else {
-            throw .invalidArgument("batch size must be in 1...1048576 (got \(batchSize))")
+        guard batchSize >= 1 && batchSize <= Runner.maxBatchSize else {
+            throw .invalidArgument("batch size must be in 1...\(Runner.maxBatchSize) (got \(batchSize))")
         }
         let c = model.config
         try Runner.checkAddressable(c, batch: batchSize)
@@ -101,6 +101,9 @@ public final class Runner {
         scratch = try Block.Scratch(blockShapes, arena: arena)
         resetCarry()
     }
+
+    /// The largest batch a runner takes (every front door's limit).
+    public static let maxBatchSize = 1 << 20
 
     /// Refuses shapes whose largest buffers could not be addressed (an element count beyond 2^48), before
     /// any size is computed with arithmetic that would overflow; the arena checks what does fit against

@@ -64,7 +64,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public func validate(for model: ModelConfig) throws(TRMError) {
         func require(_ ok: Bool, _ m: String) throws(TRMError) { if !ok { throw .invalidArgument(m) } }
-        try require(batchSize >= 1 && batchSize <= 1 << 20, "batch size must be in 1...1048576")
+        try require(batchSize >= 1 && batchSize <= Runner.maxBatchSize, "batch size must be in 1...\(Runner.maxBatchSize)")
         try require(learningRate.isFinite && learningRate >= 0, "learning rate must be finite and >= 0")
         try require(puzzleEmbLR.isFinite && puzzleEmbLR >= 0, "puzzle-embedding learning rate must be finite and >= 0")
         try require(warmupSteps >= 0 && totalSteps >= 1, "warm-up must be >= 0 and total steps >= 1")
