@@ -18,8 +18,8 @@ import atexit
 import logging
 from typing import Callable, Optional
 
-from . import _lib
-from .config import PRESETS, Mixer, ModelConfig, PosEncoding, _int32
+from . import _convert, _lib
+from .config import PRESETS, Mixer, ModelConfig, PosEncoding
 from .errors import (
     ABIError,
     AbortedError,
@@ -64,7 +64,7 @@ __version__ = version()
 
 def set_num_threads(threads: int) -> None:
     """Sets the engine's thread count, 1...1024 (trm_set_num_threads). Global: call it between steps."""
-    check(_lib.lib.trm_set_num_threads(_int32(threads, "threads")))
+    check(_lib.lib.trm_set_num_threads(_convert.int32(threads, "threads")))
 
 
 def get_num_threads() -> int:

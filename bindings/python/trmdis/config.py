@@ -6,10 +6,9 @@ import ctypes
 import dataclasses
 import enum
 import math
-import operator
 from typing import Any, Optional
 
-from . import _lib
+from . import _convert, _lib
 from .errors import InvalidArgumentError, check
 
 
@@ -113,8 +112,8 @@ class ModelConfig:
         s = _defaults()  # sets struct_size
         for name in _INT_FIELDS + ("mixer", "pos_encoding"):
             if name != "puzzle_emb_ndim":
-                setattr(s, name, _int32(getattr(self, name), name))
-        s.puzzle_emb_ndim = (_int32(self.puzzle_emb_ndim, "puzzle_emb_ndim") if self.puzzle_emb_ndim is not None
+                setattr(s, name, _convert.int32(getattr(self, name), name))
+        s.puzzle_emb_ndim = (_convert.int32(self.puzzle_emb_ndim, "puzzle_emb_ndim") if self.puzzle_emb_ndim is not None
                              else s.hidden_size if s.puzzle_emb_len > 0 else 0)
         for name in _FLOAT_FIELDS:
             value = getattr(self, name)
@@ -124,7 +123,7 @@ class ModelConfig:
                 raise InvalidArgumentError(f"{name} must be a number, not {value!r}") from None
             if math.isfinite(float(value)) and not math.isfinite(getattr(s, name)):
                 raise InvalidArgumentError(f"{name} = {value!r} does not fit in a float")
-        s.time_embedding = 1 if _bool(self.time_embedding, "time_embedding") else 0
+        s.time_embedding = 1 if _convert.flag(self.time_embedding, "time_embedding") else 0
         return s
 
     def replace(self, **changes: Any) -> "ModelConfig":
@@ -141,22 +140,3 @@ def method_value(method: Any) -> int:
     if method not in METHODS:
         raise InvalidArgumentError(f"method must be one of {', '.join(map(repr, METHODS))} (got {method!r})")
     return METHODS[method]
-
-
-def _int32(value: Any, name: str) -> int:
-    """`value` as a C int32_t, refusing what ctypes would silently wrap."""
-    if isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be an integer, not a bool")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise InvalidArgumentError(f"{name} must be an integer, not {value!r}") from None
-    if not -(2**31) <= number < 2**31:
-        raise InvalidArgumentError(f"{name} = {number} does not fit in int32_t")
-    return number
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool) or value in (0, 1):
-        return bool(value)
-    raise InvalidArgumentError(f"{name} must be a bool, not {value!r}")

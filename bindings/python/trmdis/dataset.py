@@ -9,10 +9,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _lib
+from . import _convert, _lib
 from ._handle import NativeHandle
 from .errors import InvalidArgumentError, check
-from .model import _int_array, _path
 
 _lib_fn = _lib.lib
 
@@ -39,9 +38,9 @@ class Dataset(NativeHandle):
         if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
             raise InvalidArgumentError(f"inputs must have shape (N, seq_len) with N, seq_len >= 1, not {x.shape}")
         n, seq_len = x.shape
-        x = _int_array(x, "inputs", (n, seq_len))
-        y = _int_array(labels, "labels", (n, seq_len))
-        ids = None if puzzle_ids is None else _int_array(puzzle_ids, "puzzle_ids", (n,))
+        x = _convert.int_array(x, "inputs", (n, seq_len))
+        y = _convert.int_array(labels, "labels", (n, seq_len))
+        ids = None if puzzle_ids is None else _convert.int_array(puzzle_ids, "puzzle_ids", (n,))
         i32 = ctypes.POINTER(ctypes.c_int32)
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_dataset_create(
@@ -65,7 +64,7 @@ class Dataset(NativeHandle):
         if not isinstance(split, str):
             raise InvalidArgumentError(f"split must be a str, not {type(split).__name__}")
         handle = ctypes.c_void_p()
-        check(_lib_fn.trm_dataset_load(_path(directory, "directory"), _path(split, "split"), ctypes.byref(handle)))
+        check(_lib_fn.trm_dataset_load(_convert.path(directory, "directory"), _convert.path(split, "split"), ctypes.byref(handle)))
         dataset = cls.__new__(cls)
         dataset._adopt(handle.value)
         return dataset

@@ -7,17 +7,16 @@ import ctypes
 import dataclasses
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _lib
-from .config import METHODS, ModelConfig, _bool, _int32
+from . import _convert, _lib
+from .config import METHODS, ModelConfig
 from ._handle import NativeHandle
+from .dataset import Dataset
 from .errors import InvalidArgumentError, check
 
-if TYPE_CHECKING:
-    from .dataset import Dataset
 
 _lib_fn = _lib.lib
 
@@ -74,12 +73,12 @@ class Model(NativeHandle):
         """Loads a model written by save() (trm_model_load). TRMIOError if the file cannot be read,
         FormatError if it is not a complete libtrmdis model file."""
         handle = ctypes.c_void_p()
-        check(_lib_fn.trm_model_load(_path(path, "path"), ctypes.byref(handle)))
+        check(_lib_fn.trm_model_load(_convert.path(path, "path"), ctypes.byref(handle)))
         return cls._from_handle(handle.value)
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Writes the weights and configuration as safetensors (trm_model_save), atomically."""
-        check(_lib_fn.trm_model_save(self.handle, _path(path, "path")))
+        check(_lib_fn.trm_model_save(self.handle, _convert.path(path, "path")))
 
     @property
     def config(self) -> ModelConfig:
@@ -127,10 +126,10 @@ class Model(NativeHandle):
         if array.ndim != 2:
             raise InvalidArgumentError(f"inputs must have shape (N, {c.seq_len}), not {array.shape}")
         n = array.shape[0]
-        tokens = _int_array(array, "inputs", (n, c.seq_len))
+        tokens = _convert.int_array(array, "inputs", (n, c.seq_len))
         if puzzle_ids is not None and np.ndim(puzzle_ids) == 0:
             puzzle_ids = np.full(n, puzzle_ids)
-        ids = None if puzzle_ids is None else _int_array(puzzle_ids, "puzzle_ids", (n,))
+        ids = None if puzzle_ids is None else _convert.int_array(puzzle_ids, "puzzle_ids", (n,))
         params = _predict_params(steps, guidance, feedback, batch_size, time_rows)
         n_steps = params.steps or c.supervision_steps
         trace = np.empty((n_steps, n, c.seq_len), dtype=np.int32)
@@ -144,13 +143,11 @@ class Model(NativeHandle):
             None if final is None else final.ctypes.data_as(f32), 0 if final is None else final.size))
         return Prediction(trace=trace, halt_prob=halt, logits=final)
 
-    def evaluate(self, dataset: "Dataset", steps: Optional[int] = None, guidance: float = 1.0,
+    def evaluate(self, dataset: Dataset, steps: Optional[int] = None, guidance: float = 1.0,
                  feedback: Optional[bool] = None, batch_size: Optional[int] = None,
                  time_rows: Optional[str] = None) -> "EvalResult":
         """Accuracy on every example of `dataset` after each supervision step (trm_model_evaluate); the
         arguments are predict()'s. At most 64 steps."""
-        from .dataset import Dataset
-
         if not isinstance(dataset, Dataset):
             raise InvalidArgumentError(f"dataset must be a trmdis.Dataset, not {type(dataset).__name__}")
         params = _predict_params(steps, guidance, feedback, batch_size, time_rows)
@@ -250,18 +247,14 @@ def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bo
     params = _lib.PredictParamsStruct()
     _lib_fn.trm_predict_params_init(ctypes.byref(params))
     if steps is not None:
-        params.steps = _int32(steps, "steps")
+        params.steps = _convert.int32(steps, "steps")
         if not 1 <= params.steps <= _lib.MAX_STEPS:  # checked here too: the outputs are allocated first
             raise InvalidArgumentError(f"steps must be in 1...{_lib.MAX_STEPS} (TRM_MAX_STEPS), not {steps}")
-    try:
-        value = float(guidance)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"guidance must be a number, not {guidance!r}") from None
-    params.guidance = value  # the library refuses NaN and infinities
+    params.guidance = _convert.number(guidance, "guidance")  # the library refuses NaN and infinities
     if feedback is not None:
-        params.feedback = 1 if _bool(feedback, "feedback") else 0
+        params.feedback = 1 if _convert.flag(feedback, "feedback") else 0
     if batch_size is not None:
-        params.batch_size = _int32(batch_size, "batch_size")
+        params.batch_size = _convert.int32(batch_size, "batch_size")
         if params.batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be at least 1 (got {batch_size})")
     if time_rows is not None:
@@ -272,33 +265,8 @@ def _predict_params(steps: Optional[int], guidance: float, feedback: Optional[bo
     return params
 
 
-def _path(path: Any, name: str) -> bytes:
-    """A filesystem path as the library's UTF-8 bytes; a NUL byte (which C would read as the end of the path,
-    silently naming another file) is refused."""
-    if isinstance(path, bytes):
-        encoded = path
-    else:
-        try:
-            encoded = os.fsencode(os.fspath(path))
-        except TypeError:
-            raise InvalidArgumentError(f"{name} must be a path, not {type(path).__name__}") from None
-    if b"\0" in encoded:
-        raise InvalidArgumentError(f"{name} contains a NUL byte: {path!r}")
-    return encoded
 
 
-def _int_array(values: object, name: str, shape: Tuple[int, ...]) -> np.ndarray:
-    """`values` as a C-contiguous int32 array of `shape`, refusing other shapes and values int32 cannot hold."""
-    array = np.asarray(values)
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise InvalidArgumentError(f"{name} must hold integers, not {array.dtype}")
-    if array.shape != shape:
-        raise InvalidArgumentError(f"{name} must have shape {shape}, not {array.shape}")
-    if array.size and array.dtype != np.int32:
-        low, high = int(array.min()), int(array.max())
-        if low < -(2**31) or high >= 2**31:
-            raise InvalidArgumentError(f"{name} holds {low if low < -(2**31) else high}, outside int32")
-    return np.ascontiguousarray(array, dtype=np.int32)
 
 
 class Runner(NativeHandle):
@@ -314,7 +282,7 @@ class Runner(NativeHandle):
     def __init__(self, model: Model, batch_size: int) -> None:
         if not isinstance(model, Model):
             raise InvalidArgumentError(f"model must be a trmdis.Model, not {type(model).__name__}")
-        batch = _int32(batch_size, "batch_size")
+        batch = _convert.int32(batch_size, "batch_size")
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_runner_create(model.handle, batch, ctypes.byref(handle)))
         self._handle: Optional[int] = handle.value
@@ -345,9 +313,9 @@ class Runner(NativeHandle):
         (batch_size, 2) (q_halt, q_continue).
         """
         c, b = self._config, self.batch_size
-        tok = _int_array(tokens, "tokens", (b, c.seq_len))
-        ids = None if puzzle_ids is None else _int_array(puzzle_ids, "puzzle_ids", (b,))
-        step = _int32(time_step, "time_step")
+        tok = _convert.int_array(tokens, "tokens", (b, c.seq_len))
+        ids = None if puzzle_ids is None else _convert.int_array(puzzle_ids, "puzzle_ids", (b,))
+        step = _convert.int32(time_step, "time_step")
         logits = np.empty((b, c.seq_len, c.vocab_size), dtype=np.float32)
         q = np.empty((b, 2), dtype=np.float32)
         int_p, float_p = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_float)

@@ -6,7 +6,6 @@ import contextlib
 import ctypes
 import dataclasses
 import math
-import operator
 import os
 import signal
 import threading
@@ -15,12 +14,12 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
-from . import _lib
-from .config import METHODS as _METHODS, _bool, _int32
+from . import _convert, _lib
+from .config import METHODS as _METHODS
 from .dataset import Dataset
 from ._handle import NativeHandle
 from .errors import AbortedError, InvalidArgumentError, check
-from .model import EvalResult, Model, _eval_struct, _path
+from .model import EvalResult, Model, _eval_struct
 
 _lib_fn = _lib.lib
 
@@ -111,68 +110,36 @@ class TrainParams:
                 raise InvalidArgumentError(f"{name} must be one of {', '.join(map(repr, table))} (got {value!r})")
             setattr(s, name, table[value])
         for name in _INT32_FIELDS:
-            setattr(s, name, _int32(getattr(self, name), name))
+            setattr(s, name, _convert.int32(getattr(self, name), name))
         for name in _INT64_FIELDS:
-            setattr(s, name, _int64(getattr(self, name), name))
-        s.seed = _uint64(self.seed, "seed")
+            setattr(s, name, _convert.int64(getattr(self, name), name))
+        s.seed = _convert.uint64(self.seed, "seed")
         for name in _FLOAT_FIELDS:
-            setattr(s, name, _float(getattr(self, name), name))
+            setattr(s, name, _convert.number(getattr(self, name), name))
         for name in _BOOL_FIELDS:
-            setattr(s, name, 1 if _bool(getattr(self, name), name) else 0)
-        s.grad_clip = 0.0 if self.grad_clip is None else _float(self.grad_clip, "grad_clip")
-        s.ema_rate = -1.0 if self.ema_rate is None else _float(self.ema_rate, "ema_rate")
-        s.max_steps = 0 if self.max_steps is None else _positive(self.max_steps, "max_steps")
-        s.eval_limit = 0 if self.eval_limit is None else _positive(self.eval_limit, "eval_limit")
+            setattr(s, name, 1 if _convert.flag(getattr(self, name), name) else 0)
+        s.grad_clip = 0.0 if self.grad_clip is None else _convert.number(self.grad_clip, "grad_clip")
+        s.ema_rate = -1.0 if self.ema_rate is None else _convert.number(self.ema_rate, "ema_rate")
+        s.max_steps = 0 if self.max_steps is None else _convert.positive(self.max_steps, "max_steps")
+        s.eval_limit = 0 if self.eval_limit is None else _convert.positive(self.eval_limit, "eval_limit")
         if self.max_seconds is None:
             s.max_seconds = 0.0
         else:
-            seconds = _float(self.max_seconds, "max_seconds")
+            seconds = _convert.number(self.max_seconds, "max_seconds")
             if not seconds > 0:
                 raise InvalidArgumentError(f"max_seconds must be > 0 or None (got {self.max_seconds!r})")
             s.max_seconds = seconds
         if self.checkpoint_dir is not None:
-            s.checkpoint_dir = _path(self.checkpoint_dir, "checkpoint_dir")  # ctypes keeps the bytes alive
+            s.checkpoint_dir = _convert.path(self.checkpoint_dir, "checkpoint_dir")  # ctypes keeps the bytes alive
         return s
 
 
-def _int64(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be an integer, not a bool")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise InvalidArgumentError(f"{name} must be an integer, not {value!r}") from None
-    if not -(2**63) <= number < 2**63:
-        raise InvalidArgumentError(f"{name} = {number} does not fit in int64_t")
-    return number
 
 
-def _uint64(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be an integer, not a bool")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise InvalidArgumentError(f"{name} must be an integer, not {value!r}") from None
-    if not 0 <= number < 2**64:
-        raise InvalidArgumentError(f"{name} must be in 0...2**64-1 (got {value!r})")
-    return number
 
 
-def _positive(value: Any, name: str) -> int:
-    number = _int64(value, name)
-    if number < 1:
-        raise InvalidArgumentError(f"{name} must be >= 1 or None (got {value!r})")
-    return number
 
 
-def _float(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be a number, not a bool")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"{name} must be a number, not {value!r}") from None
 
 
 def _nan_to_none(value: float) -> Optional[float]:
@@ -340,7 +307,7 @@ class Trainer(NativeHandle):
         trainer.params = _params(params, changes)
         trainer._group = (rank, world_size, allreduce)
         trainer._open(lambda struct, out: _lib_fn.trm_trainer_resume(
-            _path(directory, "directory"), _dataset_handle(train, "train"), _optional_dataset(eval),
+            _convert.path(directory, "directory"), _dataset_handle(train, "train"), _optional_dataset(eval),
             ctypes.byref(struct), out))
         borrowed = ctypes.c_void_p()
         check(_lib_fn.trm_trainer_model(trainer.handle, ctypes.byref(borrowed)))
@@ -353,8 +320,8 @@ class Trainer(NativeHandle):
         struct = self.params.to_struct()
         struct.progress = self._dispatch.c_function
         rank, world_size, allreduce = self._group
-        struct.rank = _int32(rank, "rank")
-        struct.world_size = _int32(world_size, "world_size")
+        struct.rank = _convert.int32(rank, "rank")
+        struct.world_size = _convert.int32(world_size, "world_size")
         if allreduce is not None and not callable(allreduce):
             raise InvalidArgumentError(f"allreduce must be callable, not {type(allreduce).__name__}")
         self._allreduce = _Allreduce(allreduce) if allreduce is not None else None
@@ -430,7 +397,7 @@ class Trainer(NativeHandle):
     def save_checkpoint(self, directory: Union[str, "os.PathLike[str]"]) -> None:
         """Writes model.safetensors and state.safetensors into `directory` (trm_trainer_save_checkpoint).
         Data-parallel: every rank calls it; rank 0 writes."""
-        self._check(_lib_fn.trm_trainer_save_checkpoint(self.handle, _path(directory, "directory")))
+        self._check(_lib_fn.trm_trainer_save_checkpoint(self.handle, _convert.path(directory, "directory")))
 
     def evaluate(self, dataset: Optional[Dataset] = None) -> EvalResult:
         """Evaluates with the evaluation weights (the EMA copy when ema_rate is set) on `dataset`, or on the
