@@ -170,7 +170,7 @@ typedef enum trm_time_rows {
     TRM_TIME_ROWS_FIRST = 1     /* every step uses row 1: TRM-ACT trained on a model with a table */
 } trm_time_rows;
 
-/* How a model was trained, as far as inference must repeat it (docs/model.md, "The inference protocol").
+/* How a model was trained, as far as inference must repeat it (docs/model.md: The inference protocol).
  * A trainer records it on its model and model files carry it, so prediction and evaluation follow it by
  * default. A file without a record (written before ABI 3) and an untrained model follow the rule: a model
  * with a time embedding is DIS with feedback and per-step rows, one without is TRM-ACT. */

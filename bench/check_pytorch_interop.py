@@ -305,7 +305,7 @@ def check_dis(case: Case, path: str, work: str, report: Report) -> Dict[str, flo
         elif i > 1:
             cell = rng.integers(c.seq_len)
             labels[i, cell] = (labels[i, cell] + 1 + rng.integers(c.vocab_size - 1)) % c.vocab_size
-    # The reference's Sudoku settings (trm.md §4.7): lr 1e-4, weight decay 1.0, puzzle lr 1e-4, decay 1.0;
+    # The reference's Sudoku settings (docs/model.md: TRM-ACT): lr 1e-4, weight decay 1.0, puzzle lr 1e-4, decay 1.0;
     # a short warm-up so that both branches of the schedule run.
     lr, warmup, wd, lr_emb = 1e-4, 3, 1.0, 1e-4
     params = _train_params(method="dis", batch_size=b, learning_rate=lr, warmup_steps=warmup, weight_decay=wd,

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A self-contained PyTorch (fp32) reference of the TRM/DIS model, for interop checks and benchmarks.
 
-This is a from-the-spec re-implementation of shared/reference/trm.md §1 (model), §3.1 (stablemax), §4.1
-(AdamATan2, sparse SignSGD) and dis.md §1 (time embedding, DIS training loop, corruption path). It is
+This is a from-the-spec re-implementation of docs/model.md: The network (model), TRM-ACT (stablemax,
+AdamATan2, sparse SignSGD) and docs/model.md: DIS (time embedding, DIS training loop, corruption path). It is
 *not* part of the engine, its tests or CI: PyTorch is never needed by `make test`. Run it from a separate
 virtualenv (.venv-torch, see docs/pytorch.md).
 
@@ -15,7 +15,7 @@ prefix, plus the buffers `puzzle_emb.weights`, `H_init`, `L_init`. So
 
 loads a file written by `trmdis init`, `trmdis.Model.save` or a trainer checkpoint.
 
-Everything runs in float32 (the reference trains in bfloat16; see trm.md §1.6); stablemax runs in float64.
+Everything runs in float32 (the reference trains in bfloat16; see docs/model.md: The network); stablemax runs in float64.
 
 Command line:
     python bench/torch_reference.py bench --config tiny|compact|medium|sudoku-mlp [--threads 2] [--mode train|infer]
@@ -61,7 +61,7 @@ _JSON_KEYS = {
 
 @dataclasses.dataclass
 class TRMConfig:
-    """Mirrors ModelConfig (Model/Config.swift); defaults are the reference's (trm.md §1.1)."""
+    """Mirrors ModelConfig (Model/Config.swift); defaults are the reference's (docs/model.md: The network)."""
 
     vocab_size: int
     seq_len: int
@@ -138,13 +138,13 @@ class TRMConfig:
 
 
 def swiglu_inner(expansion: float, width: int) -> int:
-    """round(expansion·width·2/3) (Python rounding), then up to a multiple of 256 (trm.md §1.4)."""
+    """round(expansion·width·2/3) (Python rounding), then up to a multiple of 256 (docs/model.md: The network)."""
     raw = round(expansion * width * 2 / 3)
     return -(raw // -256) * 256
 
 
 # --------------------------------------------------------------------------------------------------
-# Initialisation (trm.md §1.5). Only used for models made here (the fake official checkpoint, the
+# Initialisation (docs/model.md: The network). Only used for models made here (the fake official checkpoint, the
 # benchmark); interop checks load the engine's weights instead.
 # --------------------------------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ def trunc_normal_(tensor: torch.Tensor, std: float, lower: float = -2.0, upper: 
 
 
 # --------------------------------------------------------------------------------------------------
-# Layers (trm.md §1.2-§1.7)
+# Layers (docs/model.md: The network)
 # --------------------------------------------------------------------------------------------------
 
 class Linear(nn.Module):
@@ -196,7 +196,7 @@ class Embedding(nn.Module):
 
 class PuzzleEmbedding(nn.Module):
     """The puzzle-identifier table: a zero-initialised *buffer* `weights` [num_ids, ndim] (not a parameter;
-    trained by sparse SignSGD on per-example row copies, trm.md §1.2, §4.1b)."""
+    trained by sparse SignSGD on per-example row copies, docs/model.md: TRM-ACT)."""
 
     def __init__(self, rows: int, dim: int) -> None:
         super().__init__()
@@ -266,7 +266,7 @@ class Attention(nn.Module):
 
 class Block(nn.Module):
     """Post-norm block: h ← norm(h + mixer(h)); h ← norm(h + SwiGLU_D(h)). The mlp_t mixer works on hᵀ
-    [B, D, L] with its RMSNorm over the *sequence* axis (trm.md §1.4)."""
+    [B, D, L] with its RMSNorm over the *sequence* axis (docs/model.md: The network)."""
 
     def __init__(self, c: TRMConfig) -> None:
         super().__init__()
@@ -368,7 +368,7 @@ class TRMModel(nn.Module):
         return math.sqrt(c.hidden_size) * e
 
     def initial_carry(self, batch: int) -> Carry:
-        """y ← H_init, z ← L_init at every position (trm.md §1.9)."""
+        """y ← H_init, z ← L_init at every position (docs/model.md: The recursion)."""
         shape = (batch, self.config.total_len, self.config.hidden_size)
         dtype = self.embed_tokens.embedding_weight.dtype
         return self.H_init.to(dtype).expand(shape).clone(), self.L_init.to(dtype).expand(shape).clone()
@@ -381,7 +381,7 @@ class TRMModel(nn.Module):
     def forward(self, carry: Carry, tokens: torch.Tensor, puzzle_ids: Optional[torch.Tensor] = None,
                 time_step: Union[int, torch.Tensor, None] = None,
                 puzzle_rows: Optional[torch.Tensor] = None) -> Tuple[Carry, torch.Tensor, torch.Tensor]:
-        """One supervision step (trm.md §1.8): T−1 cycles without gradient, then one with; each cycle is n
+        """One supervision step (docs/model.md: The recursion): T−1 cycles without gradient, then one with; each cycle is n
         updates z ← net(z, y + x) then y ← net(y, z). Returns the detached new carry, logits and q."""
         c = self.config
         rope = self.rope
@@ -400,7 +400,7 @@ class TRMModel(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------------
-# Losses (trm.md §3)
+# Losses (docs/model.md: TRM-ACT)
 # --------------------------------------------------------------------------------------------------
 
 def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -425,25 +425,25 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str = 
 
 
 def lm_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "stablemax") -> torch.Tensor:
-    """Σ_b (Σ_t CE_bt / max(count_b, 1)): the per-example token mean, summed over the batch (§3.3)."""
+    """Σ_b (Σ_t CE_bt / max(count_b, 1)): the per-example token mean, summed over the batch (docs/model.md: TRM-ACT)."""
     ce = token_cross_entropy(logits, labels, kind)
     count = (labels != IGNORE_LABEL).sum(-1).clamp_min(1)
     return (ce.sum(-1) / count).sum()
 
 
 def sequence_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """[B] bool: every non-ignored cell's argmax equals its label (the halting target, §2.3)."""
+    """[B] bool: every non-ignored cell's argmax equals its label (the halting target, docs/model.md: TRM-ACT)."""
     valid = labels != IGNORE_LABEL
     right = valid & (logits.argmax(-1) == labels)
     return right.sum(-1) == valid.sum(-1)
 
 
 # --------------------------------------------------------------------------------------------------
-# Optimisers (trm.md §4.1, §4.2)
+# Optimisers (docs/model.md: TRM-ACT)
 # --------------------------------------------------------------------------------------------------
 
 class AdamATan2(torch.optim.Optimizer):
-    """The `adam-atan2` package's update, per element (trm.md §4.1):
+    """The `adam-atan2` package's update, per element (docs/model.md: TRM-ACT):
         p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
         p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))
     No epsilon. Parameters whose .grad is None are skipped (no decay either), as torch optimisers do."""
@@ -477,7 +477,7 @@ class AdamATan2(torch.optim.Optimizer):
 
 
 class SparseSignSGD:
-    """Sign SGD for the puzzle-embedding rows (trm.md §4.1b): the batch's row gradients are summed per
+    """Sign SGD for the puzzle-embedding rows (docs/model.md: TRM-ACTb): the batch's row gradients are summed per
     unique id; only those rows move, p ← p·(1 − lr·λ) − lr·sign(Σ g)."""
 
     def __init__(self, table: torch.Tensor, lr: float = 1e-2, weight_decay: float = 0.1) -> None:
@@ -548,7 +548,7 @@ def _puzzle_rows(model: TRMModel, ids: torch.Tensor) -> Optional[torch.Tensor]:
 
 
 # --------------------------------------------------------------------------------------------------
-# DIS (dis.md §1.5, §1.11)
+# DIS (docs/model.md: DIS)
 # --------------------------------------------------------------------------------------------------
 
 def reveal_ranks(inputs: torch.Tensor, labels: torch.Tensor,
@@ -602,7 +602,7 @@ def dis_train_step(model: TRMModel, opt: Optimizers, inputs: torch.Tensor, label
 
 
 # --------------------------------------------------------------------------------------------------
-# TRM-ACT (trm.md §2.2-§2.3): continuous batching
+# TRM-ACT (docs/model.md: TRM-ACT): continuous batching
 # --------------------------------------------------------------------------------------------------
 
 class TRMActState:
@@ -932,12 +932,12 @@ def learn_main(args: argparse.Namespace) -> int:
 def selftest() -> int:
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    # Parameter counts of trm.md §1.10.
+    # Parameter counts of docs/model.md: The recursion
     mlp = TRMModel(TRMConfig(vocab_size=11, seq_len=81, mixer="mlp_t", pos_encoding="none"))
     att = TRMModel(TRMConfig(vocab_size=11, seq_len=81))
     assert mlp.parameter_count() == 5_028_866, mlp.parameter_count()
     assert att.parameter_count() == 6_828_034, att.parameter_count()
-    # Stablemax examples of trm.md §10.
+    # Stablemax examples of docs/model.md
     p = stablemax_log_probs(torch.tensor([[1.0, -1.0]])).exp()
     assert torch.allclose(p, torch.tensor([[0.8, 0.2]], dtype=torch.float64)), p
     # Gradients of the whole step against finite differences (float64).

@@ -4,7 +4,7 @@
     convert_pytorch_checkpoint.py SRC DST.safetensors [--seq-len N] [--heads 8] [--T 3] [--n 6] ...
     convert_pytorch_checkpoint.py to-official SRC.safetensors DST [--dis-names] [--no-compile-prefix]
 
-SRC is what the official `pretrain.py` saves (trm.md §1.11): a `torch.save`d state_dict in a file named like
+SRC is what the official `pretrain.py` saves (docs/formats.md): a `torch.save`d state_dict in a file named like
 `step_65104`, with keys prefixed `_orig_mod.model.inner.` (or `model.inner.` when torch.compile was off).
 When training ran with EMA the file already holds the EMA weights. The DIS repository names the time
 embedding `timestep_embed.embedding_weight` (always N_sup + 2 rows); it becomes our

@@ -27,7 +27,7 @@ fileprivate extension String {
     var trimmed: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
 }
 
-/// `trmdis data arc`: the TRM ARC dataset (trm.md §5.4).
+/// `trmdis data arc`: the TRM ARC dataset (docs/data.md: ARC-AGI).
 struct DataARC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "arc",

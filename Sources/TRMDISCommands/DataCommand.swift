@@ -112,7 +112,7 @@ struct DataQueens: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nqueens",
         abstract: "N-Queens completions from k given queens; tokens 0 PAD, 1 empty, 2 queen.",
-        discussion: "DIS (dis.md §3.2): --size 8, k uniform in 0...7, 800 train puzzles with 8 dihedral versions.")
+        discussion: "DIS (docs/model.md: DIS): --size 8, k uniform in 0...7, 800 train puzzles with 8 dihedral versions.")
     @Option(help: "Board side (4...12).") var size = 8
     @Option(help: "Fewest given queens.") var minGiven = 0
     @Option(help: "Most given queens (default: min(7, size-1)).") var maxGiven: Int?

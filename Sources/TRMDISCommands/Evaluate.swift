@@ -15,7 +15,7 @@ func loadSplit(directory: String, split name: String) throws -> LoadedSplit {
 }
 
 /// Options of inference shared by `eval` and `solve`. Unset, each follows the protocol the checkpoint was
-/// trained with (docs/model.md, "The inference protocol").
+/// trained with (docs/model.md: The inference protocol).
 struct InferenceFlags: ParsableArguments {
     @Option(help: "Supervision steps (default: the model's N_sup).") var steps: Int?
     @Option(help: "Guidance weight w: logits (1-w)·l_u + w·l_c (1 = plain).") var guidance: Float = 1

@@ -1,5 +1,5 @@
 import TRMDIS
-/// One augmentation of an ARC task (trm.md §5.4): a colour permutation that keeps colour 0 (black),
+/// One augmentation of an ARC task (docs/data.md: ARC-AGI): a colour permutation that keeps colour 0 (black),
 /// then one of the 8 dihedral transforms (the two commute). Translation is not part of it: it is a
 /// placement chosen per example when the train split is encoded (see `ARCEncoding`).
 ///
@@ -64,7 +64,7 @@ package struct ARCAugmentation: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Undoes the augmentation on a grid of this version (a prediction, say): inverse dihedral transform,
-    /// then inverse colour map (trm.md §5.7).
+    /// then inverse colour map (docs/data.md: ARC-AGI).
     package func undo(_ grid: ARCGrid) -> ARCGrid { inverse.apply(grid) }
 
     /// "t{tid}|||{colour map}".
@@ -104,7 +104,7 @@ extension String {
     }
 }
 
-/// The 30 × 30 token encoding of ARC grids (trm.md §5.4): PAD 0, EOS 1, colour c → c + 2 (vocabulary
+/// The 30 × 30 token encoding of ARC grids (docs/data.md: ARC-AGI): PAD 0, EOS 1, colour c → c + 2 (vocabulary
 /// 12). A grid placed at (row, col) has EOS cells on the row just below it (its columns only) and the
 /// column just right of it (its rows only), each when inside the canvas; the diagonal corner is not
 /// marked. Everything else is PAD; the canvas is flattened row-major to 900 tokens.
@@ -139,7 +139,7 @@ package enum ARCEncoding {
         if eosCol < side { for r in row..<eosRow { out[r * side + eosCol] = eos } }
     }
 
-    /// The reference evaluator's `_crop` (trm.md §5.7): the largest-area rectangle anchored at the top-left
+    /// The reference evaluator's `_crop` (docs/data.md: ARC-AGI): the largest-area rectangle anchored at the top-left
     /// in which every token is a colour (2...11), scanning rows while the usable width only shrinks; the
     /// colours minus 2. Any token values are accepted (a model's argmax); the result may be empty.
     @inlinable

@@ -1,5 +1,5 @@
 import TRMDIS
-/// Settings of `buildARCDataset` (trm.md §5.4). The defaults are the reference's.
+/// Settings of `buildARCDataset` (docs/data.md: ARC-AGI). The defaults are the reference's.
 package struct ARCBuildOptions: Sendable {
     /// Augmented versions per task besides the original (the reference's `--num-aug`, 1000).
     package var augmentations: Int
@@ -91,7 +91,7 @@ package struct ARCDataset: Sendable {
     }
 }
 
-/// Builds the TRM ARC dataset (trm.md §5.4) from `subsets`, deterministically from `options.seed`:
+/// Builds the TRM ARC dataset (docs/data.md: ARC-AGI) from `subsets`, deterministically from `options.seed`:
 ///
 /// - every task becomes a group: its original and up to `augmentations` distinct augmented versions
 ///   (`ARCAugmentation.versions`), each version a puzzle with its own identifier (names

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import TRMDIS
 
-/// ARC scores (trm.md §5.7): per test pair, the rank of the correct output among the voted answers.
+/// ARC scores (docs/data.md: ARC-AGI): per test pair, the rank of the correct output among the voted answers.
 package struct ARCScore: Sendable, Equatable {
     /// The reference's K values.
     package static let defaultKs = [1, 2, 5, 10, 100, 1000]
@@ -48,7 +48,7 @@ package struct ARCScore: Sendable, Equatable {
     package var unvotedPairs: Int { tasks.reduce(0) { $0 + $1.votes.filter { $0 == 0 }.count } }
 }
 
-/// Collects the votes of one model's predictions on an ARC test split and scores them (trm.md §5.7):
+/// Collects the votes of one model's predictions on an ARC test split and scores them (docs/data.md: ARC-AGI):
 /// each prediction is cropped, its version's augmentation undone, and counted as a vote for its
 /// de-augmented grid under the key (task, de-augmented input); answers rank by vote count, ties broken
 /// by their mean halting confidence σ(q_halt).

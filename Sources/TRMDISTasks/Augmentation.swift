@@ -1,6 +1,6 @@
 import TRMDIS
-/// One answer-preserving symmetry of a task's grid: a Sudoku relabelling (trm.md §5.2) or one of the
-/// 8 dihedral transforms (trm.md §5.4) for mazes and N-Queens boards. The same value is applied to an
+/// One answer-preserving symmetry of a task's grid: a Sudoku relabelling (docs/formats.md: Datasets) or one of the
+/// 8 dihedral transforms (docs/data.md: ARC-AGI) for mazes and N-Queens boards. The same value is applied to an
 /// input and to its label, at build time (groups of 1 + k versions, as the reference's builders) or on
 /// the fly during training.
 package enum GridTransform: Equatable, Sendable {

@@ -21,10 +21,10 @@ package struct BuildOptions: Sendable {
     }
 }
 
-/// Builds a dataset in the reference's layout (trm.md §5.1), deterministically from `seed`:
+/// Builds a dataset in the reference's layout (docs/formats.md: Datasets), deterministically from `seed`:
 ///
 /// - train: `trainCount` groups, each the original puzzle followed by `augmentations` transformed
-///   versions (trm.md §5.2 for Sudoku, distinct dihedral transforms for Maze and N-Queens); every puzzle
+///   versions (docs/formats.md: Datasets for Sudoku, distinct dihedral transforms for Maze and N-Queens); every puzzle
 ///   one example with identifier 0;
 /// - test: `testCount` puzzles, never augmented, each different from every train example (augmented
 ///   ones included) and from the other test puzzles, compared as (input, label) pairs, so that test

@@ -1,6 +1,6 @@
 import TRMDIS
 /// The 8 symmetries of a rectangle grid, numbered as the reference's `dihedral_transform`
-/// (trm.md §5.4, `dataset/common.py`), so that transform ids stored or logged by either code base mean
+/// (docs/data.md: ARC-AGI, `dataset/common.py`), so that transform ids stored or logged by either code base mean
 /// the same thing. Maze and N-Queens augmentations use them; ARC will too.
 ///
 /// For an H×W grid A the output B (H×W, or W×H for ids 1, 3, 6, 7) is:

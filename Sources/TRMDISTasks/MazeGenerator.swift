@@ -1,7 +1,7 @@
 import TRMDIS
 /// What kind of mazes to make.
 ///
-/// Maze-Hard (trm.md §5.3) is 30×30 with shortest paths longer than 110 steps: `minPathLength` is that
+/// Maze-Hard (docs/formats.md: Datasets) is 30×30 with shortest paths longer than 110 steps: `minPathLength` is that
 /// filter. `loopFraction` opens that fraction of the remaining inner walls after carving, so there are
 /// loops and several routes to compare (a perfect maze has exactly one route and is easier to learn);
 /// `uniqueShortestPath` keeps only S/G pairs whose shortest path is unique, so the label is the one

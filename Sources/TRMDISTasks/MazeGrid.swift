@@ -1,5 +1,5 @@
 import TRMDIS
-/// Maze tokens, as the reference maps the characters `# SGo` (trm.md §5.3): PAD 0, wall 1, open 2,
+/// Maze tokens, as the reference maps the characters `# SGo` (docs/formats.md: Datasets): PAD 0, wall 1, open 2,
 /// start 3, goal 4, path 5; vocabulary 6. An input holds the maze with S and G; its label is the same
 /// grid with the cells of the shortest path between them marked `o` (S and G keep their own tokens).
 package enum MazeToken {

@@ -1,7 +1,7 @@
 import TRMDIS
 /// Whether a predicted N-Queens board completes a puzzle. Both verdicts are reported because a partial
 /// board usually has several completions: `validCompletion` is the puzzle's real criterion, `exact`
-/// (the stored solution) is probably the metric behind DIS's reported 0.69 (dis.md §3.2).
+/// (the stored solution) is probably the metric behind DIS's reported 0.69 (docs/model.md: DIS).
 package struct QueensCheck: Equatable, Sendable {
     /// Exactly N queens, only empty/queen tokens, no two attacking (row, column, diagonal).
     package var valid: Bool

@@ -1,5 +1,5 @@
 import TRMDIS
-/// N-Queens tokens (dis.md §3.2): PAD 0, empty 1, queen 2; vocabulary 3.
+/// N-Queens tokens (docs/model.md: DIS): PAD 0, empty 1, queen 2; vocabulary 3.
 package enum QueensToken {
     package static let pad: UInt8 = 0
     package static let empty: UInt8 = 1

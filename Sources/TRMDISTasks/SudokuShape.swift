@@ -3,7 +3,7 @@ import TRMDIS
 /// 2×3 → 6×6, 3×3 → 9×9. Precomputes each cell's row, column and box so the solver's inner loop is
 /// table look-ups.
 ///
-/// Token encoding follows the reference (trm.md §5.2): token = digit + 1, so 0 = PAD, 1 = blank and
+/// Token encoding follows the reference (docs/formats.md: Datasets): token = digit + 1, so 0 = PAD, 1 = blank and
 /// 2…N+1 are the digits 1…N; the vocabulary has N + 2 tokens (11 for 9×9).
 package struct SudokuShape: Hashable, Sendable, CustomStringConvertible {
     package let boxRows: Int

@@ -1,6 +1,6 @@
 import TRMDIS
 /// One random validity-preserving relabelling of a Sudoku, the reference's `shuffle_sudoku`
-/// (trm.md §5.2) generalised to boxRows × boxCols boxes:
+/// (docs/formats.md: Datasets) generalised to boxRows × boxCols boxes:
 ///
 /// - a permutation of the digits (blank, PAD and anything outside the digits stay put);
 /// - with probability ½, a transpose first (square boxes only: transposing a 2×3-box grid would give

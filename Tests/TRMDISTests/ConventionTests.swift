@@ -5,7 +5,7 @@ import Testing
 @testable import TRMDIS
 @testable import TRMDISTasks
 
-/// Pins the reference's conventions (trm.md §1, §3, §10) with hand-computed values and naive re-derivations.
+/// Pins the reference's conventions (docs/model.md: The network, TRM-ACT) with hand-computed values and naive re-derivations.
 @Suite struct ConventionTests {
     @Test func stablemaxValues() throws {
         let p = Losses.stablemax([1, -1])

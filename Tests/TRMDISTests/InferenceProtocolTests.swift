@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-/// Inference repeats the protocol the model was trained with (docs/model.md, "The inference protocol"):
+/// Inference repeats the protocol the model was trained with (docs/model.md: The inference protocol):
 /// each test compares the default prediction with a Runner loop written out by hand, and checks that the
 /// other protocol would have given something else, so the comparison can fail. Traces hold each step's
 /// prediction and logits, compared bit for bit.

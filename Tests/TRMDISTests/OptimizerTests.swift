@@ -2,7 +2,7 @@ import Testing
 import TRMDIS
 
 /// Optimisers against updates computed by hand (the expected numbers come from the formulas of
-/// trm.md §4.1 evaluated in float64 outside this code base).
+/// docs/model.md: TRM-ACT evaluated in float64 outside this code base).
 @Suite struct OptimizerTests {
     /// p = 1, gradients 0.5, −0.2, 0; lr 0.1, λ 0.1, β = (0.9, 0.95).
     /// Step 1: p = 0.99 − (0.1/0.1)·atan2(0.05, √0.0125/√0.05) = 0.99 − atan2(0.05, 0.5) = 0.890331348.
@@ -45,7 +45,7 @@ import TRMDIS
 
     @Test func scheduleWarmsUpThenHoldsOrDecays() throws {
         let constant = LearningRateSchedule(base: 1e-4, warmupSteps: 2000, totalSteps: 10_000, minRatio: 1)
-        #expect(constant.rate(at: 1) == 1e-4 / 2000)   // the first update uses lr/2000 (trm.md §4.2)
+        #expect(constant.rate(at: 1) == 1e-4 / 2000)   // the first update uses lr/2000 (docs/model.md: TRM-ACT)
         #expect(constant.rate(at: 1000) == 5e-5)
         #expect(constant.rate(at: 2000) == 1e-4 && constant.rate(at: 9000) == 1e-4)
         let cosine = LearningRateSchedule(base: 1, warmupSteps: 10, totalSteps: 110, minRatio: 0.1)

@@ -1,7 +1,7 @@
 import Testing
 import TRMDIS
 
-/// Trainable parameter counts equal the reference's (trm.md §1.10): puzzle embeddings, H_init and
+/// Trainable parameter counts equal the reference's (docs/model.md: The recursion): puzzle embeddings, H_init and
 /// L_init are buffers and are not counted.
 @Suite struct ParameterCountTests {
     @Test func presetsMatchTheReference() throws {

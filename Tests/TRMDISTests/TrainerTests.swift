@@ -26,7 +26,7 @@ func tinyConfig(timeEmbedding: Bool = true, steps: Int = 4) -> ModelConfig {
 }
 
 @Suite struct TrainerTests {
-    /// dis.md §1.5: step s reveals exactly ⌊s·|D|/N⌋ cells of D, nested across steps, with the kernel's
+    /// docs/model.md: DIS: step s reveals exactly ⌊s·|D|/N⌋ cells of D, nested across steps, with the kernel's
     /// value elsewhere in D and the label outside D; step N_sup is the label.
     @Test(arguments: TrainingConfig.Corruption.allCases) func corruptionIsNestedAndExact(kind: TrainingConfig.Corruption) throws {
         let c = tinyConfig(steps: 6)

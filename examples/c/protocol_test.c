@@ -1,5 +1,5 @@
-/* Protocol test: trm_model_predict runs the recursion the model was trained with (docs/model.md, "The
- * inference protocol"). A TRM-ACT model trained on a configuration with a step-time table is saved and loaded
+/* Protocol test: trm_model_predict runs the recursion the model was trained with (docs/model.md: The
+ * inference protocol). A TRM-ACT model trained on a configuration with a step-time table is saved and loaded
  * back; its default prediction must equal a trm_runner_step loop that feeds the original puzzle at every step
  * with time row 1, bit for bit, and differ from the DIS loop (feedback, per-step rows). Also the boundary of
  * trm_model_protocol, trm_model_config_for_method and the new parameter fields. Prints "N passed, M failed". */

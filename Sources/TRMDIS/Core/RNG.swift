@@ -48,7 +48,7 @@ package struct RNG: RandomNumberGenerator, Sendable, Equatable {
     }
 
     /// JAX/Flax-style truncated normal (bounds at -2 and +2 of the underlying normal), rescaled so the
-    /// sample's actual standard deviation equals `std` (trm.md §1.5).
+    /// sample's actual standard deviation equals `std` (docs/model.md: The network).
     package mutating func truncatedNormal(std: Double) -> Double {
         if std == 0 { return 0 }
         let lower = -2.0, upper = 2.0

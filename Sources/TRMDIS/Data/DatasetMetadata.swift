@@ -1,6 +1,6 @@
 import FoundationEssentials
 
-/// One split's `dataset.json` (trm.md §5.1), with the reference's exact JSON keys so datasets move
+/// One split's `dataset.json` (docs/formats.md: Datasets), with the reference's exact JSON keys so datasets move
 /// between this engine and the official PyTorch code in both directions.
 ///
 /// Note the reference's own convention: its Sudoku and Maze builders write `total_puzzles` equal to

@@ -1,5 +1,5 @@
 /// NumPy's `.npy` format (versions 1.0, 2.0 and 3.0 on read; 1.0 on write), because the reference's
-/// builders save every dataset array with `np.save` and its loader memory-maps them (trm.md §5.1).
+/// builders save every dataset array with `np.save` and its loader memory-maps them (docs/formats.md: Datasets).
 ///
 /// Only what datasets need is supported: C-ordered little-endian integer arrays. The writer reproduces
 /// NumPy's header byte for byte (sorted keys, the 21-digit growth space, 64-byte alignment), so a file

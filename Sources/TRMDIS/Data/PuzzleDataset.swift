@@ -3,7 +3,7 @@ import Glibc
 #endif
 import FoundationEssentials
 
-/// A dataset directory in the reference's layout (trm.md §5.1):
+/// A dataset directory in the reference's layout (docs/formats.md: Datasets):
 ///
 ///     identifiers.json                 ["<blank>", ...]  identifier id → name
 ///     {train,test}/dataset.json        DatasetMetadata

@@ -1,4 +1,4 @@
-/// One split (train or test) of a dataset in the reference's layout (trm.md §5.1): examples as byte
+/// One split (train or test) of a dataset in the reference's layout (docs/formats.md: Datasets): examples as byte
 /// tokens [exampleCount, seqLen], and two CSR offset arrays that group examples into puzzles (one
 /// version with one identifier) and puzzles into groups (an original puzzle and its augmentations).
 ///
@@ -110,7 +110,7 @@ public struct PuzzleSplit: Equatable, Sendable {
     }
 
     /// The split as the trainers' `ExampleSet`: Int32 tokens, the ignore label mapped to -100
-    /// (trm.md §3.2), each example's puzzle identifier, and the groups as example offsets.
+    /// (docs/model.md: TRM-ACT), each example's puzzle identifier, and the groups as example offsets.
     public func exampleSet() -> ExampleSet {
         let ignore = metadata.ignoreLabelId
         let ins = inputs.map { Int32($0) }

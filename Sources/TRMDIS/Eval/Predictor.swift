@@ -1,4 +1,4 @@
-/// How inference runs (docs/model.md, "Inference"): always a fixed number of supervision steps from a
+/// How inference runs (docs/model.md: Inference): always a fixed number of supervision steps from a
 /// fresh carry. The defaults are the protocol the model was trained with (`Model.inferenceProtocol`);
 /// every field can be overridden.
 public struct InferenceOptions: Sendable {

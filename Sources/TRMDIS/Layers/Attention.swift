@@ -4,7 +4,7 @@ import Glibc
 
 /// Non-causal multi-head self-attention with one fused qkv projection (features ordered
 /// [q heads | k heads | v heads], head j at j·head_dim), RoPE on q and k, scale 1/sqrt(head_dim),
-/// no mask, and an output projection (trm.md §1.4).
+/// no mask, and an output projection (docs/model.md: The network).
 struct Attention {
     let batch: Int
     let length: Int

@@ -1,4 +1,4 @@
-/// One post-norm block (trm.md §1.4): h ← RMSNorm(h + Mixer(h)); h ← RMSNorm(h + SwiGLU(h)). The mixer
+/// One post-norm block (docs/model.md: The network): h ← RMSNorm(h + Mixer(h)); h ← RMSNorm(h + SwiGLU(h)). The mixer
 /// is attention, or the `mlp_t` token mixer, which applies its own sequence-axis norm and residual.
 struct Block {
     /// Activations one block keeps for backward.

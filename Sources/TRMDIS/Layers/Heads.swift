@@ -1,4 +1,4 @@
-/// The output heads (trm.md §1.7): lm_head (D → vocab, no bias) on the grid positions of y, and
+/// The output heads (docs/model.md: The network): lm_head (D → vocab, no bias) on the grid positions of y, and
 /// q_head (D → 2 with bias; [q_halt, q_continue]) on position 0 of y.
 struct Heads {
     let config: ModelConfig

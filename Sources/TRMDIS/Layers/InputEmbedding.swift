@@ -1,4 +1,4 @@
-/// The input x (trm.md §1.2, dis.md §1.3): per example, the puzzle-embedding prefix (the example's row,
+/// The input x (docs/model.md: The network, DIS): per example, the puzzle-embedding prefix (the example's row,
 /// right-padded with zeros to puzzleEmbLen·D and cut into puzzleEmbLen tokens) followed by the token
 /// embeddings of the grid; plus the DIS step-time embedding at every position; with learned positions
 /// e ← (e + P)/√2; everything scaled by √D.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Weightless RMSNorm over the last axis: y = x / sqrt(mean(x²) + eps) (trm.md §1.4).
+/// Weightless RMSNorm over the last axis: y = x / sqrt(mean(x²) + eps) (docs/model.md: The network).
 enum RMSNorm {
     /// Per row of `width`: y = x·r with r = 1/sqrt(mean(x²) + eps); r is saved for backward.
     /// `x` and `y` may be the same buffer.

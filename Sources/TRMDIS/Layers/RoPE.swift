@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Rotary position embedding in the half-split layout (trm.md §1.3): a head vector h = [a ; b] of
+/// Rotary position embedding in the half-split layout (docs/model.md: The network): a head vector h = [a ; b] of
 /// head_dim values becomes [a·cos − b·sin ; b·cos + a·sin], where columns i and i + head_dim/2 share
 /// the frequency θ^(−2i/head_dim) and position t has angle t·freq.
 struct RoPE {

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// SwiGLU over rows of `width`: out = Down(SiLU(gate) ⊙ up), with one fused gate_up projection whose first
-/// half is the gate and second half the up branch (trm.md §1.4). Used over the hidden axis in every
+/// half is the gate and second half the up branch (docs/model.md: The network). Used over the hidden axis in every
 /// block and over the sequence axis in the `mlp_t` token mixer.
 struct SwiGLU {
     let width: Int

@@ -1,4 +1,4 @@
-/// The `mlp_t` token mixer (trm.md §1.4): transpose [B, L, D] to [B, D, L], apply
+/// The `mlp_t` token mixer (docs/model.md: The network): transpose [B, L, D] to [B, D, L], apply
 /// hᵀ ← RMSNorm(hᵀ + SwiGLU_L(hᵀ)) with the norm taken over the sequence axis L, separately for each
 /// channel, then transpose back. The SwiGLU_L weights are shared by all channels and examples.
 struct TokenMixer {

@@ -11,7 +11,7 @@ public enum PositionEncoding: String, Codable, Sendable, CaseIterable {
     case rope, learned, none
 }
 
-/// Everything that fixes a TRM/DIS network's shapes and its recursion (trm.md §1.1, dis.md §1.2).
+/// Everything that fixes a TRM/DIS network's shapes and its recursion (docs/model.md: The network, DIS).
 public struct ModelConfig: Codable, Sendable, Equatable {
     public var vocabSize: Int
     /// Grid tokens per example (81 for 9x9 Sudoku, 900 for 30x30).

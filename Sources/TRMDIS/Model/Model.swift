@@ -7,7 +7,7 @@ public final class Model {
     private let arena = Arena()
     /// All trainable parameters, `layout.total` floats.
     public let weights: UnsafeMutablePointer<Float>
-    /// [numPuzzleIdentifiers, puzzleEmbDim], zero-initialised; trained sparsely (trm.md §1.2).
+    /// [numPuzzleIdentifiers, puzzleEmbDim], zero-initialised; trained sparsely (docs/model.md: The network).
     public let puzzleEmbedding: UnsafeMutablePointer<Float>
     /// The initial y (H_init) and z (L_init), truncated normal with std 1, never trained.
     public let hInit: UnsafeMutablePointer<Float>

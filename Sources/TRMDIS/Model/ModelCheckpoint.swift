@@ -1,6 +1,6 @@
 import FoundationEssentials
 
-/// Model weights as safetensors under the official PyTorch state-dict names (trm.md §1.11, without the
+/// Model weights as safetensors under the official PyTorch state-dict names (docs/formats.md, without the
 /// `_orig_mod.model.inner.` prefix), with the configuration and the training record as JSON metadata
 /// (docs/formats.md), so weights move between this engine and PyTorch. Buffers travel too:
 /// `puzzle_emb.weights`, `H_init`, `L_init`.

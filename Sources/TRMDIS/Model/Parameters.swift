@@ -1,6 +1,6 @@
 /// One named tensor inside the flat parameter buffer.
 package struct ParameterSpec: Sendable, Equatable {
-    /// The PyTorch state-dict name (trm.md §1.11, without the wrapper prefix).
+    /// The PyTorch state-dict name (docs/formats.md, without the wrapper prefix).
     package let name: String
     package let shape: [Int]
     package let offset: Int
@@ -34,7 +34,7 @@ package struct ParameterLayout: Sendable {
     }
 
     /// The trainable parameters in PyTorch's registration order; puzzle embeddings, H_init and L_init
-    /// are buffers, not parameters, and are not counted (trm.md §1.10).
+    /// are buffers, not parameters, and are not counted (docs/model.md: The recursion).
     package init(_ c: ModelConfig) {
         let d = c.hiddenSize
         let lecun = { (fanIn: Int) in 1 / Double(fanIn).squareRoot() }

@@ -1,4 +1,4 @@
-/// The reference's configurations by name (trm.md §4.7, dis.md §3.2-§3.4).
+/// The reference's configurations by name (docs/model.md: TRM-ACT, DIS).
 public enum Preset: String, CaseIterable, Sendable {
     case sudokuMLP = "sudoku-mlp"
     case sudokuAtt = "sudoku-att"
@@ -26,7 +26,7 @@ public enum Preset: String, CaseIterable, Sendable {
             return ModelConfig(vocabSize: 12, seqLen: 900, hiddenSize: 512, numHeads: 8, numLayers: 2,
                                hCycles: 1, lCycles: 2, supervisionSteps: 6, timeEmbedding: true)
         case .nqueens:
-            // The paper's 0.8M-parameter DIS model on the 8x8 board (dis.md §3.2): D 256, one layer.
+            // The paper's 0.8M-parameter DIS model on the 8x8 board (docs/model.md: DIS): D 256, one layer.
             return ModelConfig(vocabSize: 3, seqLen: 64, puzzleEmbLen: 0, numPuzzleIdentifiers: 0,
                                hiddenSize: 256, numHeads: 8, numLayers: 1,
                                hCycles: 1, lCycles: 2, supervisionSteps: 8, timeEmbedding: true)

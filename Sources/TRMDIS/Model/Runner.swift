@@ -2,7 +2,7 @@
 /// batch: the inputs, the carried (y, z), the activations of the gradient-bearing cycle, the outputs and
 /// the gradients, all allocated once here; a step allocates nothing.
 ///
-/// One supervision step (trm.md §1.8): x = embed(tokens); T−1 cycles without gradient, then one with:
+/// One supervision step (docs/model.md: The recursion): x = embed(tokens); T−1 cycles without gradient, then one with:
 /// z ← net(z, y + x) n times, then y ← net(y, z); logits = lm_head(y) on the grid; q = q_head(y[0]).
 /// `backward()` propagates dLogits and dQ through the last cycle's n+1 net calls into every weight,
 /// the embeddings and x. The carry is detached between steps.
@@ -127,7 +127,7 @@ public final class Runner {
     /// Bytes of activation, gradient and carry memory this runner holds.
     package var memoryBytes: Int { arena.bytes }
 
-    /// Starts every slot afresh: y ← H_init and z ← L_init at every position (trm.md §1.9).
+    /// Starts every slot afresh: y ← H_init and z ← L_init at every position (docs/model.md: The recursion).
     public func resetCarry() {
         for b in 0..<batchSize { resetCarry(slot: b) }
         netCalls = 0
@@ -199,7 +199,7 @@ public final class Runner {
     }
 
     /// The heads applied to the current carry y without running a step: the logits before a step
-    /// (l_u of the DIS guidance, dis.md §1.10). `logits` [B, seqLen, vocab], `q` [B, 2].
+    /// (l_u of the DIS guidance, docs/model.md: Inference). `logits` [B, seqLen, vocab], `q` [B, 2].
     package func readout(logits: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>) {
         heads.forward(y, weights: model.weights, logits: logits, q: q)
     }

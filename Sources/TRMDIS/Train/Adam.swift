@@ -47,7 +47,7 @@ package class AdamOptimizer {
     }
 }
 
-/// AdamATan2 exactly as the reference's `adam-atan2` package (trm.md §4.1): decoupled weight decay first,
+/// AdamATan2 exactly as the reference's `adam-atan2` package (docs/model.md: TRM-ACT): decoupled weight decay first,
 /// no epsilon, the first-moment bias correction scaling the step and the second-moment one inside atan2:
 ///   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
 ///   p ← p − lr/(1−β₁ᵗ) · atan2(m, √v / √(1−β₂ᵗ))

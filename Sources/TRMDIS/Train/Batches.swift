@@ -42,7 +42,7 @@ public struct ExampleSet: Sendable {
 }
 
 /// Draws training batches: each epoch visits the groups in a fresh random order and takes one example,
-/// chosen uniformly, from each (the reference's sampler, trm.md §5.5, one example per draw). Everything
+/// chosen uniformly, from each (the reference's sampler, docs/data.md: ARC-AGI, one example per draw). Everything
 /// comes from one seeded RNG, and `position` can be saved and restored for an exact resume.
 package struct BatchSampler: Sendable {
     package struct Position: Codable, Sendable, Equatable {

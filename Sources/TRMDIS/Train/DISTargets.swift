@@ -1,4 +1,4 @@
-/// DIS's target for every supervision step of a batch (docs/model.md, "DIS"): for each slot, the cells D
+/// DIS's target for every supervision step of a batch (docs/model.md: DIS): for each slot, the cells D
 /// where input and label differ in one random order, drawn afresh each time the example is sampled; step
 /// s reveals the label at the first ⌊s·|D|/N_sup⌋ of them and holds the corruption kernel's value
 /// elsewhere in D (nested and monotone per cell; step N_sup is the label).

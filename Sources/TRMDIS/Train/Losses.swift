@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The cross-entropy variants of the reference (trm.md §3.1).
+/// The cross-entropy variants of the reference (docs/model.md: TRM-ACT).
 public enum LossKind: String, Codable, Sendable, CaseIterable {
     /// Ordinary softmax cross-entropy.
     case softmax
@@ -10,7 +10,7 @@ public enum LossKind: String, Codable, Sendable, CaseIterable {
     case stablemax
 }
 
-/// Losses with their gradients, accumulated in Float64 (trm.md §3).
+/// Losses with their gradients, accumulated in Float64 (docs/model.md: TRM-ACT).
 public enum Losses {
     /// Labels equal to this are ignored.
     public static let ignoreLabel: Int32 = -100
@@ -109,7 +109,7 @@ public enum Losses {
     }
 
     /// Σ_i BCEWithLogits(logits[i·stride], targets[i]); writes gradScale·(σ(x) − t) into
-    /// dLogits[i·stride] when given. The reference sums over the batch (trm.md §2.3).
+    /// dLogits[i·stride] when given. The reference sums over the batch (docs/model.md: TRM-ACT).
     @discardableResult
     public static func bceWithLogits(logits: UnsafePointer<Float>, stride: Int = 1, targets: UnsafePointer<Float>,
                                      count: Int, gradScale: Float = 1,

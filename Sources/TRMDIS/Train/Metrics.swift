@@ -1,4 +1,4 @@
-/// What one training step reports (trm.md §3.4, dis.md §1.7).
+/// What one training step reports (docs/model.md: TRM-ACT, DIS).
 public struct TrainMetrics: Codable, Sendable, Equatable {
     /// Optimiser steps taken so far (drives the schedule).
     public var step = 0

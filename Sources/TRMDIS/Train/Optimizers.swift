@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The reference's sparse SignSGD for puzzle-embedding rows (trm.md §4.1): the batch's row gradients are
+/// The reference's sparse SignSGD for puzzle-embedding rows (docs/model.md: TRM-ACT): the batch's row gradients are
 /// summed per unique id, and only those rows move: p ← p·(1 − lr·λ) − lr·sign(Σ grad). Untouched rows are
 /// neither updated nor decayed.
 package final class SparseSignSGD {
@@ -53,7 +53,7 @@ package final class SparseSignSGD {
     }
 }
 
-/// The learning-rate schedule of the reference (trm.md §4.2): the step counter is 1-based, linear warm-up
+/// The learning-rate schedule of the reference (docs/model.md: TRM-ACT): the step counter is 1-based, linear warm-up
 /// lr·step/warmup for step < warmup, then cosine from lr down to lr·minRatio over the remaining steps
 /// (minRatio = 1, the reference's setting, makes it constant).
 package struct LearningRateSchedule: Codable, Sendable, Equatable {
@@ -77,7 +77,7 @@ package struct LearningRateSchedule: Codable, Sendable, Equatable {
     }
 }
 
-/// An exponential moving average of the weights (trm.md §4.4): shadow ← (1−μ)·param + μ·shadow after
+/// An exponential moving average of the weights (docs/model.md: TRM-ACT): shadow ← (1−μ)·param + μ·shadow after
 /// every update, initialised to the weights, no bias correction.
 package final class EMA {
     package let rate: Float

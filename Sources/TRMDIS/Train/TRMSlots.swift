@@ -1,4 +1,4 @@
-/// TRM-ACT's continuous batching (docs/model.md, "TRM-ACT"): each slot keeps its example and carry across
+/// TRM-ACT's continuous batching (docs/model.md: TRM-ACT): each slot keeps its example and carry across
 /// optimiser steps until it halts. `halted` covers every slot of the global batch (every rank draws for
 /// all of them); the rest covers this rank's slots.
 final class TRMSlots {

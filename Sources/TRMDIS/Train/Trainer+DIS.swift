@@ -1,4 +1,4 @@
-/// DIS (dis.md §1.2-§1.11): every mini-batch runs a fixed N_sup supervision steps from a fresh carry;
+/// DIS (docs/model.md: DIS): every mini-batch runs a fixed N_sup supervision steps from a fresh carry;
 /// step s gets the learned step-time embedding s and its own target, a corruption of the answer that
 /// reveals ⌊s·|D|/N_sup⌋ of the cells D where input and label differ, in one random order per example
 /// drawn afresh each time the example is sampled (nested and monotone per cell). No halting head.

@@ -1,7 +1,7 @@
 /// The data-parallel side of a step (GradientReducer.swift). After each backward the dense gradients and
 /// the puzzle-embedding rows are summed over the ranks in one call: each rank writes its slots' rows and
 /// ids into its own place of a zeroed buffer the size of the global batch, so the sum is a gather, exact
-/// and in the global slot order (trm.md §4.1: the reference all-gathers ids and gradients the same way).
+/// and in the global slot order (docs/model.md: TRM-ACT: the reference all-gathers ids and gradients the same way).
 /// The step's metric sums (and TRM's halting flags) are summed too, so every rank reports global numbers.
 extension Trainer {
     /// Leading floats of `metricBuffer`: loss, token, exact, finished, haltCorrect, steps.

@@ -1,8 +1,8 @@
-/// The TRM-ACT baseline (trm.md §2): continuous batching. Each slot keeps its example and carry across
+/// The TRM-ACT baseline (docs/model.md: TRM-ACT): continuous batching. Each slot keeps its example and carry across
 /// optimiser steps until it halts (q_halt > 0, or N_sup steps), with exploration: with probability 0.1 a
 /// slot must run at least a uniform 2...N_sup steps. The loss is the token-mean CE plus 0.5·BCE of q_halt
 /// against whole-sequence correctness. Unlike the reference, only halted slots draw new examples, so no
-/// sampled example is silently discarded (trm.md §8).
+/// sampled example is silently discarded (docs/model.md: TRM-ACT).
 extension Trainer {
     func trmStep() throws(TRMError) -> StepSums {
         let c = model.config, b = localBatch, n = c.seqLen, maxSteps = c.supervisionSteps, lo = slice.lowerBound

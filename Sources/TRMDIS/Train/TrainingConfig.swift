@@ -1,8 +1,8 @@
-/// How a model is trained (trm.md §4, dis.md §1).
+/// How a model is trained (docs/model.md: TRM-ACT, DIS).
 public struct TrainingConfig: Codable, Sendable, Equatable {
     public enum Method: String, Codable, Sendable, CaseIterable { case dis, trm }
     public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case adamATan2 = "adam-atan2", adamW = "adamw" }
-    /// DIS intermediate targets (dis.md §1.5): what an unrevealed cell of the answer holds.
+    /// DIS intermediate targets (docs/model.md: DIS): what an unrevealed cell of the answer holds.
     public enum Corruption: String, Codable, Sendable, CaseIterable {
         /// The official code: the input grid's value (a random-order path from input to label).
         case path

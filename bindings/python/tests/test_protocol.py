@@ -1,4 +1,4 @@
-"""Inference repeats the protocol the model was trained with (docs/model.md, "The inference protocol"): each
+"""Inference repeats the protocol the model was trained with (docs/model.md: The inference protocol): each
 test compares Model.predict's default with a Runner loop written out here, and checks that the other
 protocol gives other logits, so the comparison can fail."""
 
