@@ -41,12 +41,8 @@ package enum FileSet {
 
     /// A new, empty generation directory's name.
     static func makeGeneration(_ directory: String) throws(TRMError) -> String {
-        for _ in 0..<16 {
-            let name = "\(generationPrefix)\(getpid())-\(randomHex())"
-            if mkdir("\(directory)/\(name)", 0o755) == 0 { return name }
-            if errno != EEXIST { throw .io("cannot create a directory in \(directory): \(errnoText(errno))") }
-        }
-        throw .io("cannot create a directory in \(directory): every name tried exists")
+        let path = try createFresh(in: directory, prefix: generationPrefix, "a directory") { mkdir($0, 0o755) == 0 }
+        return splitPath(path).1
     }
 
     /// Makes `.current` point at `generation` with one rename of a new symlink over it.
@@ -65,21 +61,13 @@ package enum FileSet {
     /// Atomically replaces whatever `path` is (nothing, a file, a symlink) with a symlink to `target`.
     static func replaceWithSymlink(_ path: String, target: String) throws(TRMError) {
         let (directory, name) = splitPath(path)
-        for _ in 0..<16 {
-            let tmp = "\(directory)/\(temporaryPrefix(name))\(getpid())-\(randomHex())"
-            if symlink(target, tmp) != 0 {
-                if errno == EEXIST { continue }
-                throw .io("cannot create a symlink in \(directory): \(errnoText(errno))")
-            }
-            guard rename(tmp, path) == 0 else {
-                let e = errno
-                unlink(tmp)
-                throw .io("cannot rename a symlink to \(path): \(errnoText(e))")
-            }
-            syncDirectory(directory)
-            return
+        let tmp = try createFresh(in: directory, prefix: temporaryPrefix(name), "a symlink") { symlink(target, $0) == 0 }
+        guard rename(tmp, path) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw .io("cannot rename a symlink to \(path): \(errnoText(e))")
         }
-        throw .io("cannot create a symlink in \(directory): every name tried exists")
+        syncDirectory(directory)
     }
 
     /// A set written by an older version as plain files becomes a generation by hard links, then the

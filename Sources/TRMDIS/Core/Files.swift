@@ -138,13 +138,24 @@ func temporaryPrefix(_ name: String) -> String { ".\(name).tmp-" }
 
 /// Creates `directory/.name.tmp-PID-RANDOM` with O_CREAT | O_EXCL | O_NOFOLLOW, mode 0644.
 func createTemporary(in directory: String, for name: String) throws(TRMError) -> (Int32, String) {
-    for _ in 0..<16 {
-        let tmp = "\(directory)/\(temporaryPrefix(name))\(getpid())-\(randomHex())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        if fd >= 0 { return (fd, tmp) }
-        if errno != EEXIST { throw .io("cannot create a temporary file in \(directory): \(errnoText(errno))") }
+    var fd: Int32 = -1
+    let tmp = try createFresh(in: directory, prefix: temporaryPrefix(name), "a temporary file") { path in
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        return fd >= 0
     }
-    throw .io("cannot create a temporary file in \(directory): every name tried exists")
+    return (fd, tmp)
+}
+
+/// Creates something new at `directory/PREFIX PID-RANDOM` with `create`, which must fail with EEXIST when
+/// the name is taken (O_EXCL, mkdir, symlink): a fresh, unpredictable name; returns the path.
+func createFresh(in directory: String, prefix: String, _ what: String,
+                 _ create: (String) -> Bool) throws(TRMError) -> String {
+    for _ in 0..<16 {
+        let path = "\(directory)/\(prefix)\(getpid())-\(randomHex())"
+        if create(path) { return path }
+        if errno != EEXIST { throw .io("cannot create \(what) in \(directory): \(errnoText(errno))") }
+    }
+    throw .io("cannot create \(what) in \(directory): every name tried exists")
 }
 
 /// Removes `.name.tmp-PID-*` entries of `directory` whose writer process is gone (a kill during a save
