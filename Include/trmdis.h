@@ -428,7 +428,8 @@ void trm_train_params_init(trm_train_params *params);
 typedef struct trm_trainer trm_trainer;
 
 /* Creates a trainer of `model` on `train` (seq_len and tokens must fit the model), with `eval` (or NULL)
- * for evaluations. The trainer changes the model's weights in place and keeps it alive: trm_model_free may
+ * for evaluations. The trainer records its method on the model (trm_model_protocol). TRM_METHOD_TRM on a model
+ * with a time embedding trains row 1 of the table only and logs a warning (see trm_model_config_for_method). The trainer changes the model's weights in place and keeps it alive: trm_model_free may
  * be called on it at any time. The datasets and `params` (including checkpoint_dir) are copied; params may
  * be NULL for the defaults. */
 int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dataset *eval,

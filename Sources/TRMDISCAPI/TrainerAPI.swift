@@ -138,6 +138,10 @@ public func trm_trainer_create(_ model: OpaquePointer?, _ train: OpaquePointer?,
         let c = m.model.config
         let config = try trainingConfig(from: p, model: c)
         let options = try loopOptions(from: p, hasEval: evalSet != nil)
+        if config.method == .trm && c.timeEmbedding {
+            log(TRM_LOG_WARN, "trm_trainer_create: TRM-ACT on a model with a DIS step-time table trains its row 1 only"
+                + " (inference repeats that); trm_model_config_for_method(&config, TRM_METHOD_TRM) builds it without one")
+        }
         let group = try reducer(from: p, batchSize: config.batchSize)
         try checkFits(trainSet, c, "train")
         if let evalSet { try checkFits(evalSet, c, "eval") }
