@@ -63,7 +63,8 @@ extern "C" {
 /* Bumped on any change of a struct layout or a function signature. Bindings check it when they load.
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
  * 3: trm_predict_params gained time_rows; trm_protocol and trm_model_protocol; trm_model_config_for_method;
- *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC. */
+ *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC; trm_blas_info and
+ *    trm_get_blas_info. */
 #define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
@@ -105,6 +106,29 @@ void trm_log_set(trm_log_callback callback, void *user_data);
 int trm_set_num_threads(int32_t threads);
 /* The current thread count. */
 int32_t trm_get_num_threads(void);
+
+/* The BLAS the matrix products run on. OpenBLAS picks its kernels from a table of CPU models; on a CPU it does
+ * not know it falls back to a generic core (Prescott: SSE3), several times slower. At first use the engine
+ * checks, and on a CPU with AVX2+FMA or AVX-512 it loads OpenBLAS's matching kernels instead (a second copy of
+ * the library in a namespace of its own), unless the user set OPENBLAS_CORETYPE, which always wins. When the
+ * products still run on a generic core that the CPU could beat, the log callback gets a warning (when the
+ * callback is installed, and at first use). */
+typedef struct trm_blas_info {
+    size_t struct_size;            /* sizeof(trm_blas_info), set by the caller */
+    char library[256];             /* the OpenBLAS file in use */
+    char version[256];             /* OpenBLAS's configuration string: version and build options */
+    char core[32];                 /* the kernel core the products run on, e.g. "Haswell", "SkylakeX" */
+    char detected_core[32];        /* the core OpenBLAS chose by itself */
+    char isa[16];                  /* the CPU's best vector instructions: "avx512", "avx2" (with FMA) or "sse" */
+    int32_t corrected;             /* 1: the engine replaced a generic core with the one for `isa` */
+    int32_t core_from_environment; /* 1: the user set OPENBLAS_CORETYPE */
+    int32_t threads;               /* the engine's thread count (OpenBLAS runs one thread per call) */
+    int32_t warning;               /* 1: the products run on a generic core the CPU could beat */
+} trm_blas_info;
+
+/* Fills `out` (whose struct_size the caller sets; TRM_ERR_ABI for another size). Strings are NUL-terminated,
+ * cut to their field's size. */
+int trm_get_blas_info(trm_blas_info *out);
 
 /* ---- Model configuration -------------------------------------------------------------------------------- */
 

@@ -1,4 +1,5 @@
 import CTRMDIS
+import TRMDIS
 
 /// The global log sink set by trm_log_set; nil discards messages.
 private struct LogSink {
@@ -18,4 +19,6 @@ func log(_ level: trm_log_level, _ message: String) {
 @c @implementation
 public func trm_log_set(_ callback: trm_log_callback?, _ userData: UnsafeMutableRawPointer?) {
     sink = LogSink(callback: callback, userData: callback == nil ? nil : userData)
+    // The one warning of the engine's setup: matrix products on generic kernels the CPU could beat.
+    if callback != nil, let warning = BLASInfo.current.warning { log(TRM_LOG_WARN, "libtrmdis: " + warning) }
 }

@@ -39,6 +39,7 @@ struct Bench: ParsableCommand {
         for i in 0..<batch * c.seqLen { runner.tokens[i] = Int32(rng.below(c.vocabSize)) }
         for i in 0..<batch * c.seqLen * c.vocabSize { runner.dLogits[i] = Float(rng.uniform() - 0.5) * 1e-3 }
         let tokens = Double(batch * c.totalLen)
+        print(blasLine())
         print("config: \(model.preset) batch \(batch) threads \(Threads.count) tokens/step \(Int(tokens))"
               + " parameters \(m.parameterCount) memory \(runner.memoryBytes / 1_048_576) MiB")
         let forward = try median(repeats) { try runner.forward(requiresGrad: false) }

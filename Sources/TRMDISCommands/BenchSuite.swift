@@ -46,8 +46,12 @@ enum BenchSuite {
     static func run(_ b: BenchConfig, mode: String, repeats: Int, inferBatches: [Int] = [1, 64]) throws -> [String: Any] {
         let c = b.model
         let model = try Model(config: c, seed: 0)
+        let blas = BLASInfo.current
         var record: [String: Any] = ["config": b.name, "mode": mode, "threads": Threads.count,
-                                     "params": model.parameterCount, "method": b.method.rawValue]
+                                     "params": model.parameterCount, "method": b.method.rawValue,
+                                     "blas_core": blas.core, "blas_detected_core": blas.detectedCore,
+                                     "blas_corrected": blas.corrected, "cpu_isa": blas.isa,
+                                     "blas_version": blas.version]
         switch mode {
         case "train": try train(b, model: model, repeats: repeats, into: &record)
         case "infer": try infer(b, model: model, repeats: repeats, batches: inferBatches, into: &record)
@@ -148,6 +152,7 @@ enum BenchSuite {
             switch v {
             case let d as Double: return d.isFinite ? "\(d)" : "null"
             case let i as Int: return "\(i)"
+            case let b as Bool: return b ? "true" : "false"
             case let s as String: return "\"\(s)\""
             case let a as [Double]: return "[" + a.map { value($0) }.joined(separator: ",") + "]"
             default: return "null"

@@ -77,5 +77,17 @@ struct Info: ParsableCommand {
             print("  \(spec.name) \(spec.shape.map(String.init).joined(separator: "x"))")
         }
         print("parameters: \(layout.total)")
+        print(blasLine())
     }
+}
+
+/// One line naming the BLAS the products run on: library version, the core in use (and how it was chosen),
+/// the CPU's instruction set and the thread count; a second line with the warning, if any.
+func blasLine() -> String {
+    let b = BLASInfo.current
+    let how = b.corrected ? "corrected from \(b.detectedCore)" : b.coreTypeFromEnvironment != nil ? "OPENBLAS_CORETYPE" : "detected"
+    let version = b.version.split(separator: " ").prefix(2).joined(separator: " ")
+    var line = "blas: \(version), core \(b.core) (\(how)), cpu \(b.isa), \(b.threads) threads"
+    if let warning = b.warning { line += "\nwarning: " + warning }
+    return line
 }

@@ -70,7 +70,7 @@ import Glibc
 
     /// A model round-tripped through its file, as eval and solve see it.
     func reloaded(_ model: Model) throws -> Model {
-        let path = "/tmp/trmdis-protocol-\(getpid()).safetensors"
+        let path = dataTempDirectory("protocol") + "/model.safetensors"  // tests run in parallel: one file each
         defer { unlink(path) }
         try model.save(to: path)
         return try Model.load(from: path)

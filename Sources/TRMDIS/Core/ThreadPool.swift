@@ -170,7 +170,7 @@ public enum Threads {
     }
 
     static func defaultCount() -> Int {
-        openblas_set_num_threads(1)
+        _ = BLASRuntime.shared  // resolves OpenBLAS (one thread per call) before the pool starts
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 }

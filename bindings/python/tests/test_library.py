@@ -49,6 +49,7 @@ C_TO_CTYPES = {
     "trm_log_callback": _lib.LOG_CALLBACK,
     "trm_model_config *": ctypes.POINTER(_lib.ModelConfigStruct),
     "trm_protocol *": ctypes.POINTER(_lib.ProtocolStruct),
+    "trm_blas_info *": ctypes.POINTER(_lib.BLASInfoStruct),
     "const trm_model_config *": ctypes.POINTER(_lib.ModelConfigStruct),
     "trm_model *": ctypes.c_void_p,
     "const trm_model *": ctypes.c_void_p,
@@ -124,6 +125,7 @@ def struct_fields(name: str) -> list:
     ("trm_model_config", _lib.ModelConfigStruct), ("trm_predict_params", _lib.PredictParamsStruct),
     ("trm_eval_result", _lib.EvalResultStruct), ("trm_step_info", _lib.StepInfoStruct),
     ("trm_train_params", _lib.TrainParamsStruct), ("trm_protocol", _lib.ProtocolStruct),
+    ("trm_blas_info", _lib.BLASInfoStruct),
 ])
 def test_every_struct_matches_the_header(name, struct):
     assert struct_fields(name) == [field for field, _ in struct._fields_]

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
 from typing import Callable, Optional
 
@@ -41,7 +42,7 @@ __all__ = [
     "ABI_VERSION", "ABIError", "AbortedError", "Dataset", "EvalResult", "FormatError", "IGNORE_LABEL",
     "InferenceProtocol", "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "NumericalError", "OutOfMemoryError",
     "PRESETS", "PosEncoding", "Prediction", "RunResult", "Runner", "StepInfo", "TRMError", "TRMIOError",
-    "TrainParams", "Trainer", "abi_version", "get_num_threads", "library_path", "set_log_handler",
+    "TrainParams", "Trainer", "abi_version", "blas_info", "get_num_threads", "library_path", "set_log_handler",
     "set_num_threads", "status_string", "version",
 ]
 
@@ -70,6 +71,19 @@ def set_num_threads(threads: int) -> None:
 def get_num_threads() -> int:
     """The engine's thread count (trm_get_num_threads)."""
     return int(_lib.lib.trm_get_num_threads())
+
+
+def blas_info() -> dict:
+    """The BLAS the matrix products run on (trm_get_blas_info): library, version, core (the kernels in use),
+    detected_core (OpenBLAS's own choice), isa ("avx512", "avx2" or "sse"), corrected (the engine replaced a
+    generic core), core_from_environment (OPENBLAS_CORETYPE was set), threads, warning (generic kernels on a
+    CPU that could do better)."""
+    s = _lib.BLASInfoStruct()
+    s.struct_size = ctypes.sizeof(_lib.BLASInfoStruct)
+    check(_lib.lib.trm_get_blas_info(ctypes.byref(s)))
+    return {"library": s.library.decode(), "version": s.version.decode(), "core": s.core.decode(),
+            "detected_core": s.detected_core.decode(), "isa": s.isa.decode(), "corrected": bool(s.corrected),
+            "core_from_environment": bool(s.core_from_environment), "threads": s.threads, "warning": bool(s.warning)}
 
 
 # ---- Logging: library lines go to a handler, by default the `trmdis` logger. ----

@@ -102,6 +102,23 @@ class PredictParamsStruct(ctypes.Structure):
     ]
 
 
+class BLASInfoStruct(ctypes.Structure):
+    """trm_blas_info."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("library", ctypes.c_char * 256),
+        ("version", ctypes.c_char * 256),
+        ("core", ctypes.c_char * 32),
+        ("detected_core", ctypes.c_char * 32),
+        ("isa", ctypes.c_char * 16),
+        ("corrected", c_int32),
+        ("core_from_environment", c_int32),
+        ("threads", c_int32),
+        ("warning", c_int32),
+    ]
+
+
 class ProtocolStruct(ctypes.Structure):
     """trm_protocol."""
 
@@ -253,6 +270,8 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_set_num_threads", c_int, [c_int32]),
     # int32_t trm_get_num_threads(void);
     ("trm_get_num_threads", c_int32, []),
+    # int trm_get_blas_info(trm_blas_info *out);
+    ("trm_get_blas_info", c_int, [POINTER(BLASInfoStruct)]),
     # void trm_model_config_init(trm_model_config *config);
     ("trm_model_config_init", None, [_config_p]),
     # int trm_model_config_preset(const char *name, trm_model_config *config);

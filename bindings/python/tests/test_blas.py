@@ -1,0 +1,66 @@
+"""The BLAS kernels (docs/performance.md, "Kernels on every CPU"): the active OpenBLAS core is reported, a generic
+core the user forces is kept and warned about, and without a choice the core matches the CPU's instruction set.
+Each case runs in a fresh interpreter, since OpenBLAS is configured once per process."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+#: The cores that use each instruction set's kernels (OpenBLAS's names).
+AVX512_CORES = {"SkylakeX", "Cooperlake", "SapphireRapids"}
+AVX2_CORES = AVX512_CORES | {"Haswell", "Zen"}
+
+PROBE = """
+    import json, logging, sys
+    records = []
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+    logging.getLogger("trmdis").addHandler(Keep())
+    logging.getLogger("trmdis").setLevel(logging.DEBUG)
+    import trmdis
+    info = trmdis.blas_info()
+    info["log"] = records
+    print(json.dumps(info))
+"""
+
+
+def probe(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "TRMDIS_BLAS_TREAT_AS_GENERIC")}
+    clean.update(env, PYTHONPATH=f"{HERE.parent}{os.pathsep}{HERE}")
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(PROBE)], env=clean, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_forced_generic_core_is_kept_reported_and_warned_about():
+    info = probe(OPENBLAS_CORETYPE="Prescott")
+    assert info["core"] == info["detected_core"] == "Prescott"
+    assert info["core_from_environment"] and not info["corrected"]
+    capable = info["isa"] in ("avx2", "avx512")
+    assert info["warning"] == capable
+    assert any("generic 'Prescott'" in line for line in info["log"]) == capable
+
+
+def test_without_a_choice_the_core_matches_the_instruction_set():
+    info = probe()
+    assert not info["core_from_environment"] and not info["warning"] and info["log"] == []
+    expected = {"avx512": AVX512_CORES, "avx2": AVX2_CORES}.get(info["isa"])
+    if expected is not None:  # an SSE-only CPU has nothing better than OpenBLAS's own choice
+        assert info["core"] in expected, info
+    assert info["threads"] >= 1 and "OpenBLAS" in info["version"] and info["library"]
+
+
+def test_the_correction_loads_the_matching_kernels():
+    # The engine's test hook treats the detected core as generic, so the correction runs on any CPU.
+    info = probe(TRMDIS_BLAS_TREAT_AS_GENERIC="1")
+    if info["isa"] == "sse":
+        assert not info["corrected"]
+        return
+    assert info["corrected"] and not info["warning"]
+    assert info["core"] in (AVX512_CORES if info["isa"] == "avx512" else AVX2_CORES)
