@@ -57,10 +57,9 @@ def run_json(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Dict:
 class Runner:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        # PyTorch as its users run it: its default environment (OpenMP workers spin while waiting, which is
+        # faster on a quiet machine, notably at batch 1). Set OMP_WAIT_POLICY=PASSIVE to measure the other way.
         self.torch_env = dict(os.environ)
-        # PyTorch's OpenMP workers spin while waiting; on a shared machine that collapses its throughput
-        # (docs/pytorch.md). Passive waiting is the fairer default; set OMP_WAIT_POLICY to override.
-        self.torch_env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     def engine(self, name: str, mode: str) -> Dict:
         a = self.args
@@ -132,7 +131,11 @@ def main() -> int:
     print(f"# {date}; {platform.node()}: {cpu_model()}, {os.cpu_count()} cores; {a.threads} threads; "
           f"fp32; {a.rounds} round(s) x {a.repeats} repeats, medians")
     print(f"# engine: {a.engine}; PyTorch: {torch_version or 'not found'}"
-          f"{' (OMP_WAIT_POLICY=' + runner.torch_env['OMP_WAIT_POLICY'] + ')' if torch_version else ''}")
+          f"{' (OMP_WAIT_POLICY=' + runner.torch_env.get('OMP_WAIT_POLICY', 'default') + ')' if torch_version else ''}")
+    blas = next((r for v in results.values() for m in v.values() for r in m["engine"]), {})
+    how = ("corrected from " + str(blas.get("blas_detected_core"))) if blas.get("blas_corrected") else "detected or set"
+    print(f"# blas: {blas.get('blas_version', '?')}; core {blas.get('blas_core', '?')} ({how}); "
+          f"cpu {blas.get('cpu_isa', '?')}; the sgemm peak below is measured in the engine's process")
     print(f"# load average at start {start_load}, at end {load_average()}")
     head = f"{'config':<11} {'figure':<44} {'engine':>10} {'pytorch':>10} {'ratio':>7}  {'target':<8} status"
     print(head)

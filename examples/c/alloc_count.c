@@ -1,0 +1,108 @@
+/* Allocation count: how many heap allocations a training step (trm_trainer_step, DIS and TRM-ACT) and a
+ * supervision step of inference (trm_runner_step) make after warm-up. This program defines malloc, calloc,
+ * realloc, free and the aligned allocators itself (forwarding to glibc's __libc_* entry points), so every
+ * allocation of the process, libtrmdis.so and the Swift runtime included, passes through a counter. A
+ * measurement (`make -C examples/c alloc`), not yet a test: every buffer is allocated once, but the thread
+ * pool's dispatch (withoutActuallyEscaping) allocates one small closure box per parallel region
+ * (docs/engine.md, "Memory"); when that is gone this becomes a test that expects zero. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trmdis.h"
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static volatile long allocations = 0;
+
+void *malloc(size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
+void *memalign(size_t a, size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __libc_memalign(a, n); }
+void *aligned_alloc(size_t a, size_t n) { return memalign(a, n); }
+int posix_memalign(void **out, size_t a, size_t n) {
+    void *p = memalign(a, n);
+    if (p == NULL) return 12; /* ENOMEM */
+    *out = p;
+    return 0;
+}
+
+
+#define MUST(call)                                                                                 \
+    do {                                                                                           \
+        if ((call) != TRM_OK) {                                                                    \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, trm_last_error()); \
+            exit(2);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static void report(long before, int steps, const char *what) {
+    printf("%-34s %6.1f allocations per step\n", what, (double)(allocations - before) / steps);
+}
+
+enum { N = 16, L = 9, V = 6 };
+
+int main(void) {
+    trm_model_config c;
+    trm_model_config_init(&c);
+    c.vocab_size = V;
+    c.seq_len = L;
+    c.hidden_size = 32;
+    c.num_heads = 4;
+    c.num_layers = 2;
+    c.puzzle_emb_len = 2;
+    c.puzzle_emb_ndim = 32;
+    c.num_puzzle_identifiers = 4;
+    c.h_cycles = 2;
+    c.l_cycles = 2;
+    c.supervision_steps = 3;
+    int32_t x[N * L], y[N * L], ids[N];
+    for (int i = 0; i < N * L; i++) {
+        x[i] = 1 + i % 3;
+        y[i] = 1 + (i * 7) % 5;
+    }
+    for (int i = 0; i < N; i++) ids[i] = i % 4;
+    trm_dataset *data = NULL;
+    MUST(trm_dataset_create(L, x, y, N * L, ids, N, &data));
+    for (int method = TRM_METHOD_DIS; method <= TRM_METHOD_TRM; method++) {
+        trm_model_config mc = c;
+        MUST(trm_model_config_for_method(&mc, method));
+        trm_model *model = NULL;
+        MUST(trm_model_create(&mc, 1, &model));
+        trm_train_params tp;
+        trm_train_params_init(&tp);
+        tp.method = method;
+        tp.batch_size = 8;
+        tp.ema_rate = 0.9f; /* the EMA update runs every step too */
+        trm_trainer *trainer = NULL;
+        MUST(trm_trainer_create(model, data, NULL, &tp, &trainer));
+        trm_step_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        for (int i = 0; i < 3; i++) MUST(trm_trainer_step(trainer, &info)); /* warm-up: lazy runtime state */
+        long before = allocations;
+        for (int i = 0; i < 5; i++) MUST(trm_trainer_step(trainer, &info));
+        report(before, 5, method == TRM_METHOD_DIS ? "DIS training step (N_sup 3)" : "TRM-ACT training step");
+        trm_trainer_free(trainer);
+
+        trm_runner *runner = NULL;
+        float logits[8 * L * V], q[16];
+        MUST(trm_runner_create(model, 8, &runner));
+        MUST(trm_runner_reset_carry(runner));
+        MUST(trm_runner_step(runner, x, 8 * L, ids, 8, 1, logits, 8 * L * V, q, 16));
+        before = allocations;
+        for (int s = 2; s <= 4; s++) MUST(trm_runner_step(runner, x, 8 * L, ids, 8, s, logits, 8 * L * V, q, 16));
+        report(before, 3, method == TRM_METHOD_DIS ? "DIS inference step" : "TRM-ACT inference step");
+        trm_runner_free(runner);
+        trm_model_free(model);
+    }
+    trm_dataset_free(data);
+    return 0;
+}
