@@ -8,7 +8,8 @@ package enum Kernels {
 
     /// out = a + b
     package static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
+        Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b, out)) { args, r in
+            let (a, b, out) = args
             for i in r { out[i] = a[i] + b[i] }
         }
     }
@@ -16,14 +17,16 @@ package enum Kernels {
     /// out = a + b + c
     package static func add3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
                             _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
+        Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b, c, out)) { args, r in
+            let (a, b, c, out) = args
             for i in r { out[i] = a[i] + b[i] + c[i] }
         }
     }
 
     /// a += b
     package static func accumulate(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-        Threads.pool.parallelFor(n, minimumPerThread: grain) { r in
+        Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b)) { args, r in
+            let (a, b) = args
             for i in r { a[i] += b[i] }
         }
     }
@@ -40,7 +43,8 @@ package enum Kernels {
     package static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                                  batch: Int, rows: Int, cols: Int) {
         let block = 32
-        Threads.pool.parallelFor(batch * ((rows + block - 1) / block)) { range in
+        Threads.pool.parallelFor(batch * ((rows + block - 1) / block), (src, dst, rows, cols, block)) { args, range in
+            let (src, dst, rows, cols, block) = args
             let tiles = (rows + block - 1) / block
             for job in range {
                 let b = job / tiles, r0 = (job % tiles) * block

@@ -21,7 +21,8 @@ package final class ThreadPool: @unchecked Sendable {
         var generation = 0
         var pending = 0
         var stopping = false
-        var job: ((Int) -> Void)?
+        var job: RawJob?
+        var context: UnsafeRawPointer?
 
         init() {
             pthread_mutex_init(&mutex, nil)
@@ -58,9 +59,9 @@ package final class ThreadPool: @unchecked Sendable {
         @inline(never)
         func runCurrentJob(_ index: Int) {
             pthread_mutex_lock(&mutex)
-            let work = job
+            let work = job, data = context
             pthread_mutex_unlock(&mutex)
-            work?(index)
+            if let work, let data { work(data, index) }
         }
     }
 
@@ -104,41 +105,88 @@ package final class ThreadPool: @unchecked Sendable {
         threads = []
     }
 
-    /// Runs `body(t)` once for every t in 0..<threadCount and returns when all are done. The workers
-    /// serve one caller at a time: a call made while they are busy (another model on another thread, or
-    /// a nested call) runs every t on the calling thread, which computes the same values.
-    package func runOnAll(_ body: (Int) -> Void) {
-        if threadCount == 1 { body(0); return }
+    /// A job as the workers see it: a function that captures nothing, and a pointer to its data.
+    typealias RawJob = (UnsafeRawPointer, Int) -> Void
+
+    /// Runs `job(context, t)` once for every t in 0..<threadCount and returns when all are done. The
+    /// workers serve one caller at a time: a call made while they are busy (another model on another
+    /// thread, or a nested call) runs every t on the calling thread, which computes the same values.
+    private func dispatch(_ job: @escaping RawJob, _ context: UnsafeRawPointer) {
         let s = shared
-        guard pthread_mutex_trylock(&s.callerLock) == 0 else {
-            for t in 0..<threadCount { body(t) }
+        guard threadCount > 1, pthread_mutex_trylock(&s.callerLock) == 0 else {
+            for t in 0..<threadCount { job(context, t) }
             return
         }
         defer { pthread_mutex_unlock(&s.callerLock) }
-        withoutActuallyEscaping(body) { escaping in
-            pthread_mutex_lock(&s.mutex)
-            s.job = escaping
-            s.pending = threadCount - 1
-            s.generation &+= 1
-            pthread_cond_broadcast(&s.startCondition)
-            pthread_mutex_unlock(&s.mutex)
-            escaping(0)
-            pthread_mutex_lock(&s.mutex)
-            while s.pending > 0 { pthread_cond_wait(&s.doneCondition, &s.mutex) }
-            s.job = nil
-            pthread_mutex_unlock(&s.mutex)
+        pthread_mutex_lock(&s.mutex)
+        s.job = job
+        s.context = context
+        s.pending = threadCount - 1
+        s.generation &+= 1
+        pthread_cond_broadcast(&s.startCondition)
+        pthread_mutex_unlock(&s.mutex)
+        job(context, 0)
+        pthread_mutex_lock(&s.mutex)
+        while s.pending > 0 { pthread_cond_wait(&s.doneCondition, &s.mutex) }
+        s.job = nil
+        s.context = nil
+        pthread_mutex_unlock(&s.mutex)
+    }
+
+    /// What a job's context points at: the caller's arguments and function, and the split.
+    private struct Frame<Args> {
+        var args: Args
+        var body: (Args, Range<Int>) -> Void
+        var count: Int
+        var workers: Int
+    }
+
+    private struct EachFrame<Args> {
+        var args: Args
+        var body: (Args, Int) -> Void
+    }
+
+    /// Splits 0..<count into contiguous chunks, one per thread (small ranges run on the caller), and calls
+    /// `body(args, chunk)` for each. Write `body` as a closure that captures nothing and reads what it needs
+    /// from `args` (pointers, sizes): then a call allocates nothing, where a capturing closure would be
+    /// boxed on the heap at every call.
+    @inline(__always)
+    package func parallelFor<Args>(_ count: Int, minimumPerThread: Int = 1, _ args: Args,
+                                   _ body: @escaping (Args, Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let workers = min(threadCount, max(1, count / max(1, minimumPerThread)))
+        if workers == 1 { body(args, 0..<count); return }
+        var frame = Frame(args: args, body: body, count: count, workers: workers)
+        withUnsafePointer(to: &frame) { p in
+            dispatch({ raw, t in
+                let f = raw.assumingMemoryBound(to: Frame<Args>.self)
+                let count = f.pointee.count, workers = f.pointee.workers
+                guard t < workers else { return }
+                let start = count * t / workers, end = count * (t + 1) / workers
+                if start < end { f.pointee.body(f.pointee.args, start..<end) }
+            }, UnsafeRawPointer(p))
         }
     }
 
-    /// Splits 0..<count into contiguous chunks, one per thread. Small ranges run on the caller.
-    package func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-        if count <= 0 { return }
-        let workers = min(threadCount, max(1, count / max(1, minimumPerThread)))
-        if workers == 1 { body(0..<count); return }
-        runOnAll { t in
-            guard t < workers else { return }
-            let start = count * t / workers, end = count * (t + 1) / workers
-            if start < end { body(start..<end) }
+    /// `body(args, t)` once for every t in 0..<threadCount; `body` should capture nothing (as above).
+    @inline(__always)
+    package func runOnAll<Args>(_ args: Args, _ body: @escaping (Args, Int) -> Void) {
+        var frame = EachFrame(args: args, body: body)
+        withUnsafePointer(to: &frame) { p in
+            dispatch({ raw, t in
+                let f = raw.assumingMemoryBound(to: EachFrame<Args>.self)
+                f.pointee.body(f.pointee.args, t)
+            }, UnsafeRawPointer(p))
+        }
+    }
+
+    /// `body(t)` once for every t in 0..<threadCount, for code outside the per-step path: the closure may
+    /// capture, at the price of one heap box per call.
+    package func runOnAll(_ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { escaping in
+            withUnsafePointer(to: escaping) { p in
+                dispatch({ raw, t in raw.assumingMemoryBound(to: ((Int) -> Void).self).pointee(t) }, UnsafeRawPointer(p))
+            }
         }
     }
 }

@@ -28,7 +28,9 @@ struct Attention {
         let scale = 1 / Float(hd).squareRoot()
         // One (example, head) pair per job; the products inside are small, so each runs on one thread.
         // RoPE rotates the job's q and k head while they are about to be used (the saved qkv is rotated).
-        Threads.pool.parallelFor(batch * heads) { range in
+        Threads.pool.parallelFor(batch * heads, (self, saved, rope, scale)) { args, range in
+            let (attention, saved, rope, scale) = args
+            let d = attention.dModel, l = attention.length, hd = attention.headDim, heads = attention.heads
             for job in range {
                 let b = job / heads, h = job % heads
                 let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
@@ -96,9 +98,13 @@ struct Attention {
         let chunks = min(Threads.count, dProbsSlots)  // one dP scratch per working thread
         let inPlace = dQKV == saved.qkv
         let slot = l * l + (inPlace ? l * hd : 0)
-        Threads.pool.runOnAll { t in
+        let buffers = (dProbs: dProbs, dQKV: dQKV, dContext: dContext)
+        Threads.pool.runOnAll((self, saved, rope, scale, buffers, chunks, inPlace, slot)) { args, t in
+            let (attention, saved, rope, scale, buffers, chunks, inPlace, slot) = args
+            let (dProbs, dQKV, dContext) = buffers
+            let d = attention.dModel, l = attention.length, hd = attention.headDim, heads = attention.heads
             guard t < chunks else { return }
-            let jobs = batch * heads
+            let jobs = attention.batch * heads
             let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
             let dp = dProbs + t * slot
             for job in start..<end {

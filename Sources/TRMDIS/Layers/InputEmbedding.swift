@@ -17,7 +17,13 @@ struct InputEmbedding {
         let time: UnsafePointer<Float>? = c.timeEmbedding ? w + layout.timeEmb + timeStep * d : nil
         let pos: UnsafePointer<Float>? = c.posEncoding == .learned ? w + layout.embedPos : nil
         let scale = self.scale
-        Threads.pool.parallelFor(batch * len, minimumPerThread: max(1, 4096 / d)) { range in
+        let tables = (tokenTable: tokenTable, puzzleTable: puzzleTable, time: time, pos: pos)
+        let shape = (d: d, len: len, prefix: prefix, ndim: ndim, seqLen: c.seqLen, scale: scale)
+        Threads.pool.parallelFor(batch * len, minimumPerThread: max(1, 4096 / d), (tokens, puzzleIds, x, tables, shape)) {
+            args, range in
+            let (tokens, puzzleIds, x, tables, shape) = args
+            let (tokenTable, puzzleTable, time, pos) = tables
+            let (d, len, prefix, ndim, seqLen, scale) = shape
             for row in range {
                 let b = row / len, t = row % len
                 let xr = x + row * d
@@ -25,7 +31,7 @@ struct InputEmbedding {
                     let puzzleRow = puzzleTable + Int(puzzleIds[b]) * ndim
                     for i in 0..<d { let k = t * d + i; xr[i] = k < ndim ? puzzleRow[k] : 0 }
                 } else {
-                    let e = tokenTable + Int(tokens[b * c.seqLen + t - prefix]) * d
+                    let e = tokenTable + Int(tokens[b * seqLen + t - prefix]) * d
                     for i in 0..<d { xr[i] = e[i] }
                 }
                 if let time { for i in 0..<d { xr[i] += time[i] } }

@@ -61,7 +61,9 @@ struct RoPE {
     func apply(qkv: UnsafeMutablePointer<Float>, rows: Int, heads: Int, inverse: Bool) {
         let half = headDim / 2, dModel = heads * headDim
         let sign: Float = inverse ? -1 : 1
-        Threads.pool.parallelFor(rows, minimumPerThread: 16) { range in
+        Threads.pool.parallelFor(rows, minimumPerThread: 16, (qkv, cos, sin, length, half, heads, headDim, dModel, sign)) {
+            args, range in
+            let (qkv, cos, sin, length, half, heads, headDim, dModel, sign) = args
             for r in range {
                 let t = r % length
                 let c = cos + t * half, s = sin + t * half

@@ -14,7 +14,8 @@ struct SwiGLU {
     /// act[r, j] = SiLU(gate[r, j]) · up[r, j], reading the fused [rows, 2·inner] projection.
     private func activate(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, rows: Int) {
         let inner = self.inner
-        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner)) { range in
+        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner), (gateUp, act, inner)) { args, range in
+            let (gateUp, act, inner) = args
             for r in range {
                 let g = gateUp + r * 2 * inner, u = g + inner, a = act + r * inner
                 var j = 0
@@ -52,7 +53,8 @@ struct SwiGLU {
         Linear.backward(dOut, act, wDown, dx: act, dW: dWDown,
                         rows: rows, inFeatures: inner, outFeatures: width, accumulate: false)
         let inner = self.inner
-        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner)) { range in
+        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner), (gateUp, act, dGateUp, inner)) { args, range in
+            let (gateUp, act, dGateUp, inner) = args
             for r in range {
                 let g = gateUp + r * 2 * inner, u = g + inner, da = act + r * inner
                 let dg = dGateUp + r * 2 * inner, du = dg + inner

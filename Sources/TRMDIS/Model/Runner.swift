@@ -1,6 +1,6 @@
 /// Runs supervision steps of one model for a fixed batch size. It owns everything that depends on the
 /// batch: the inputs, the carried (y, z), the activations of the gradient-bearing cycle, the outputs and
-/// the gradients, all allocated once here; a step allocates no buffer (docs/engine.md, Memory).
+/// the gradients, all allocated once here; a step allocates nothing (docs/engine.md, Memory).
 ///
 /// One supervision step (docs/model.md: The recursion): x = embed(tokens); T−1 cycles without gradient, then one with:
 /// z ← net(z, y + x) n times, then y ← net(y, z); logits = lm_head(y) on the grid; q = q_head(y[0]).

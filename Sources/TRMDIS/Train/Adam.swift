@@ -33,11 +33,18 @@ package class AdamOptimizer {
     /// One update of `params` from `grads` at learning rate `lr`, outside the frozen range.
     package func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Float) {
         step += 1
-        let segments = frozen.map { [0..<$0.lowerBound, $0.upperBound..<count] } ?? [0..<count]
-        for segment in segments where !segment.isEmpty {
-            Threads.pool.parallelFor(segment.count, minimumPerThread: 16_384) { r in
-                apply(params, grads, lr, (segment.lowerBound + r.lowerBound)..<(segment.lowerBound + r.upperBound))
-            }
+        // The parameters around the frozen range, in two segments.
+        let cut = frozen ?? count..<count
+        update(params, grads, lr, segment: 0..<cut.lowerBound)
+        update(params, grads, lr, segment: cut.upperBound..<count)
+    }
+
+    private func update(_ params: UnsafeMutablePointer<Float>, _ grads: UnsafePointer<Float>, _ lr: Float, segment: Range<Int>) {
+        guard !segment.isEmpty else { return }
+        Threads.pool.parallelFor(segment.count, minimumPerThread: 16_384, (self, params, grads, lr, segment.lowerBound)) {
+            args, r in
+            let (optimizer, params, grads, lr, base) = args
+            optimizer.apply(params, grads, lr, (base + r.lowerBound)..<(base + r.upperBound))
         }
     }
 

@@ -69,7 +69,9 @@ package struct BatchSampler: Sendable {
 
     private mutating func startEpoch() {
         epochStartRNG = rng
-        order = Array(0..<examples.groupCount)
+        // Refilled in place: a new epoch allocates nothing.
+        if order.count != examples.groupCount { order = Array(0..<examples.groupCount) }
+        for i in order.indices { order[i] = i }
         order.shuffle(using: &rng)
         cursor = 0
     }

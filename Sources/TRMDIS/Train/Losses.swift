@@ -28,7 +28,10 @@ public enum Losses {
             throw .invalidArgument("label \(labels[i]) at index \(i) is outside 0..<\(vocab) and is not -100")
         }
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: batch) { losses in
-            Threads.pool.parallelFor(batch) { range in
+            let data = (logits: logits, labels: labels, dLogits: dLogits, losses: losses.baseAddress!)
+            Threads.pool.parallelFor(batch, (kind, data, seqLen, vocab, gradScale)) { args, range in
+                let (kind, data, seqLen, vocab, gradScale) = args
+                let (logits, labels, dLogits, losses) = data
                 for b in range {
                     losses[b] = exampleLoss(kind, logits + b * seqLen * vocab, labels + b * seqLen, seqLen, vocab,
                                             gradScale, dLogits.map { $0 + b * seqLen * vocab })

@@ -94,7 +94,8 @@ package final class EMA {
 
     package func update(_ weights: UnsafePointer<Float>) {
         let mu = rate, shadow = self.shadow
-        Threads.pool.parallelFor(count, minimumPerThread: 16_384) { range in
+        Threads.pool.parallelFor(count, minimumPerThread: 16_384, (shadow, weights, mu)) { args, range in
+            let (shadow, weights, mu) = args
             for i in range { shadow[i] = (1 - mu) * weights[i] + mu * shadow[i] }
         }
     }

@@ -1,10 +1,8 @@
-/* Allocation count: how many heap allocations a training step (trm_trainer_step, DIS and TRM-ACT) and a
- * supervision step of inference (trm_runner_step) make after warm-up. This program defines malloc, calloc,
- * realloc, free and the aligned allocators itself (forwarding to glibc's __libc_* entry points), so every
- * allocation of the process, libtrmdis.so and the Swift runtime included, passes through a counter. A
- * measurement (`make -C examples/c alloc`), not yet a test: every buffer is allocated once, but the thread
- * pool's dispatch (withoutActuallyEscaping) allocates one small closure box per parallel region
- * (docs/engine.md, "Memory"); when that is gone this becomes a test that expects zero. */
+/* Allocation test: after warm-up, a training step (trm_trainer_step, DIS and TRM-ACT, across epoch boundaries)
+ * and a supervision step of inference (trm_runner_step) make no heap allocation. This program defines malloc,
+ * calloc, realloc, free and the aligned allocators itself (forwarding to glibc's __libc_* entry points), so
+ * every allocation of the process, libtrmdis.so and the Swift runtime included, passes through a counter.
+ * Prints each count and "N passed, M failed". */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -43,8 +41,13 @@ int posix_memalign(void **out, size_t a, size_t n) {
         }                                                                                          \
     } while (0)
 
+static int passed = 0, failed = 0;
+
 static void report(long before, int steps, const char *what) {
-    printf("%-34s %6.1f allocations per step\n", what, (double)(allocations - before) / steps);
+    long n = allocations - before;
+    printf("%-34s %6.1f allocations per step\n", what, (double)n / steps);
+    if (n == 0) passed++;
+    else failed++;
 }
 
 enum { N = 16, L = 9, V = 6 };
@@ -104,5 +107,6 @@ int main(void) {
         trm_model_free(model);
     }
     trm_dataset_free(data);
-    return 0;
+    printf("alloc_test: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
 }
