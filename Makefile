@@ -5,15 +5,17 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli mpi demo test test-swift test-c test-python venv bench experiment experiment-quick experiment-venv clean
+.PHONY: all deps lib cli mpi install demo test test-swift test-c test-python venv bench experiment experiment-quick experiment-venv clean
 
 all: lib cli
 
 deps:
 	@scripts/install-deps.sh
 
-# The C library's ABI major version (TRM_ABI_VERSION), which its SONAME carries.
+# The C library's ABI major version (TRM_ABI_VERSION), which its SONAME carries, and its version.
 ABI := $(shell sed -n 's/^\#define TRM_ABI_VERSION \([0-9]*\)/\1/p' Include/trmdis.h)
+VERSION := $(shell sed -n 's/^\#define TRM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' Include/trmdis.h | paste -sd.)
+PREFIX ?= /usr/local
 
 # build/lib/libtrmdis.so.$(ABI) (the C library of Include/trmdis.h, SONAME libtrmdis.so.$(ABI)) and the
 # libtrmdis.so link that `-ltrmdis` finds.
@@ -22,6 +24,17 @@ lib: deps
 	@mkdir -p build/lib
 	cp .build-static/release/libTRMDISCAPI.so build/lib/libtrmdis.so.$(ABI)
 	ln -sf libtrmdis.so.$(ABI) build/lib/libtrmdis.so
+
+# The C library as a system library: PREFIX/lib/libtrmdis.so.$(ABI) (+ the libtrmdis.so link),
+# PREFIX/include/trmdis.h and PREFIX/lib/pkgconfig/trmdis.pc, so that
+# `cc app.c $$(pkg-config --cflags --libs trmdis)` builds a program against it.
+install: lib
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
+	install -m 755 build/lib/libtrmdis.so.$(ABI) $(PREFIX)/lib/
+	ln -sf libtrmdis.so.$(ABI) $(PREFIX)/lib/libtrmdis.so
+	install -m 644 Include/trmdis.h $(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI@|$(ABI)|' scripts/trmdis.pc.in \
+	    > $(PREFIX)/lib/pkgconfig/trmdis.pc
 
 # build/bin/trmdis: the command line.
 cli: deps
@@ -39,15 +52,20 @@ mpi: deps
 demo:
 	@scripts/demo.sh
 
+# Everything the README's examples use is built too (build/bin/trmdis: the CLI tests of pytest run it).
 test: test-swift test-c test-python
+
+test-python: cli
 
 # Optimised build with testability: the gradient checks and learning tests run in seconds, not minutes.
 # It builds every target, trmdis-mpi included; MPITests run it under mpirun with 2 ranks.
 test-swift: deps
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-test
 
+# The C tests, then the C example built the way the README shows, against an installed copy.
 test-c: lib
 	$(MAKE) -C examples/c run
+	@scripts/check-install.sh
 
 venv:
 	@scripts/make-venv.sh $(VENV)

@@ -64,7 +64,7 @@ extern "C" {
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
  * 3: trm_predict_params gained time_rows; trm_protocol and trm_model_protocol; trm_model_config_for_method;
  *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC; trm_blas_info and
- *    trm_get_blas_info. */
+ *    trm_get_blas_info; trm_train_params.allow_other_dataset. */
 #define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
@@ -439,6 +439,8 @@ typedef struct trm_train_params {
        the global batch), model seed and datasets, and rank r computes its contiguous slice of every global
        batch; the gradients are summed with `allreduce`, so all ranks take the same steps. Rank 0 alone
        evaluates and writes checkpoints; every rank gets the global step's metrics. */
+    int32_t allow_other_dataset;   /* trm_trainer_resume: 1 resumes a checkpoint on a dataset other than the one it
+                                      was trained on (refused by default: the checkpoint records a fingerprint): 0 */
     int32_t rank;                  /* this process, 0...world_size-1: 0 */
     int32_t world_size;            /* processes training together, 1...65536, at most batch_size: 1 */
     trm_allreduce_fn allreduce;    /* required when world_size > 1 (also called when 1); NULL (default) */
@@ -462,9 +464,11 @@ int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dat
 /* Rebuilds a trainer from the checkpoint in `directory` (written by trm_trainer_save_checkpoint or by a run
  * with checkpoint_dir): a new model with the saved weights, the optimiser, EMA, sampler and RNG states, so
  * that training continues exactly as if it had not stopped. The training hyper-parameters are the
- * checkpoint's: only the loop fields of `params` (max_steps ... progress_user_data) and the data-parallel
- * fields (rank ... allreduce_user_data) are used, and params may be NULL for the defaults. A checkpoint
- * written by any number of ranks resumes on any other number. `train` must be the dataset the checkpoint was trained on. Get the model
+ * checkpoint's: only the loop fields of `params` (max_steps ... progress_user_data), allow_other_dataset and the
+ * data-parallel fields (rank ... allreduce_user_data) are used, and params may be NULL for the defaults. A checkpoint
+ * written by any number of ranks resumes on any other number. `train` must be the dataset the checkpoint was
+ * trained on: the checkpoint records its fingerprint, and another dataset is refused (TRM_ERR_INVALID_ARG) unless
+ * params->allow_other_dataset is 1. Get the model
  * with trm_trainer_model. */
 int trm_trainer_resume(const char *directory, const trm_dataset *train, const trm_dataset *eval,
                        const trm_train_params *params, trm_trainer **out);

@@ -57,6 +57,7 @@ extension trm_train_params {
         checkpoint_dir = nil
         progress = nil
         progress_user_data = nil
+        allow_other_dataset = 0
         rank = 0
         world_size = 1
         allreduce = nil

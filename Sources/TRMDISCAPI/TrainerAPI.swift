@@ -164,10 +164,13 @@ public func trm_trainer_resume(_ directory: UnsafePointer<CChar>?, _ train: Opaq
         let evalSet = try eval.map { (e) throws(Failure) in try Handles.dataset(e, "eval").examples }
         guard let out else { throw .invalid("out is NULL") }
         let p = try trainParams(params)
+        guard p.allow_other_dataset == 0 || p.allow_other_dataset == 1 else {
+            throw .invalid("params->allow_other_dataset must be 0 or 1 (got \(p.allow_other_dataset))")
+        }
         let options = try loopOptions(from: p, hasEval: evalSet != nil)
         let group = try reducer(from: p, batchSize: nil)  // the engine checks the checkpoint's batch size
         let trainer = try engine { () throws(TRMError) in
-            try Trainer.resume(directory: dir, examples: trainSet, reducer: group)
+            try Trainer.resume(directory: dir, examples: trainSet, reducer: group, allowOtherDataset: p.allow_other_dataset != 0)
         }
         if let evalSet { try checkFits(evalSet, trainer.model.config, "eval") }
         let handle = TrainerHandle(trainer: trainer, model: ModelHandle(trainer.model), evalExamples: evalSet,

@@ -22,6 +22,7 @@ public struct Train: ParsableCommand {
     @Option(help: "Checkpoint directory (model.safetensors + state.safetensors).") var checkpoint: String?
     @Option(help: "Checkpoint every this many steps (0: at the end only).") var checkpointEvery = 0
     @Flag(help: "Resume from the checkpoint directory's training state.") var resume = false
+    @Flag(help: "With --resume: continue on a dataset other than the checkpoint's.") var allowOtherDataset = false
     @Option(help: "Append JSON-lines metrics to this file.") var metrics: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
@@ -46,7 +47,8 @@ public struct Train: ParsableCommand {
         let plannedSteps: Int?
         if resume {
             guard let checkpoint else { throw ValidationError("--resume needs --checkpoint DIR") }
-            trainer = try Trainer.resume(directory: checkpoint, examples: train.examples, reducer: reducer)
+            trainer = try Trainer.resume(directory: checkpoint, examples: train.examples, reducer: reducer,
+                                         allowOtherDataset: allowOtherDataset)
             plannedSteps = steps
         } else {
             var c = try model.config()
@@ -84,11 +86,30 @@ public struct Train: ParsableCommand {
         if lead { print("training \(trainer.config.method.rawValue) on \(data): \(train.examples.count) examples, "
               + "\(trainer.model.parameterCount) parameters, batch \(trainer.batchSize), T \(c.hCycles) n \(c.lCycles) "
               + "N_sup \(c.supervisionSteps), threads \(Threads.count)\(reducer == nil ? "" : " per process")") }
+        if lead && checkpoint == nil {
+            printError("warning: no --checkpoint: the trained model is not saved")
+        }
         let progress = ProgressLine(total: plannedSteps, budget: options.maxSeconds)
-        let final = try loop.run { p in
-            if lead { progress.update(p) }
-            log?.write(p)
-            return true
+        Interrupt.install()
+        defer { Interrupt.restore() }
+        let final: EvalReport?
+        do {
+            final = try loop.run { p in
+                if lead { progress.update(p) }
+                log?.write(p)
+                return !Interrupt.requested  // Ctrl-C: stop after this step
+            }
+        } catch {
+            guard Interrupt.requested, let stop = error as? TRMError, case .aborted = stop else { throw error }
+            // Ctrl-C stopped the run after a whole step: keep it (every rank takes part in the save).
+            if lead { progress.finish() }
+            if let checkpoint {
+                try trainer.saveCheckpoint(directory: checkpoint)
+                if lead { print("interrupted after \(trainer.optimizerSteps) optimiser steps; checkpoint: \(checkpoint) (resume with --resume)") }
+            } else if lead {
+                print("interrupted after \(trainer.optimizerSteps) optimiser steps; no --checkpoint, nothing saved")
+            }
+            throw ExitCode(130)
         }
         guard lead else { return }
         progress.finish()

@@ -218,6 +218,14 @@ func randomHex() -> String {
     return String(repeating: "0", count: 16 - hex.count) + hex
 }
 
+/// Creates `path` (and its parents) if needed and checks that a file can be created in it.
+package func checkWritableDirectory(_ path: String) throws(TRMError) {
+    try makeDirectory(path)
+    let (fd, tmp) = try createTemporary(in: path, for: "write-check")
+    close(fd)
+    unlink(tmp)
+}
+
 /// Creates a directory and its parents (mkdir -p).
 package func makeDirectory(_ path: String) throws(TRMError) {
     var partial = path.hasPrefix("/") ? "" : "."

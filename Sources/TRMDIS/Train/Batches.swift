@@ -19,6 +19,21 @@ public struct ExampleSet: Sendable {
     public var count: Int { inputs.count / max(1, seqLen) }
     public var groupCount: Int { groupStarts.map { $0.count - 1 } ?? count }
 
+    /// A 64-bit FNV-1a-style hash (one xor-multiply per value) of the sequence length, inputs, labels,
+    /// puzzle ids and groups: checkpoints record it, and a resume on other examples is refused (a different
+    /// dataset would silently change the run).
+    public var fingerprint: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ v: Int64) { h = (h ^ UInt64(bitPattern: v)) &* 0x100_0000_01b3 }
+        mix(Int64(seqLen))
+        for v in inputs { mix(Int64(v)) }
+        for v in labels { mix(Int64(v)) }
+        for v in puzzleIds { mix(Int64(v)) }
+        for v in groupStarts ?? [] { mix(Int64(v)) }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     public func validate(for model: ModelConfig) throws(TRMError) {
         guard seqLen == model.seqLen else {
             throw .invalidArgument("examples have sequence length \(seqLen), the model \(model.seqLen)")

@@ -42,6 +42,8 @@ public final class Trainer {
     let metricBuffer: UnsafeMutablePointer<Float>
     /// TRM: the continuous batch's bookkeeping.
     let slots: TRMSlots
+    /// The training examples' fingerprint, recorded in checkpoints.
+    let datasetFingerprint: String
 
     public init(model: Model, examples: ExampleSet, config: TrainingConfig,
                 reducer: GradientReducer? = nil) throws(TRMError) {
@@ -96,6 +98,7 @@ public final class Trainer {
         globalPuzzleIds = try arena.int32s(reducer == nil ? 0 : global)
         metricBuffer = try arena.floats(Trainer.metricCount + global)
         slots = try TRMSlots(globalBatch: global, localBatch: b, arena: arena)
+        datasetFingerprint = examples.fingerprint
         // The protocol travels with the weights: inference and saved files follow how they were trained.
         model.trainingRecord = TrainingRecord(training: config, model: c)
     }

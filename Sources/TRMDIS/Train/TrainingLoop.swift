@@ -57,6 +57,8 @@ public final class TrainingLoop: @unchecked Sendable {
     /// final evaluation (if there are evaluation examples). Throws `.aborted` when stopped early.
     @discardableResult
     public func run(onProgress: (Progress) -> Bool) throws(TRMError) -> EvalReport? {
+        // A checkpoint directory that cannot be written fails now, not after hours of training.
+        if let dir = options.checkpointDirectory, (trainer.reducer?.rank ?? 0) == 0 { try checkWritableDirectory(dir) }
         let t0 = monotonicSeconds()
         var step = 0
         var last: EvalReport?

@@ -41,14 +41,17 @@ extension Trainer {
         st.metadata["optimizer_step"] = String(optimizer.step)
         st.metadata["optimizer_steps"] = String(optimizerSteps)
         st.metadata["examples_seen"] = String(examplesSeen)
+        st.metadata["dataset_fingerprint"] = datasetFingerprint
         try FileSet.write(directory: directory, files: [(Trainer.modelFile, evaluationModel.encoded()),
                                                         (Trainer.stateFile, st.encoded())])
     }
 
     /// Rebuilds a trainer from `state.safetensors` in `directory`, on the same examples, as one rank of
     /// `reducer`'s group (any number of ranks, whatever the number that wrote it) or a single process.
-    public static func resume(directory: String, examples: ExampleSet,
-                              reducer: GradientReducer? = nil) throws(TRMError) -> Trainer {
+    /// A checkpoint records its examples' fingerprint; resuming on other examples is refused unless
+    /// `allowOtherDataset` (a checkpoint without one, from before it was recorded, is accepted).
+    public static func resume(directory: String, examples: ExampleSet, reducer: GradientReducer? = nil,
+                              allowOtherDataset: Bool = false) throws(TRMError) -> Trainer {
         let path = directory + "/" + stateFile
         let st = try SafeTensors.load(path)
         guard let modelJSON = st.metadata[Model.configMetadataKey], let trainJSON = st.metadata["training_config"],
@@ -63,6 +66,10 @@ extension Trainer {
             position = try JSONDecoder().decode(BatchSampler.Position.self, from: Data(samplerJSON.utf8))
         } catch {
             throw .format("\(path): bad training-state metadata (\(error))")
+        }
+        if let recorded = st.metadata["dataset_fingerprint"], recorded != examples.fingerprint, !allowOtherDataset {
+            throw .invalidArgument("\(path) was trained on other examples (dataset fingerprint \(recorded), these are "
+                + "\(examples.fingerprint)); resume on the same dataset, or allow another one explicitly")
         }
         // Counters a crafted file could set where the first step would overflow them.
         let limit = 1 << 53

@@ -16,7 +16,7 @@ import pytest
 
 import trmdis
 
-from helpers import FAST, progression, progression_config
+from helpers import progression, progression_config
 
 HERE = Path(__file__).resolve().parent
 

@@ -133,7 +133,7 @@ def test_every_struct_matches_the_header(name, struct):
 
 def test_struct_sizes_match_the_library():
     for init, struct, size in [("trm_predict_params_init", _lib.PredictParamsStruct, 32),
-                               ("trm_train_params_init", _lib.TrainParamsStruct, 208)]:
+                               ("trm_train_params_init", _lib.TrainParamsStruct, 216)]:
         s = struct()
         getattr(_lib.lib, init)(ctypes.byref(s))
         assert s.struct_size == ctypes.sizeof(struct) == size, init

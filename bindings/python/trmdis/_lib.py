@@ -224,6 +224,7 @@ class TrainParamsStruct(ctypes.Structure):
         ("checkpoint_dir", c_char_p),
         ("progress", PROGRESS_CALLBACK),
         ("progress_user_data", c_void_p),
+        ("allow_other_dataset", c_int32),
         ("rank", c_int32),
         ("world_size", c_int32),
         ("allreduce", ALLREDUCE_CALLBACK),

@@ -293,12 +293,14 @@ class Trainer(NativeHandle):
     @classmethod
     def resume(cls, directory: Union[str, "os.PathLike[str]"], train: Dataset, eval: Optional[Dataset] = None,
                params: Optional[TrainParams] = None, *, rank: int = 0, world_size: int = 1,
-               allreduce: Optional[Callable[[np.ndarray], Any]] = None, **changes: Any) -> "Trainer":
+               allreduce: Optional[Callable[[np.ndarray], Any]] = None, allow_other_dataset: bool = False,
+               **changes: Any) -> "Trainer":
         """Continues the training saved in `directory` (trm_trainer_resume) exactly where it stopped, on the
-        same training dataset. The hyper-parameters are the checkpoint's; only the loop options (LOOP_FIELDS:
-        max_steps, max_seconds, eval_every, eval_limit, checkpoint_every, checkpoint_dir) may be given, and
-        the data-parallel group (rank, world_size, allreduce: any number of ranks, whatever wrote it).
-        `.model` is a new Model owned by the trainer."""
+        same training dataset (the checkpoint records its fingerprint; another one raises InvalidArgumentError
+        unless allow_other_dataset). The hyper-parameters are the checkpoint's; only the loop options
+        (LOOP_FIELDS: max_steps, max_seconds, eval_every, eval_limit, checkpoint_every, checkpoint_dir) may be
+        given, and the data-parallel group (rank, world_size, allreduce: any number of ranks, whatever wrote
+        it). `.model` is a new Model owned by the trainer."""
         wrong = sorted(set(changes) - set(LOOP_FIELDS))
         if wrong:
             raise InvalidArgumentError(f"resume continues the checkpoint's hyper-parameters; only the loop options "
@@ -306,6 +308,7 @@ class Trainer(NativeHandle):
         trainer = cls.__new__(cls)
         trainer.params = _params(params, changes)
         trainer._group = (rank, world_size, allreduce)
+        trainer._allow_other_dataset = _convert.flag(allow_other_dataset, "allow_other_dataset")
         trainer._open(lambda struct, out: _lib_fn.trm_trainer_resume(
             _convert.path(directory, "directory"), _dataset_handle(train, "train"), _optional_dataset(eval),
             ctypes.byref(struct), out))
@@ -322,6 +325,7 @@ class Trainer(NativeHandle):
         rank, world_size, allreduce = self._group
         struct.rank = _convert.int32(rank, "rank")
         struct.world_size = _convert.int32(world_size, "world_size")
+        struct.allow_other_dataset = 1 if getattr(self, "_allow_other_dataset", False) else 0
         if allreduce is not None and not callable(allreduce):
             raise InvalidArgumentError(f"allreduce must be callable, not {type(allreduce).__name__}")
         self._allreduce = _Allreduce(allreduce) if allreduce is not None else None
