@@ -87,11 +87,11 @@ public func trm_model_predict(_ model: OpaquePointer?, _ params: UnsafePointer<t
                         "final_logits_out", "n_logits", nullable: true)
         // Every input is checked here, so no batch fails after an earlier one has written its outputs.
         if let i = (0..<cells).first(where: { inputs[$0] < 0 || Int(inputs[$0]) >= c.vocabSize }) {
-            throw .invalid("token \(inputs[i]) at cell \(i) (example \(i / n)) is outside 0..<\(c.vocabSize)")
+            throw .invalid("token \(inputs[i]) at cell \(i) (example \(i / n)) is outside [0, \(c.vocabSize))")
         }
         if c.puzzleEmbLen > 0, let puzzleIds,
            let e = (0..<nExamples).first(where: { puzzleIds[$0] < 0 || Int(puzzleIds[$0]) >= c.numPuzzleIdentifiers }) {
-            throw .invalid("puzzle id \(puzzleIds[e]) of example \(e) is outside 0..<\(c.numPuzzleIdentifiers)")
+            throw .invalid("puzzle id \(puzzleIds[e]) of example \(e) is outside [0, \(c.numPuzzleIdentifiers))")
         }
         try engine { () throws(TRMError) in
             let predictor = try Predictor(model: m, batchSize: run.batchSize)

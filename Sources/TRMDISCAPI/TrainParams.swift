@@ -148,7 +148,7 @@ func trainingConfig(from p: trm_train_params, model c: ModelConfig) throws(Failu
     }
     if t.corruption == .mask {
         try require(p.mask_token >= 0 && Int(p.mask_token) < c.vocabSize,
-                    "mask_token must be inside the model's vocabulary 0..<\(c.vocabSize) (got \(p.mask_token))")
+                    "mask_token must be inside the model's vocabulary [0, \(c.vocabSize)) (got \(p.mask_token))")
     }
     t.maskToken = p.mask_token
     t.feedbackPredictions = try flag(p.feedback_predictions, "feedback_predictions")

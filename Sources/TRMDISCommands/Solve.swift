@@ -11,12 +11,14 @@ struct Solve: ParsableCommand {
     @Option(help: "Split.") var split = "test"
     @Option(help: "Example index.") var index = 0
     @Option(help: "Task: sudoku, maze or nqueens (default: guessed from the metadata).") var kind: String?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
     @OptionGroup var inference: InferenceFlags
 
     func run() throws {
+        if let threads { try Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
         let s = try loadSplit(directory: data, split: split)
-        guard (0..<s.examples.count).contains(index) else { throw ValidationError("--index must be in 0..<\(s.examples.count)") }
+        guard (0..<s.examples.count).contains(index) else { throw ValidationError("--index must be in [0, \(s.examples.count))") }
         let task = try guessTask(s.split, kind: kind)
         let n = s.examples.seqLen
         let input = Array(s.split.input(index)), label = Array(s.split.label(index))

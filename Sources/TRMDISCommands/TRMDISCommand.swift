@@ -8,6 +8,7 @@ public struct TRMDISCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "trmdis",
         abstract: "Tiny Recursive Models and Deep Improvement Supervision on the CPU.",
+        version: "trmdis \(trmdisVersion) (C ABI \(trmdisABI))",
         subcommands: [Info.self, Init.self, Train.self, Eval.self, EvalARC.self, Solve.self, Bench.self, DataCommand.self]
     )
 }

@@ -100,7 +100,7 @@ public struct Train: ParsableCommand {
                 return !Interrupt.requested  // Ctrl-C: stop after this step
             }
         } catch {
-            guard Interrupt.requested, let stop = error as? TRMError, case .aborted = stop else { throw error }
+            guard Interrupt.requested, case .aborted = error else { throw error }
             // Ctrl-C stopped the run after a whole step: keep it (every rank takes part in the save).
             if lead { progress.finish() }
             if let checkpoint {

@@ -40,7 +40,7 @@ package enum Dihedral {
         case 5: return (h - 1 - i) * w + j
         case 6: return j * w + i
         case 7: return (h - 1 - j) * w + (w - 1 - i)
-        default: preconditionFailure("dihedral transform id must be in 0..<8 (got \(tid))")
+        default: preconditionFailure("dihedral transform id must be in [0, 8) (got \(tid))")
         }
     }
 

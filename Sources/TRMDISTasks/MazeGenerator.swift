@@ -43,7 +43,7 @@ package struct MazeGenerator: Sendable {
             throw .invalidArgument("loopFraction must be in 0...1 (got \(options.loopFraction))")
         }
         guard options.minPathLength >= 0 && options.minPathLength < size * size else {
-            throw .invalidArgument("minPathLength must be in 0..<\(size * size) (got \(options.minPathLength))")
+            throw .invalidArgument("minPathLength must be in [0, \(size * size)) (got \(options.minPathLength))")
         }
         self.size = size
         self.options = options

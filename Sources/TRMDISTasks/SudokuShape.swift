@@ -33,6 +33,11 @@ package struct SudokuShape: Hashable, Sendable, CustomStringConvertible {
         var r = 1
         var d = 1
         while d * d <= size { if size % d == 0 { r = d }; d += 1 }
+        // A prime side has only 1 x N boxes, which make rows and boxes the same constraint: not a Sudoku.
+        guard r > 1 else {
+            throw .invalidArgument("a Sudoku of side \(size) would have 1x\(size) boxes; choose a side with a factor"
+                + " (4, 6, 8, 9, ...) or give --box")
+        }
         try self.init(boxRows: r, boxCols: size / r)
     }
 

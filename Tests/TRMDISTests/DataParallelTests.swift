@@ -160,7 +160,7 @@ import Glibc
         var tc = Self.trainingConfig(.dis)
         let group = ThreadGroup(size: 2)
         let outside = ThreadGroup.Rank(group: group, rank: 2)
-        #expect(throws: TRMError.invalidArgument("data-parallel rank 2 is outside 0..<2")) {
+        #expect(throws: TRMError.invalidArgument("data-parallel rank 2 is outside [0, 2)")) {
             try Trainer(model: try Model(config: c), examples: ex, config: tc, reducer: outside)
         }
         tc.batchSize = 1

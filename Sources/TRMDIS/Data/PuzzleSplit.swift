@@ -55,7 +55,7 @@ public struct PuzzleSplit: Equatable, Sendable {
         }
         guard m.numPuzzleIdentifiers >= 1 else { throw .format("\(json): num_puzzle_identifiers must be at least 1") }
         guard m.blankIdentifierId >= 0 && m.blankIdentifierId < m.numPuzzleIdentifiers else {
-            throw .format("\(json): blank_identifier_id \(m.blankIdentifierId) is outside 0..<num_puzzle_identifiers")
+            throw .format("\(json): blank_identifier_id \(m.blankIdentifierId) is outside [0, num_puzzle_identifiers)")
         }
 
         let inputsFile = "\(name)/all__inputs.npy", labelsFile = "\(name)/all__labels.npy"
@@ -76,7 +76,7 @@ public struct PuzzleSplit: Equatable, Sendable {
 
         let idsFile = "\(name)/all__puzzle_identifiers.npy"
         if let i = puzzleIdentifiers.firstIndex(where: { $0 < 0 || Int($0) >= m.numPuzzleIdentifiers }) {
-            throw .format("\(idsFile): identifier \(puzzleIdentifiers[i]) of puzzle \(i) is outside 0..<num_puzzle_identifiers (\(m.numPuzzleIdentifiers))")
+            throw .format("\(idsFile): identifier \(puzzleIdentifiers[i]) of puzzle \(i) is outside [0, num_puzzle_identifiers) (\(m.numPuzzleIdentifiers))")
         }
         try Self.checkOffsets(puzzleIndices, entries: puzzleIdentifiers.count, total: n,
                               file: "\(name)/all__puzzle_indices.npy", what: "puzzle", owned: "example",

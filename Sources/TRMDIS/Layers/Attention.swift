@@ -23,7 +23,7 @@ struct Attention {
     /// out = o_proj(attention(x)).
     func forward(_ x: UnsafePointer<Float>, wQKV: UnsafePointer<Float>, wO: UnsafePointer<Float>, rope: RoPE?,
                  saved: Saved, out: UnsafeMutablePointer<Float>) {
-        let d = dModel, l = length, hd = headDim
+        let d = dModel, hd = headDim
         Linear.forward(x, wQKV, saved.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d)
         let scale = 1 / Float(hd).squareRoot()
         // One (example, head) pair per job; the products inside are small, so each runs on one thread.

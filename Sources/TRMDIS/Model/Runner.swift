@@ -148,15 +148,15 @@ public final class Runner {
     package func validateInputs() throws(TRMError) {
         let c = model.config
         for i in 0..<batchSize * c.seqLen where tokens[i] < 0 || Int(tokens[i]) >= c.vocabSize {
-            throw .invalidArgument("token \(tokens[i]) at index \(i) is outside 0..<\(c.vocabSize)")
+            throw .invalidArgument("token \(tokens[i]) at index \(i) is outside [0, \(c.vocabSize))")
         }
         if c.puzzleEmbLen > 0 {
             for b in 0..<batchSize where puzzleIds[b] < 0 || Int(puzzleIds[b]) >= c.numPuzzleIdentifiers {
-                throw .invalidArgument("puzzle id \(puzzleIds[b]) of example \(b) is outside 0..<\(c.numPuzzleIdentifiers)")
+                throw .invalidArgument("puzzle id \(puzzleIds[b]) of example \(b) is outside [0, \(c.numPuzzleIdentifiers))")
             }
         }
         if c.timeEmbedding && !(0..<c.timeEmbeddingRows).contains(timeStep) {
-            throw .invalidArgument("time step \(timeStep) is outside 0..<\(c.timeEmbeddingRows)")
+            throw .invalidArgument("time step \(timeStep) is outside [0, \(c.timeEmbeddingRows))")
         }
     }
 

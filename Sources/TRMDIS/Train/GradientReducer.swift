@@ -19,7 +19,7 @@ extension GradientReducer {
     /// Checks rank and size, and that `batchSize` gives every rank at least one example.
     func validate(batchSize: Int) throws(TRMError) {
         guard size >= 1, (0..<size).contains(rank) else {
-            throw .invalidArgument("data-parallel rank \(rank) is outside 0..<\(size)")
+            throw .invalidArgument("data-parallel rank \(rank) is outside [0, \(size))")
         }
         guard batchSize >= size else {
             throw .invalidArgument("the global batch size \(batchSize) is smaller than the \(size) ranks")

@@ -25,7 +25,7 @@ public enum Losses {
         dLogits: UnsafeMutablePointer<Float>? = nil, perExample: UnsafeMutablePointer<Double>? = nil
     ) throws(TRMError) -> Double {
         for i in 0..<batch * seqLen where labels[i] != ignoreLabel && !(0..<Int32(vocab)).contains(labels[i]) {
-            throw .invalidArgument("label \(labels[i]) at index \(i) is outside 0..<\(vocab) and is not -100")
+            throw .invalidArgument("label \(labels[i]) at index \(i) is outside [0, \(vocab)) and is not -100")
         }
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: batch) { losses in
             let data = (logits: logits, labels: labels, dLogits: dLogits, losses: losses.baseAddress!)

@@ -49,7 +49,7 @@ extension Trainer {
         guard y.allSatisfy(\.isFinite), z.allSatisfy(\.isFinite) else { throw .format("\(path): the carry holds a value that is not finite") }
         guard tokens.allSatisfy({ $0 >= 0 && Int($0) < c.vocabSize }),
               answers.allSatisfy({ ($0 >= 0 && Int($0) < c.vocabSize) || $0 == Losses.ignoreLabel }) else {
-            throw .format("\(path): a slot holds a token outside the vocabulary 0..<\(c.vocabSize)")
+            throw .format("\(path): a slot holds a token outside the vocabulary [0, \(c.vocabSize))")
         }
         guard c.puzzleEmbLen == 0 || ids.allSatisfy({ $0 >= 0 && Int($0) < c.numPuzzleIdentifiers }),
               steps.allSatisfy({ $0 >= 0 && Int($0) <= c.supervisionSteps }), stop.allSatisfy({ $0 == 0 || $0 == 1 }) else {

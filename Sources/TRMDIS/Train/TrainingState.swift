@@ -67,10 +67,6 @@ extension Trainer {
         } catch {
             throw .format("\(path): bad training-state metadata (\(error))")
         }
-        if let recorded = st.metadata["dataset_fingerprint"], recorded != examples.fingerprint, !allowOtherDataset {
-            throw .invalidArgument("\(path) was trained on other examples (dataset fingerprint \(recorded), these are "
-                + "\(examples.fingerprint)); resume on the same dataset, or allow another one explicitly")
-        }
         // Counters a crafted file could set where the first step would overflow them.
         let limit = 1 << 53
         guard (0...limit).contains(optStep), (0...limit).contains(steps), (0...limit).contains(seen) else {
@@ -83,6 +79,10 @@ extension Trainer {
         do { try examples.validate(for: modelConfig) } catch {
             guard case .invalidArgument(let m) = error else { throw error }
             throw .invalidArgument("the training examples do not fit the checkpoint's model: \(m)")
+        }
+        if let recorded = st.metadata["dataset_fingerprint"], recorded != examples.fingerprint, !allowOtherDataset {
+            throw .invalidArgument("\(path) was trained on other examples (dataset fingerprint \(recorded), these are "
+                + "\(examples.fingerprint)); resume on the same dataset, or allow another one explicitly")
         }
         try Model.checkTensors(tensors, config: modelConfig, file: path)
         let model = try Model(config: modelConfig, seed: 0, initialized: false)

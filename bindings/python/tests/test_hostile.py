@@ -46,7 +46,7 @@ def test_out_of_memory_under_an_address_space_limit():
         import resource, trmdis
         from helpers import progression_config
         with trmdis.Model(progression_config()) as warm:
-            warm.predict([[1] * 10])
+            warm.predict([[1] * 10], logits=True)
         pages = int(open("/proc/self/statm").read().split()[0])
         mapped = pages * resource.getpagesize()
         resource.setrlimit(resource.RLIMIT_AS, (mapped + 300 * 2**20, resource.RLIM_INFINITY))
@@ -60,7 +60,7 @@ def test_out_of_memory_under_an_address_space_limit():
                 trmdis.Runner(small, 1 << 20)
             except trmdis.OutOfMemoryError:
                 pass
-            assert small.predict([[1] * 10]).trace.shape == (4, 1, 10)
+            assert small.predict([[1] * 10], logits=True).trace.shape == (4, 1, 10)
         print("ok")
     """)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
@@ -74,7 +74,7 @@ def test_threads_that_cannot_start_are_an_error():
         from helpers import progression_config
         trmdis.set_num_threads(2)
         with trmdis.Model(progression_config()) as warm:  # OpenBLAS's buffers before the limit (see above)
-            warm.predict([[1] * 10])
+            warm.predict([[1] * 10], logits=True)
         pages = int(open("/proc/self/statm").read().split()[0])
         resource.setrlimit(resource.RLIMIT_AS, (pages * resource.getpagesize() + 64 * 2**20, resource.RLIM_INFINITY))
         try:
@@ -84,7 +84,7 @@ def test_threads_that_cannot_start_are_an_error():
             assert "cannot start worker thread" in str(e), e
         assert trmdis.get_num_threads() == 2
         with trmdis.Model(progression_config()) as m:
-            assert m.predict([[1] * 10]).trace.shape == (4, 1, 10)
+            assert m.predict([[1] * 10], logits=True).trace.shape == (4, 1, 10)
         print("ok")
     """)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
@@ -143,7 +143,7 @@ def test_kill_9_during_checkpoint_saves_never_tears_a_checkpoint(tmp_path):
             # It resumes, and its model file holds the state's weights (EMA is off for DIS).
             with trmdis.Trainer.resume(directory, data) as resumed, trmdis.Model.load(directory / "model.safetensors") as saved:
                 probe = np.full((2, 10), 1, dtype=np.int32)
-                np.testing.assert_array_equal(saved.predict(probe).logits, resumed.model.predict(probe).logits)
+                np.testing.assert_array_equal(saved.predict(probe, logits=True).logits, resumed.model.predict(probe, logits=True).logits)
             generations = [p for p in directory.iterdir() if p.name.startswith(".gen-")]
             assert len(generations) <= 2  # the current one, and at most one left by the killed writer
     assert kills == rounds

@@ -24,7 +24,7 @@ def trained():
 def test_predict_shapes_and_consistency(trained):
     x, y = progression(7, seed=3)
     c = trained.config
-    p = trained.predict(x)
+    p = trained.predict(x, logits=True)
     assert p.trace.shape == (c.supervision_steps, 7, c.seq_len) and p.trace.dtype == np.int32
     assert p.halt_prob.shape == (c.supervision_steps, 7) and p.halt_prob.dtype == np.float32
     assert p.logits.shape == (7, c.seq_len, c.vocab_size)
@@ -33,10 +33,10 @@ def test_predict_shapes_and_consistency(trained):
     np.testing.assert_array_equal(p.predictions, p.trace[-1])
     assert ((p.trace >= 0) & (p.trace < c.vocab_size)).all()
     # More steps extend the same trace (inference is deterministic and starts from the same carry).
-    longer = trained.predict(x, steps=6)
+    longer = trained.predict(x, steps=6, logits=True)
     assert longer.trace.shape == (6, 7, c.seq_len)
     np.testing.assert_array_equal(longer.trace[:4], p.trace)
-    assert trained.predict(x, steps=1).trace.shape == (1, 7, c.seq_len)
+    assert trained.predict(x, steps=1, logits=True).trace.shape == (1, 7, c.seq_len)
     # One puzzle, as a 1-D array; no logits.
     single = trained.predict(x[0], logits=False)
     assert single.trace.shape == (4, 1, c.seq_len) and single.logits is None
@@ -45,23 +45,23 @@ def test_predict_shapes_and_consistency(trained):
 
 def test_guidance_one_is_plain_inference(trained):
     x, _ = progression(5, seed=4)
-    plain = trained.predict(x)
-    explicit = trained.predict(x, guidance=1.0, feedback=True, steps=4)
+    plain = trained.predict(x, logits=True)
+    explicit = trained.predict(x, guidance=1.0, feedback=True, steps=4, logits=True)
     np.testing.assert_array_equal(plain.trace, explicit.trace)
     np.testing.assert_array_equal(plain.logits, explicit.logits)
-    guided = trained.predict(x, guidance=2.0)
+    guided = trained.predict(x, guidance=2.0, logits=True)
     assert guided.trace.shape == plain.trace.shape
     assert not np.array_equal(guided.logits, plain.logits)
     # Step 1 of guidance w: (1-w)*readout(y0) + w*logits1, with readout(y0) the same for every example.
-    no_feedback = trained.predict(x, feedback=False)
+    no_feedback = trained.predict(x, feedback=False, logits=True)
     np.testing.assert_array_equal(no_feedback.trace[0], plain.trace[0])  # feedback starts after step 1
 
 
 def test_batch_size_does_not_change_the_answer(trained):
     x, _ = progression(9, seed=5)
-    whole = trained.predict(x)
+    whole = trained.predict(x, logits=True)
     for batch in (1, 2, 4, 9, 64):
-        split = trained.predict(x, batch_size=batch)
+        split = trained.predict(x, batch_size=batch, logits=True)
         np.testing.assert_allclose(split.logits, whole.logits, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(split.halt_prob, whole.halt_prob, rtol=1e-5, atol=1e-6)
 
@@ -73,7 +73,7 @@ def test_evaluate_agrees_with_predict(trained):
         report = trained.evaluate(data)
         assert report.examples == 40 and report.n_steps == 4
         assert report.net_calls_per_example == 4 * 1 * (2 + 1)
-        trace = trained.predict(x).trace
+        trace = trained.predict(x, logits=True).trace
         counted = y != trmdis.IGNORE_LABEL
         wrong = ((trace != y[None]) & counted[None]).sum(-1)  # (steps, N)
         np.testing.assert_allclose(report.hamming_by_step, wrong.mean(-1))
@@ -93,7 +93,7 @@ def test_save_and_load_round_trip(trained, tmp_path):
     with trmdis.Model.load(path) as loaded:
         assert loaded.config == trained.config
         assert loaded.parameter_count == trained.parameter_count
-        a, b = trained.predict(x), loaded.predict(x)
+        a, b = trained.predict(x, logits=True), loaded.predict(x, logits=True)
         np.testing.assert_array_equal(a.trace, b.trace)
         np.testing.assert_array_equal(a.halt_prob, b.halt_prob)
         np.testing.assert_array_equal(a.logits, b.logits)
@@ -156,22 +156,22 @@ def test_predict_errors(trained):
     bad = x.copy()
     bad[1, 4] = c.vocab_size
     with pytest.raises(trmdis.InvalidArgumentError, match="token 6 at cell 14"):
-        trained.predict(bad)
+        trained.predict(bad, logits=True)
     with pytest.raises(trmdis.InvalidArgumentError, match="shape"):
-        trained.predict(x[:, :5])
+        trained.predict(x[:, :5], logits=True)
     with pytest.raises(trmdis.InvalidArgumentError, match="shape"):
-        trained.predict(np.zeros((2, 3, 10), dtype=np.int32))
+        trained.predict(np.zeros((2, 3, 10), dtype=np.int32), logits=True)
     with pytest.raises(trmdis.InvalidArgumentError, match="puzzle id 1"):
-        trained.predict(x, puzzle_ids=[0, 1, 0])
+        trained.predict(x, puzzle_ids=[0, 1, 0], logits=True)
     with pytest.raises(trmdis.InvalidArgumentError, match="guidance must be finite"):
-        trained.predict(x, guidance=float("nan"))
+        trained.predict(x, guidance=float("nan"), logits=True)
     for steps in (0, -1, 5000):
         with pytest.raises(trmdis.InvalidArgumentError, match="steps"):
-            trained.predict(x, steps=steps)
+            trained.predict(x, steps=steps, logits=True)
     with pytest.raises(trmdis.InvalidArgumentError, match="batch_size"):
-        trained.predict(x, batch_size=0)
+        trained.predict(x, batch_size=0, logits=True)
     with pytest.raises(trmdis.InvalidArgumentError, match="feedback"):
-        trained.predict(x, feedback=2)
+        trained.predict(x, feedback=2, logits=True)
 
 
 def test_dataset_basics():

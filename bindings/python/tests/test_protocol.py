@@ -48,7 +48,7 @@ def test_trm_model_keeps_the_input_and_time_row_one(reload):
                                                        time_rows="first", supervision_steps=4)
     x, y = progression(9, seed=5)
     want_trace, want_logits = runner_loop(loaded, x, 4, feedback=False, row=lambda s: 1)
-    p = loaded.predict(x)
+    p = loaded.predict(x, logits=True)
     np.testing.assert_array_equal(p.trace, want_trace)
     np.testing.assert_array_equal(p.logits, want_logits)
     _, dis_logits = runner_loop(loaded, x, 4, feedback=True, row=lambda s: s)
@@ -66,7 +66,7 @@ def test_dis_trained_without_feedback_is_evaluated_without(reload):
     assert loaded.protocol.feedback is False and loaded.protocol.time_rows == "per-step"
     x, _ = progression(9, seed=5)
     want_trace, want_logits = runner_loop(loaded, x, 4, feedback=False, row=lambda s: s)
-    p = loaded.predict(x)
+    p = loaded.predict(x, logits=True)
     np.testing.assert_array_equal(p.trace, want_trace)
     np.testing.assert_array_equal(p.logits, want_logits)
     _, other = runner_loop(loaded, x, 4, feedback=True, row=lambda s: s)
@@ -78,7 +78,7 @@ def test_steps_past_n_sup_reuse_row_n_sup():
     train(model)
     x, _ = progression(9, seed=5)
     want_trace, want_logits = runner_loop(model, x, 7, feedback=True, row=lambda s: min(s, 4))
-    p = model.predict(x, steps=7)
+    p = model.predict(x, steps=7, logits=True)
     np.testing.assert_array_equal(p.trace, want_trace)
     np.testing.assert_array_equal(p.logits, want_logits)
     _, untrained_row = runner_loop(model, x, 7, feedback=True, row=lambda s: min(s, 5))
@@ -93,9 +93,9 @@ def test_overrides_and_the_rule_for_models_without_a_record():
     assert untimed.protocol.method == "trm" and untimed.protocol.feedback is False
     x, _ = progression(3, seed=5)
     want, _ = runner_loop(model, x, 4, feedback=False, row=lambda s: 1)
-    np.testing.assert_array_equal(model.predict(x, feedback=False, time_rows="first").trace, want)
+    np.testing.assert_array_equal(model.predict(x, feedback=False, time_rows="first", logits=True).trace, want)
     with pytest.raises(trmdis.InvalidArgumentError, match="time_rows"):
-        model.predict(x, time_rows="last")
+        model.predict(x, time_rows="last", logits=True)
 
 
 def test_method_defaults_are_the_engines():
@@ -117,6 +117,6 @@ def test_ema_defaults_to_the_methods(tmp_path, method, ema):
             trmdis.Trainer(model, data, method=method, max_steps=2, **FAST) as trainer:
         trainer.run(progress=False)
         trainer.save_checkpoint(tmp_path)
-        raw = model.predict(x).logits
+        raw = model.predict(x, logits=True).logits
     with trmdis.Model.load(tmp_path / "model.safetensors") as saved:
-        assert np.array_equal(saved.predict(x).logits, raw) != ema
+        assert np.array_equal(saved.predict(x, logits=True).logits, raw) != ema

@@ -150,7 +150,7 @@ def test_ctrl_c_stops_after_the_current_step_and_is_reraised(data):
 
 def weights_probe(model, inputs):
     """The model's last-step logits on fixed inputs: equal bits means equal weights, in practice."""
-    return model.predict(inputs).logits
+    return model.predict(inputs, logits=True).logits
 
 
 def visible(directory):
@@ -190,7 +190,7 @@ def test_resume_continues_exactly(data, tmp_path, method):
     model = resumed.model
     resumed.close()
     with pytest.raises(trmdis.InvalidArgumentError, match="not a live trm_model"):
-        model.predict(probe)  # borrowed from the closed trainer: refused, not a crash
+        model.predict(probe, logits=True)  # borrowed from the closed trainer: refused, not a crash
 
 
 def probe_inputs():
@@ -210,8 +210,8 @@ def test_checkpoints_during_run_and_the_saved_model_loads(data, tmp_path):
         from_file, from_trainer = saved.evaluate(data[1], batch_size=8), trainer.evaluate()
         np.testing.assert_array_equal(from_file.hamming_by_step, from_trainer.hamming_by_step)
         np.testing.assert_array_equal(from_file.exact_by_step, from_trainer.exact_by_step)
-        raw = model.predict(probe_inputs()).logits
-        assert not np.array_equal(saved.predict(probe_inputs()).logits, raw)
+        raw = model.predict(probe_inputs(), logits=True).logits
+        assert not np.array_equal(saved.predict(probe_inputs(), logits=True).logits, raw)
 
 
 def test_trainer_evaluate_restores_the_training_weights(data):
@@ -219,9 +219,9 @@ def test_trainer_evaluate_restores_the_training_weights(data):
     for _ in range(3):
         trainer.step()
     probe = probe_inputs()
-    before = model.predict(probe).logits
+    before = model.predict(probe, logits=True).logits
     ema = trainer.evaluate()
-    assert np.array_equal(model.predict(probe).logits, before)
+    assert np.array_equal(model.predict(probe, logits=True).logits, before)
     assert ema.examples == 128 and ema.n_steps == 4
     limited = trmdis.Trainer(model, data[0], data[1], eval_limit=10, **FAST).evaluate()
     assert limited.examples == 10

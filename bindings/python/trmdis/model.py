@@ -105,7 +105,7 @@ class Model(NativeHandle):
 
     def predict(self, inputs: Any, puzzle_ids: Any = None, steps: Optional[int] = None, guidance: float = 1.0,
                 feedback: Optional[bool] = None, batch_size: Optional[int] = None,
-                logits: bool = True, time_rows: Optional[str] = None) -> "Prediction":
+                logits: bool = False, time_rows: Optional[str] = None) -> "Prediction":
         """Solves puzzles with a fixed number of supervision steps from a fresh carry (trm_model_predict).
 
         inputs: (N, seq_len) token ids (or one puzzle, (seq_len,), read as N = 1).
@@ -115,7 +115,8 @@ class Model(NativeHandle):
         feedback: feed each step's prediction back as the next input (None: as the model was trained, see
         `protocol`).
         batch_size: puzzles run together (None: up to 64).
-        logits: also return the last step's logits (N, seq_len, vocab_size).
+        logits: also return the last step's logits (N, seq_len, vocab_size; N·seq_len·vocab_size floats, so
+        opt-in).
         time_rows: the step-time rows, "per-step" (DIS) or "first" (None: as the model was trained).
         Returns a Prediction whose trace holds the prediction after every step.
         """
@@ -208,6 +209,11 @@ class Prediction:
         """(N, seq_len): the prediction after the last step."""
         return self.trace[-1]
 
+    def __repr__(self) -> str:
+        steps, n, seq_len = self.trace.shape
+        logits = "" if self.logits is None else f", logits {self.logits.shape}"
+        return f"<Prediction {n} puzzles x {steps} steps, seq_len {seq_len}{logits}>"
+
 
 @dataclasses.dataclass
 class EvalResult:
@@ -225,6 +231,10 @@ class EvalResult:
     @property
     def n_steps(self) -> int:
         return len(self.exact_by_step)
+
+    def __repr__(self) -> str:
+        return (f"<EvalResult {self.examples} examples, {self.n_steps} steps: exact {self.exact_accuracy:.4f}, "
+                f"token {self.token_accuracy:.4f}>")
 
     @classmethod
     def from_struct(cls, s: _lib.EvalResultStruct) -> "EvalResult":

@@ -196,6 +196,12 @@ class RunResult:
     def last(self) -> Optional[StepInfo]:
         return self.history[-1] if self.history else None
 
+    def __repr__(self) -> str:
+        last = self.last
+        loss = f", last loss {last.loss:.4g}" if last is not None else ""
+        exact = f", eval exact {self.evaluation.exact_accuracy:.3f}" if self.evaluation is not None else ""
+        return f"<RunResult {self.steps} steps{' (stopped)' if self.stopped else ''}{loss}{exact}>"
+
 
 class _Dispatch:
     """The progress callback C calls during trm_trainer_run: records the step, updates the bar, calls the
