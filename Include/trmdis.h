@@ -312,7 +312,9 @@ void trm_predict_params_init(trm_predict_params *params);
  *   puzzle_ids      in:  n_examples ids in 0...num_puzzle_identifiers-1, or NULL for all 0
  *   trace_out       out: steps * n_examples * seq_len ids, [step][example][cell]: the argmax of each step's
  *                        (guided) logits; or NULL
- *   halt_prob_out   out: steps * n_examples floats, [step][example]: sigmoid(q_halt) after each step; or NULL
+ *   halt_prob_out   out: steps * n_examples floats, [step][example]: sigmoid(q_halt) after each step; or NULL.
+ *                        Meaningful for TRM-ACT models only: DIS never trains q_head, which stays at its initial
+ *                        bias (sigmoid(-5) = 0.0067)
  *   final_logits_out out: n_examples * seq_len * vocab_size floats: the last step's (guided) logits; or NULL
  * `steps` is params->steps, or the model's supervision_steps when that is 0. Each buffer's length is passed
  * after it and must match exactly; a NULL buffer comes with length 0. Everything is checked before the
@@ -406,7 +408,8 @@ typedef struct trm_train_params {
     int32_t loss;                  /* trm_loss: TRM_LOSS_STABLEMAX */
     int32_t optimizer;             /* trm_optimizer: TRM_OPTIMIZER_ADAM_ATAN2 */
     float learning_rate;           /* peak rate, >= 0: 1e-4 */
-    int64_t warmup_steps;          /* linear warm-up in optimiser steps, >= 0: 2000 */
+    int64_t warmup_steps;          /* linear warm-up in OPTIMISER steps (a DIS trainer step makes N_sup of them,
+                                      a TRM-ACT step one), >= 0: 2000 */
     int64_t total_steps;           /* optimiser steps the cosine decay spans, >= 1: 100000 */
     float min_lr_ratio;            /* in [0, 1]; 1 = constant after warm-up (reference), < 1 = cosine: 1 */
     float beta1;                   /* in [0, 1): 0.9 */
@@ -425,7 +428,8 @@ typedef struct trm_train_params {
     float halt_exploration_prob;   /* TRM: in [0, 1]: 0.1 */
     float halt_loss_weight;        /* TRM: weight of the halting BCE, >= 0: 0.5 */
     /* trm_trainer_run's loop: */
-    int64_t max_steps;             /* trainer steps per run; 0 = no limit (default) */
+    int64_t max_steps;             /* TRAINER steps per run (DIS: mini-batches of N_sup optimiser steps; TRM-ACT:
+                                      one supervision step of every slot); 0 = no limit (default) */
     double max_seconds;            /* wall-clock budget per run; 0 = no limit (default) */
     int64_t eval_every;            /* evaluate every this many steps (needs an evaluation dataset); 0 = only at
                                       the end of a run that is not stopped (default) */

@@ -8,7 +8,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Method: dis or trm.") var method: String = "dis"
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Learning rate.") var lr: Float = 1e-4
-    @Option(help: "Warm-up steps (optimiser steps).") var warmup = 2000
+    @Option(help: "Warm-up in optimiser steps (a DIS trainer step makes N_sup of them; --steps counts trainer steps).")
+    var warmup = 2000
     @Option(help: "Weight decay.") var weightDecay: Float = 0.1
     @Option(help: "Optimiser: adam-atan2 or adamw.") var optimizer: String = "adam-atan2"
     @Option(help: "Loss: stablemax or softmax.") var loss: String = "stablemax"

@@ -118,7 +118,8 @@ class Model(NativeHandle):
         logits: also return the last step's logits (N, seq_len, vocab_size; N·seq_len·vocab_size floats, so
         opt-in).
         time_rows: the step-time rows, "per-step" (DIS) or "first" (None: as the model was trained).
-        Returns a Prediction whose trace holds the prediction after every step.
+        Returns a Prediction whose trace holds the prediction after every step; its halt_prob means something
+        for TRM-ACT models only (DIS never trains the halting head).
         """
         c = self.config
         array = np.asarray(inputs)
@@ -196,7 +197,7 @@ class Prediction:
     """What Model.predict returns.
 
     trace: (steps, N, seq_len) int32, the prediction (argmax of the guided logits) after every step.
-    halt_prob: (steps, N) float32, sigmoid(q_halt) after every step.
+    halt_prob: (steps, N) float32, sigmoid(q_halt) after every step (TRM-ACT only: DIS never trains q_head).
     logits: (N, seq_len, vocab_size) float32, the last step's (guided) logits, or None if not asked for.
     """
 

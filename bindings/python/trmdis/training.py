@@ -72,6 +72,7 @@ class TrainParams:
     loss: str = _name(_LOSSES, _D.loss)
     optimizer: str = _name(_OPTIMIZERS, _D.optimizer)
     learning_rate: float = _f(_D.learning_rate)
+    #: Linear warm-up in optimiser steps (a DIS trainer step makes N_sup of them); max_steps counts trainer steps.
     warmup_steps: int = _D.warmup_steps
     total_steps: int = _D.total_steps
     min_lr_ratio: float = _f(_D.min_lr_ratio)
