@@ -454,6 +454,15 @@ typedef struct trm_train_params {
 /* Fills `params` with the defaults above and sets struct_size. NULL does nothing. */
 void trm_train_params_init(trm_train_params *params);
 
+/* Fills `params` (every field, struct_size included) with a named recipe for `method` (a trm_method):
+ *   "paper"       the official runs' settings, as trm_train_params_init (lr 1e-4, warm-up 2000 optimiser steps,
+ *                 batch 64, weight decay 0.1; EMA 0.999 for TRM-ACT): made for long GPU runs;
+ *   "small-task"  a task a CPU learns in minutes: lr 1e-3, warm-up 100, batch 32, weight decay 0.01, gradient
+ *                 norm clipped at 1, no EMA.
+ * docs/your-task.md has what each reaches on a toy task. TRM_ERR_INVALID_ARG for another name or method;
+ * `params` is untouched then. */
+int trm_train_params_recipe(const char *name, int32_t method, trm_train_params *params);
+
 /* Trains one model: optimiser state, EMA, sampler, activations, all allocated here once. */
 typedef struct trm_trainer trm_trainer;
 

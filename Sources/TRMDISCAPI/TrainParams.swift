@@ -16,6 +16,21 @@ public func trm_train_params_init(_ params: UnsafeMutablePointer<trm_train_param
     params.pointee = p
 }
 
+@c @implementation
+public func trm_train_params_recipe(_ name: UnsafePointer<CChar>?, _ method: Int32,
+                                    _ params: UnsafeMutablePointer<trm_train_params>?) -> Int32 {
+    guarded("trm_train_params_recipe") { () throws(Failure) in
+        guard let name else { throw .invalid("name is NULL") }
+        guard let params else { throw .invalid("params is NULL") }
+        let m = try parseMethod(method, "method")
+        let text = String(cString: name)
+        guard let t = TrainingConfig.recipe(text, method: m) else {
+            throw .invalid("unknown recipe \"\(text.prefix(64))\" (known: \(TrainingConfig.recipes.map { "\"\($0)\"" }.joined(separator: ", ")))")
+        }
+        params.pointee = trm_train_params(t)
+    }
+}
+
 extension trm_train_params {
     /// The C mirror of a training configuration, with the loop fields at their defaults (no limits, no
     /// evaluation or checkpoint schedule, no callback).

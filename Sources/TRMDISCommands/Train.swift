@@ -58,7 +58,7 @@ public struct Train: ParsableCommand {
             // The time embedding follows the method (ModelConfig.forMethod) unless --time-embedding is given.
             if model.timeEmbedding == nil { c = c.forMethod(try training.parsedMethod()) }
             try c.validate()
-            let batches = Double(train.examples.groupCount) / Double(training.batch)
+            let batches = Double(train.examples.groupCount) / Double(try training.batchSize())
             plannedSteps = try steps ?? epochs.map { (e) throws in
                 let planned = (e * batches).rounded(.up)
                 guard planned <= Double(Train.maxSteps) else { throw ValidationError("--epochs \(e) means more than \(Train.maxSteps) steps") }

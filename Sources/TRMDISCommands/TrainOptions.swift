@@ -2,21 +2,23 @@ import ArgumentParser
 import TRMDIS
 import TRMDISTasks
 
-/// Options that fill a TrainingConfig. Unset options take the engine's defaults for the method
-/// (`TrainingConfig(method:)`), the same as the C and Python front doors.
+/// Options that fill a TrainingConfig. Unset options take the recipe's values (`TrainingConfig.recipe`,
+/// default "paper": the engine's defaults for the method), the same as the C and Python front doors.
 struct TrainOptions: ParsableArguments {
     @Option(help: "Method: dis or trm.") var method: String = "dis"
-    @Option(help: "Batch size.") var batch = 64
-    @Option(help: "Learning rate.") var lr: Float = 1e-4
-    @Option(help: "Warm-up in optimiser steps (a DIS trainer step makes N_sup of them; --steps counts trainer steps).")
-    var warmup = 2000
-    @Option(help: "Weight decay.") var weightDecay: Float = 0.1
+    @Option(help: "Recipe: paper (the official runs' settings, for long runs) or small-task (lr 1e-3, warm-up 100, batch 32, weight decay 0.01, clip 1, no EMA; docs/your-task.md).")
+    var recipe: String = "paper"
+    @Option(help: "Batch size (default: the recipe's, 64 for paper).") var batch: Int?
+    @Option(help: "Learning rate (default: the recipe's, 1e-4 for paper).") var lr: Float?
+    @Option(help: "Warm-up in optimiser steps (a DIS trainer step makes N_sup of them; --steps counts trainer steps; default: the recipe's, 2000 for paper).")
+    var warmup: Int?
+    @Option(help: "Weight decay (default: the recipe's, 0.1 for paper).") var weightDecay: Float?
     @Option(help: "Optimiser: adam-atan2 or adamw.") var optimizer: String = "adam-atan2"
     @Option(help: "Loss: stablemax or softmax.") var loss: String = "stablemax"
     @Option(help: "Puzzle-embedding learning rate.") var puzzleEmbLr: Float = 1e-2
     @Option(help: "Puzzle-embedding weight decay.") var puzzleEmbWeightDecay: Float = 0.1
     @Option(help: "EMA rate of the evaluation weights (0 = off; default: 0.999 for trm, off for dis).") var ema: Float?
-    @Option(help: "Clip the gradient norm to this value.") var gradClip: Float?
+    @Option(help: "Clip the gradient norm to this value (0 = off; default: the recipe's, off for paper).") var gradClip: Float?
     @Option(help: "Cosine decay to lr·ratio after warm-up (1 = constant, the reference).") var minLrRatio: Float = 1
     @Option(help: "DIS corruption kernel: path, mask or random.") var corruption: String = "path"
     @Option(help: "DIS mask token (mask kernel).") var maskToken: Int32 = 0
@@ -30,9 +32,19 @@ struct TrainOptions: ParsableArguments {
         return m
     }
 
+    /// The recipe's configuration for the method, before any explicit option.
+    func base() throws -> TrainingConfig {
+        guard let t = TrainingConfig.recipe(recipe, method: try parsedMethod()) else {
+            throw ValidationError("--recipe must be one of \(TrainingConfig.recipes.joined(separator: ", "))")
+        }
+        return t
+    }
+
+    /// The batch size the run will use.
+    func batchSize() throws -> Int { try batch ?? base().batchSize }
+
     func config(totalSteps: Int) throws -> TrainingConfig {
-        let m = try parsedMethod()
-        var t = TrainingConfig(method: m)
+        var t = try base()
         guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adam-atan2 or adamw") }
         guard let l = LossKind(rawValue: loss) else { throw ValidationError("--loss must be stablemax or softmax") }
         guard let c = TrainingConfig.Corruption(rawValue: corruption) else { throw ValidationError("--corruption must be path, mask or random") }
@@ -41,15 +53,15 @@ struct TrainOptions: ParsableArguments {
         t.loss = l
         t.corruption = c
         t.stepWeights = w
-        t.batchSize = batch
-        t.learningRate = lr
-        t.warmupSteps = warmup
+        if let batch { t.batchSize = batch }
+        if let lr { t.learningRate = lr }
+        if let warmup { t.warmupSteps = warmup }
         t.totalSteps = max(1, totalSteps)
         t.minLRRatio = minLrRatio
-        t.weightDecay = weightDecay
+        if let weightDecay { t.weightDecay = weightDecay }
         t.puzzleEmbLR = puzzleEmbLr
         t.puzzleEmbWeightDecay = puzzleEmbWeightDecay
-        t.gradClip = gradClip
+        if let gradClip { t.gradClip = gradClip > 0 ? gradClip : nil }
         if let ema { t.emaRate = ema > 0 ? ema : nil }
         t.maskToken = maskToken
         t.feedbackPredictions = feedback

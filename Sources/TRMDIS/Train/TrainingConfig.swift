@@ -62,6 +62,31 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         emaRate = method == .trm ? 0.999 : nil
     }
 
+    /// Named starting points (docs/your-task.md has what each reaches):
+    /// - "paper": the official runs' settings (lr 1e-4, 2,000 warm-up steps, batch 64, weight decay 0.1,
+    ///   EMA 0.999 for TRM-ACT): made for hours on GPUs; a run of a few hundred steps learns little.
+    /// - "small-task": for a task a CPU learns in minutes (lr 1e-3, 100 warm-up steps, batch 32, weight decay
+    ///   0.01, gradient norm clipped at 1, no EMA: too few steps for a 0.999 average).
+    public static let recipes = ["paper", "small-task"]
+
+    public static func recipe(_ name: String, method: Method) -> TrainingConfig? {
+        var t = TrainingConfig(method: method)
+        switch name {
+        case "paper":
+            return t
+        case "small-task":
+            t.learningRate = 1e-3
+            t.warmupSteps = 100
+            t.batchSize = 32
+            t.weightDecay = 0.01
+            t.gradClip = 1
+            t.emaRate = nil
+            return t
+        default:
+            return nil
+        }
+    }
+
     public func validate(for model: ModelConfig) throws(TRMError) {
         func require(_ ok: Bool, _ m: String) throws(TRMError) { if !ok { throw .invalidArgument(m) } }
         try require(batchSize >= 1 && batchSize <= Runner.maxBatchSize, "batch size must be in 1...\(Runner.maxBatchSize)")

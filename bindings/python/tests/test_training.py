@@ -251,3 +251,16 @@ def test_the_model_outlives_its_python_handle_inside_a_trainer(data):
     trainer.close()  # idempotent
     with pytest.raises(trmdis.InvalidArgumentError, match="closed"):
         trainer.step()
+
+
+def test_recipes_fill_every_field_and_unknown_names_are_refused():
+    small = trmdis.TrainParams.recipe("small-task")
+    assert (small.learning_rate, small.warmup_steps, small.batch_size, small.weight_decay, small.grad_clip,
+            small.ema_rate) == (1e-3, 100, 32, 0.01, 1.0, 0.0)
+    assert trmdis.TrainParams.recipe("paper") == trmdis.TrainParams(ema_rate=0.0)  # DIS: no EMA
+    assert trmdis.TrainParams.recipe("paper", "trm").ema_rate == 0.999
+    assert trmdis.TrainParams.recipe("small-task", max_steps=7).max_steps == 7
+    with pytest.raises(trmdis.InvalidArgumentError, match="unknown recipe"):
+        trmdis.TrainParams.recipe("fast")
+    with pytest.raises(trmdis.InvalidArgumentError, match="method"):
+        trmdis.TrainParams.recipe("paper", "act")

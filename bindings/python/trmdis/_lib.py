@@ -330,6 +330,8 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_model_evaluate", c_int, [_handle, _handle, _predict_p, _eval_p]),
     # void trm_train_params_init(trm_train_params *params);
     ("trm_train_params_init", None, [_train_p]),
+    # int trm_train_params_recipe(const char *name, int32_t method, trm_train_params *params);
+    ("trm_train_params_recipe", c_int, [c_char_p, c_int32, _train_p]),
     # int trm_trainer_create(trm_model *model, const trm_dataset *train, const trm_dataset *eval,
     #                        const trm_train_params *params, trm_trainer **out);
     ("trm_trainer_create", c_int, [_handle, _handle, _handle, _train_p, _handle_p]),

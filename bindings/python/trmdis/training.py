@@ -97,6 +97,29 @@ class TrainParams:
     checkpoint_every: int = 0
     checkpoint_dir: Optional[Union[str, "os.PathLike[str]"]] = None
 
+    @classmethod
+    def recipe(cls, name: str, method: str = "dis", **changes: Any) -> "TrainParams":
+        """A named starting point (trm_train_params_recipe): "paper" (the official runs' settings, made for long
+        GPU runs) or "small-task" (lr 1e-3, warm-up 100, batch 32, weight decay 0.01, gradient clip 1, no EMA:
+        a task a CPU learns in minutes; docs/your-task.md has what each reaches). `changes` override fields."""
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"recipe name must be a str, not {type(name).__name__}")
+        s = _lib.TrainParamsStruct()
+        check(_lib_fn.trm_train_params_recipe(name.encode("utf-8"), _METHODS.get(method, -1), ctypes.byref(s)))
+        values: Dict[str, Any] = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+        for field in dataclasses.fields(cls):
+            if field.name in _ENUMS:
+                values[field.name] = _name(_ENUMS[field.name], getattr(s, field.name))
+            elif field.name in _INT32_FIELDS + _INT64_FIELDS + ("seed",):
+                values[field.name] = getattr(s, field.name)
+            elif field.name in _FLOAT_FIELDS:
+                values[field.name] = _f(getattr(s, field.name))
+            elif field.name in _BOOL_FIELDS:
+                values[field.name] = bool(getattr(s, field.name))
+        values["grad_clip"] = _f(s.grad_clip) if s.grad_clip > 0 else None
+        values["ema_rate"] = _f(s.ema_rate) if s.ema_rate > 0 else 0.0
+        return dataclasses.replace(cls(**values), **changes)
+
     def replace(self, **changes: Any) -> "TrainParams":
         """A copy with some fields changed (TypeError names an unknown field)."""
         return dataclasses.replace(self, **changes)
