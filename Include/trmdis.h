@@ -101,8 +101,14 @@ typedef void (*trm_log_callback)(int32_t level, const char *message, void *user_
 /* Sets the global log sink; NULL discards messages (the default). Not thread-safe. */
 void trm_log_set(trm_log_callback callback, void *user_data);
 
-/* Sets the threads used by the engine's kernels and by OpenBLAS (1...1024). Global; call it while no
- * other call is running. The same seed and thread count give the same bits. */
+/* The least severe level passed to the callback (default TRM_LOG_WARN: problems only). TRM_LOG_INFO adds what a
+ * run does: the start of trm_trainer_run (method, examples, batch, budget), every evaluation and every
+ * checkpoint written; TRM_LOG_DEBUG adds every training step. TRM_ERR_INVALID_ARG for another value. */
+int trm_log_set_level(int32_t level);
+
+/* Sets the threads used by the engine's kernels and by OpenBLAS (1...1024). Global; TRM_ERR_INVALID_ARG while a
+ * training, prediction or evaluation call runs (on any thread, or from its progress callback); TRM_ERR_OOM if
+ * the threads cannot be started (the previous count stays). The same seed and thread count give the same bits. */
 int trm_set_num_threads(int32_t threads);
 /* The current thread count. */
 int32_t trm_get_num_threads(void);

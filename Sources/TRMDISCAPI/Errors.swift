@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CTRMDIS
+import Synchronization
 import TRMDIS
 
 /// A failed call: the status it returns and the message trm_last_error gives.
@@ -47,6 +48,17 @@ func guarded(_ function: String, _ body: () throws(Failure) -> Void) -> Int32 {
 }
 
 @inline(__always) func status(_ s: trm_status) -> Int32 { Int32(bitPattern: s.rawValue) }
+
+/// Calls that run the engine's kernels right now, on any thread: trm_set_num_threads refuses to replace the
+/// thread pool under them.
+let callsRunning = Atomic<Int>(0)
+
+/// `guarded` for a call that computes (training, prediction, evaluation): counted in `callsRunning`.
+func guardedBusy(_ function: String, _ body: () throws(Failure) -> Void) -> Int32 {
+    callsRunning.add(1, ordering: .sequentiallyConsistent)
+    defer { callsRunning.subtract(1, ordering: .sequentiallyConsistent) }
+    return guarded(function, body)
+}
 
 /// A NUL-terminated copy of `s` that lives as long as the process (for static strings).
 func permanentCString(_ s: String) -> UnsafePointer<CChar> {

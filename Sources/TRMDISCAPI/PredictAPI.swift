@@ -69,7 +69,7 @@ public func trm_model_predict(_ model: OpaquePointer?, _ params: UnsafePointer<t
                               _ haltOut: UnsafeMutablePointer<Float>?, _ nHalt: Int,
                               _ logitsOut: UnsafeMutablePointer<Float>?, _ nLogits: Int) -> Int32
 {
-    guarded("trm_model_predict") { () throws(Failure) in
+    guardedBusy("trm_model_predict") { () throws(Failure) in
         let m = try Handles.model(model).model
         let c = m.config, n = c.seqLen
         guard nExamples >= 1 else { throw .invalid("n_examples must be at least 1 (got \(UInt(bitPattern: nExamples)))") }
@@ -117,7 +117,7 @@ public func trm_model_evaluate(_ model: OpaquePointer?, _ dataset: OpaquePointer
                                _ params: UnsafePointer<trm_predict_params>?,
                                _ out: UnsafeMutablePointer<trm_eval_result>?) -> Int32
 {
-    guarded("trm_model_evaluate") { () throws(Failure) in
+    guardedBusy("trm_model_evaluate") { () throws(Failure) in
         let m = try Handles.model(model).model
         let d = try Handles.dataset(dataset)
         let out = try evalOut(out, "out")

@@ -39,7 +39,7 @@ public func trm_runner_step(_ runner: OpaquePointer?, _ tokens: UnsafePointer<In
                             _ logits: UnsafeMutablePointer<Float>?, _ nLogits: Int,
                             _ qLogits: UnsafeMutablePointer<Float>?, _ nQLogits: Int) -> Int32
 {
-    guarded("trm_runner_step") { () throws(Failure) in
+    guardedBusy("trm_runner_step") { () throws(Failure) in
         let r = try Handles.runner(runner).runner
         let c = r.model.config, b = r.batchSize
         try checkBuffer(tokens, nTokens, expected: b * c.seqLen, "tokens", "n_tokens", nullable: false)

@@ -5,6 +5,10 @@ import TRMDIS
 @c @implementation
 public func trm_set_num_threads(_ threads: Int32) -> Int32 {
     guarded("trm_set_num_threads") { () throws(Failure) in
+        let running = callsRunning.load(ordering: .sequentiallyConsistent)
+        guard running == 0 else {
+            throw .invalid("cannot change the thread count while \(running) training, prediction or evaluation call(s) run")
+        }
         try engine { () throws(TRMError) in try Threads.set(Int(threads)) }
     }
 }

@@ -61,6 +61,10 @@ final class TrainerHandle {
         }
         let loop = TrainingLoop(trainer: trainer, options: options, evalExamples: evalExamples)
         let parallel = trainer.reducer != nil
+        log(TRM_LOG_INFO, "trm_trainer_run: \(trainer.config.method.rawValue) on \(trainer.sampler.examples.count) examples, "
+            + "batch \(trainer.batchSize), \(options.maxSteps.map { "\($0) steps" } ?? "no step limit")"
+            + (options.maxSeconds.map { ", at most \($0) s" } ?? "")
+            + (options.checkpointDirectory.map { ", checkpoints in \($0)" } ?? ""))
         var requested = false, callbackStopped = false, steps = 0
         if StopRegistry.isRequested(slot) {
             // Data-parallel ranks must stop together: the loop's first agreement stops them all.
@@ -69,8 +73,15 @@ final class TrainerHandle {
             requested = true
         }
         do {
-            return try loop.run { progress in
+            let report = try loop.run { progress in
                 steps = progress.step
+                log(TRM_LOG_DEBUG, "step \(progress.step): loss \(progress.metrics.loss), token accuracy \(progress.metrics.tokenAccuracy)")
+                if let e = progress.evaluation {
+                    log(TRM_LOG_INFO, "step \(progress.step): evaluation on \(e.examples) examples: exact \(e.exactAccuracy), token \(e.tokenAccuracy)")
+                }
+                if progress.checkpointWritten, let dir = options.checkpointDirectory {
+                    log(TRM_LOG_INFO, "step \(progress.step): checkpoint written to \(dir)")
+                }
                 var keepGoing = true
                 if let callback = self.progress {
                     var info = trm_step_info(progress.metrics, step: progress.step, totalSteps: progress.totalSteps ?? 0,
@@ -85,6 +96,9 @@ final class TrainerHandle {
                 }
                 return keepGoing
             }
+            if let dir = options.checkpointDirectory { log(TRM_LOG_INFO, "trm_trainer_run: final checkpoint written to \(dir)") }
+            if let e = report { log(TRM_LOG_INFO, "trm_trainer_run: final evaluation on \(e.examples) examples: exact \(e.exactAccuracy), token \(e.tokenAccuracy)") }
+            return report
         } catch {
             guard case .aborted = error else { throw Failure(error) }
             let why = requested ? "trm_trainer_request_stop"
@@ -199,7 +213,7 @@ public func trm_trainer_model(_ trainer: OpaquePointer?, _ model: UnsafeMutableP
 
 @c @implementation
 public func trm_trainer_run(_ trainer: OpaquePointer?, _ evalOut: UnsafeMutablePointer<trm_eval_result>?) -> Int32 {
-    guarded("trm_trainer_run") { () throws(Failure) in
+    guardedBusy("trm_trainer_run") { () throws(Failure) in
         let t = try Handles.trainer(trainer)
         if evalOut != nil { _ = try TRMDISCAPI.evalOut(evalOut, "eval_out") }
         if evalOut != nil, t.evalExamples != nil { try checkEvalSteps(t.trainer.model.config.supervisionSteps) }
@@ -210,7 +224,7 @@ public func trm_trainer_run(_ trainer: OpaquePointer?, _ evalOut: UnsafeMutableP
 
 @c @implementation
 public func trm_trainer_step(_ trainer: OpaquePointer?, _ info: UnsafeMutablePointer<trm_step_info>?) -> Int32 {
-    guarded("trm_trainer_step") { () throws(Failure) in
+    guardedBusy("trm_trainer_step") { () throws(Failure) in
         let t = try Handles.trainer(trainer)
         if let info { try checkSize(info.pointee.struct_size, MemoryLayout<trm_step_info>.size, "info", "trm_step_info") }
         let result = try t.step()
@@ -240,7 +254,7 @@ public func trm_trainer_save_checkpoint(_ trainer: OpaquePointer?, _ directory: 
 public func trm_trainer_evaluate(_ trainer: OpaquePointer?, _ dataset: OpaquePointer?,
                                  _ out: UnsafeMutablePointer<trm_eval_result>?) -> Int32
 {
-    guarded("trm_trainer_evaluate") { () throws(Failure) in
+    guardedBusy("trm_trainer_evaluate") { () throws(Failure) in
         let t = try Handles.trainer(trainer)
         let examples = try dataset.map { (d) throws(Failure) in try Handles.dataset(d).examples }
         let out = try evalOut(out, "out")

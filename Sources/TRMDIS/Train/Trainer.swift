@@ -16,7 +16,7 @@ public final class Trainer {
     public let reducer: GradientReducer?
     /// The global batch slots this rank computes (0..<batchSize without a reducer).
     public let slice: Range<Int>
-    var sampler: BatchSampler
+    package internal(set) var sampler: BatchSampler
     let optimizer: AdamOptimizer
     let sparse: SparseSignSGD?
     package let ema: EMA?

@@ -26,6 +26,8 @@ public final class TrainingLoop: @unchecked Sendable {
         public var elapsed: Double
         public var metrics: TrainMetrics
         public var evaluation: EvalReport?
+        /// A checkpoint was written after this step.
+        public var checkpointWritten = false
     }
 
     public let trainer: Trainer
@@ -84,11 +86,13 @@ public final class TrainingLoop: @unchecked Sendable {
             step += 1
             var evaluation: EvalReport?
             if options.evalEvery > 0 && step % options.evalEvery == 0 { evaluation = try evaluateNow(); last = evaluation }
+            var saved = false
             if options.checkpointEvery > 0 && step % options.checkpointEvery == 0, let dir = options.checkpointDirectory {
                 try trainer.saveCheckpoint(directory: dir)
+                saved = true
             }
             let progress = Progress(step: step, totalSteps: options.maxSteps, elapsed: monotonicSeconds() - t0,
-                                    metrics: metrics, evaluation: evaluation)
+                                    metrics: metrics, evaluation: evaluation, checkpointWritten: saved)
             if !onProgress(progress) {
                 guard trainer.reducer != nil else {
                     throw .aborted("training stopped by the progress callback after \(step) steps")

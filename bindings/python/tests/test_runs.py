@@ -2,6 +2,7 @@
 an unwritable checkpoint directory fails before the first step, and a checkpoint refuses to resume on another
 dataset unless asked to."""
 
+import logging
 import signal
 import subprocess
 import time
@@ -66,3 +67,42 @@ def test_a_checkpoint_refuses_another_dataset(tmp_path):
             resumed.step()
     with trmdis.Dataset(x, y) as same, trmdis.Trainer.resume(tmp_path, same) as resumed:
         resumed.step()
+
+
+def test_the_log_reports_a_run_at_the_level_asked_for(tmp_path, caplog):
+    x, y = progression(32, seed=1)
+    trmdis.set_log_level(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="trmdis"), trmdis.Model(progression_config(), seed=1) as model, \
+                trmdis.Dataset(x, y) as data, trmdis.Trainer(model, data, eval=data, max_steps=2, eval_every=1,
+                                                             checkpoint_every=1, checkpoint_dir=tmp_path, **FAST) as t:
+            t.run(progress=False)
+    finally:
+        trmdis.set_log_level(logging.WARNING)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("trm_trainer_run: dis on 32 examples") for line in lines), lines
+    assert any("step 1: evaluation on 32 examples" in line for line in lines), lines
+    assert any("step 2: checkpoint written" in line for line in lines), lines
+    assert not any(line.startswith("step 1: loss") for line in lines)  # DEBUG lines stay out at INFO
+    with pytest.raises(trmdis.InvalidArgumentError):
+        _lib_set_level(7)
+
+
+def _lib_set_level(level):
+    from trmdis import _lib
+    from trmdis.errors import check
+    check(_lib.lib.trm_log_set_level(level))
+
+
+def test_the_thread_count_cannot_change_under_a_running_call():
+    x, y = progression(32, seed=1)
+
+    def change_threads(info):
+        trmdis.set_num_threads(1)
+
+    with trmdis.Model(progression_config(), seed=1) as model, trmdis.Dataset(x, y) as data, \
+            trmdis.Trainer(model, data, max_steps=2, **FAST) as trainer:
+        with pytest.raises(trmdis.InvalidArgumentError, match="while 1 training"):
+            trainer.run(progress=False, callback=change_threads)
+    before = trmdis.get_num_threads()
+    trmdis.set_num_threads(before)  # between calls it is fine

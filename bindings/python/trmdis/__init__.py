@@ -42,7 +42,7 @@ __all__ = [
     "ABI_VERSION", "ABIError", "AbortedError", "Dataset", "EvalResult", "FormatError", "IGNORE_LABEL",
     "InferenceProtocol", "InternalError", "InvalidArgumentError", "LOOP_FIELDS", "Mixer", "Model", "ModelConfig", "NumericalError", "OutOfMemoryError",
     "PRESETS", "PosEncoding", "Prediction", "RunResult", "Runner", "StepInfo", "TRMError", "TRMIOError",
-    "TrainParams", "Trainer", "abi_version", "blas_info", "get_num_threads", "library_path", "set_log_handler",
+    "TrainParams", "Trainer", "abi_version", "blas_info", "get_num_threads", "library_path", "set_log_handler", "set_log_level",
     "set_num_threads", "status_string", "version",
 ]
 
@@ -118,6 +118,14 @@ def set_log_handler(handler: Optional[Callable[[int, str], None]] = _to_logging)
     callback = _lib.LOG_CALLBACK(forward)
     _lib.lib.trm_log_set(callback, None)
     _log_callback = callback
+
+
+def set_log_level(level: int) -> None:
+    """The least severe library lines passed on (trm_log_set_level), as a logging level: WARNING (the default:
+    problems only), INFO (what a training run does: its start, evaluations, checkpoints written) or DEBUG
+    (every step). The `trmdis` logger's own level filters what is shown."""
+    c_level = max((c for c, py in _LEVELS.items() if py <= level), key=lambda c: _LEVELS[c], default=_lib.TRM_LOG_DEBUG)
+    check(_lib.lib.trm_log_set_level(c_level))
 
 
 set_log_handler()

@@ -267,6 +267,8 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_last_error", c_char_p, []),
     # void trm_log_set(trm_log_callback callback, void *user_data);
     ("trm_log_set", None, [LOG_CALLBACK, c_void_p]),
+    # int trm_log_set_level(int32_t level);
+    ("trm_log_set_level", c_int, [c_int32]),
     # int trm_set_num_threads(int32_t threads);
     ("trm_set_num_threads", c_int, [c_int32]),
     # int32_t trm_get_num_threads(void);
