@@ -229,18 +229,18 @@ def summarise_run(task, method, rows):
     rec = DIS if method == "dis" else TRM
     per_step = rec["T"] * (rec["n"] + 1)
     last = rows[-1]
-    opt_steps = last["metrics"]["step"]
+    opt_steps = last["metrics"]["optimizer_steps"]
     if method == "dis":
         examples = len(rows) * task.batch
         train_calls_per_example = nsup * per_step
         mean_steps = nsup
     else:
-        fin = [r["metrics"] for r in rows if r["metrics"].get("finished", 0) > 0 and r["metrics"].get("meanSteps")]
+        fin = [r["metrics"] for r in rows if r["metrics"].get("finished", 0) > 0 and r["metrics"].get("mean_steps")]
         finished = sum(m["finished"] for m in fin)
-        mean_steps = sum(m["meanSteps"] * m["finished"] for m in fin) / finished if finished else float("nan")
+        mean_steps = sum(m["mean_steps"] * m["finished"] for m in fin) / finished if finished else float("nan")
         examples = finished
         train_calls_per_example = mean_steps * per_step
-    return dict(optimizer_steps=opt_steps, trainer_steps=last["step"], seconds=last["elapsed"],
+    return dict(optimizer_steps=opt_steps, trainer_steps=last["trainer_step"], seconds=last["elapsed"],
                 examples=examples, mean_steps=mean_steps, calls_per_step=per_step,
                 train_calls_per_example=train_calls_per_example,
                 train_calls_total=opt_steps * task.batch * per_step,
@@ -251,7 +251,7 @@ def elapsed_at(rows, optimizer_step):
     """Training seconds when the run had taken `optimizer_step` optimiser steps."""
     best = None
     for r in rows:
-        if r["metrics"]["step"] <= optimizer_step:
+        if r["metrics"]["optimizer_steps"] <= optimizer_step:
             best = r
     return best["elapsed"] if best else 0.0
 

@@ -70,10 +70,10 @@ def test_solve_parsing():
 
 def test_counts():
     task = ex.Task("t", "t", "sudoku", [], dis_nsup=6, minutes=(1, 1), batch=8)
-    dis_rows = [dict(step=i + 1, elapsed=i, metrics=dict(step=6 * (i + 1), finished=8)) for i in range(10)]
+    dis_rows = [dict(trainer_step=i + 1, elapsed=i, metrics=dict(optimizer_steps=6 * (i + 1), finished=8)) for i in range(10)]
     s = ex.summarise_run(task, "dis", dis_rows)
     assert s["train_calls_per_example"] == 18 and s["examples"] == 80 and s["train_calls_total"] == 60 * 8 * 3
-    trm_rows = [dict(step=i + 1, elapsed=i, metrics=dict(step=i + 1, finished=f, meanSteps=m))
+    trm_rows = [dict(trainer_step=i + 1, elapsed=i, metrics=dict(optimizer_steps=i + 1, finished=f, mean_steps=m))
                 for i, (f, m) in enumerate([(0, None), (2, 16.0), (6, 4.0)])]
     s = ex.summarise_run(task, "trm", trm_rows)
     assert s["examples"] == 8 and abs(s["mean_steps"] - 7.0) < 1e-12 and abs(s["train_calls_per_example"] - 147) < 1e-9

@@ -1,6 +1,7 @@
 import ArgumentParser
 import TRMDIS
 import TRMDISTasks
+import FoundationEssentials
 
 /// A dataset split as the trainers' examples, with its metadata.
 struct LoadedSplit {
@@ -38,6 +39,14 @@ struct InferenceFlags: ParsableArguments {
 
 extension TrainingRecord.TimeRows: ExpressibleByArgument {}
 
+/// A value as one line of JSON with snake_case keys (the --json output of eval and solve).
+func jsonText<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+}
+
 /// `trmdis eval`: accuracy of a checkpoint after every supervision step.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on a dataset split.")
@@ -49,6 +58,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Task for the solution checker: sudoku, maze or nqueens (default: guessed; 'none' to skip).") var kind: String?
     @OptionGroup var inference: InferenceFlags
+    @Flag(help: "Print the report as one JSON object (snake_case keys) instead of a table.") var json = false
 
     func run() throws {
         if let threads { try Threads.set(threads) }
@@ -57,6 +67,10 @@ struct Eval: ParsableCommand {
         let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))
         let report = try evaluate(model: model, examples: s.examples, batchSize: batch,
                                   options: inference.options, limit: limit, checker: checker)
+        if json {
+            print(jsonText(report))
+            return
+        }
         print(inference.protocolLine(model))
         printReport(report, label: "\(split) (w = \(inference.guidance))")
         print("seconds: \(fixed(report.seconds, 2))")

@@ -5,7 +5,9 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// Appends one JSON object per training step (metrics, and the evaluation when there is one).
+/// Appends one JSON object per training step (metrics, and the evaluation when there is one), keys in
+/// snake_case: `trainer_step` counts trainer steps (DIS mini-batches, TRM-ACT supervision steps of the batch),
+/// `metrics.optimizer_steps` optimiser updates.
 final class JSONLines {
     private let file: UnsafeMutablePointer<FILE>
 
@@ -17,7 +19,7 @@ final class JSONLines {
     deinit { fclose(file) }
 
     private struct Record: Encodable {
-        var step: Int
+        var trainerStep: Int
         var elapsed: Double
         var metrics: TrainMetrics
         var evaluation: EvalReport?
@@ -26,7 +28,8 @@ final class JSONLines {
     func write(_ p: TrainingLoop.Progress) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(Record(step: p.step, elapsed: p.elapsed, metrics: p.metrics,
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(Record(trainerStep: p.step, elapsed: p.elapsed, metrics: p.metrics,
                                                     evaluation: p.evaluation)) else { return }
         var line = Array(data)
         line.append(0x0A)

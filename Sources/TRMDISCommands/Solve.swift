@@ -13,6 +13,10 @@ struct Solve: ParsableCommand {
     @Option(help: "Task: sudoku, maze or nqueens (default: guessed from the metadata).") var kind: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @OptionGroup var inference: InferenceFlags
+    @Flag(help: "Print the puzzle, answer and every step's prediction as one JSON object.") var json = false
+
+    private struct Frame: Encodable { var step: Int; var prediction: [UInt8]; var wrongCells: Int }
+    private struct Output: Encodable { var index: Int; var puzzle: [UInt8]; var answer: [UInt8]; var steps: [Frame] }
 
     func run() throws {
         if let threads { try Threads.set(threads) }
@@ -31,6 +35,11 @@ struct Solve: ParsableCommand {
                 let wrong = (0..<n).filter { s.examples.labels[index * n + $0] != Losses.ignoreLabel && Int32(grid[$0]) != s.examples.labels[index * n + $0] }.count
                 frames.append((step.step, grid, wrong))
             }
+        }
+        if json {
+            print(jsonText(Output(index: index, puzzle: input, answer: label,
+                                  steps: frames.map { Frame(step: $0.0, prediction: $0.1, wrongCells: $0.2) })))
+            return
         }
         print(inference.protocolLine(model))
         print("\(task), example \(index) of \(data)/\(split); \(model.config.netCallsPerStep) net calls per step")

@@ -18,6 +18,12 @@ public struct TrainMetrics: Codable, Sendable, Equatable {
     public var netCallsPerExample = 0.0
     public var examplesPerSecond = 0.0
     public var seconds = 0.0
+
+    /// `step` is stored as "optimizerSteps": it counts optimiser updates, not trainer steps.
+    enum CodingKeys: String, CodingKey {
+        case step = "optimizerSteps", learningRate, loss, tokenAccuracy, exactAccuracy, haltAccuracy, meanSteps,
+             finished, netCallsPerExample, examplesPerSecond, seconds
+    }
 }
 
 /// The metric sums of one training step, before the division by the global counts (Trainer+Reduce.swift
