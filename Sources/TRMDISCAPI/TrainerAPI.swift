@@ -47,7 +47,7 @@ final class TrainerHandle {
 
     private func enter(_ what: String) throws(Failure) {
         guard !busy else {
-            throw .invalid("\(what) cannot be called while the trainer is running (from its progress callback)")
+            throw .invalid("\(what) cannot be called while the trainer is running (a trm_trainer_run or trm_trainer_step in progress, on this thread from its progress callback or on another thread)")
         }
         busy = true
     }

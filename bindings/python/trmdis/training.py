@@ -376,7 +376,8 @@ class Trainer(NativeHandle):
         """Trains for params.max_steps steps or params.max_seconds seconds (trm_trainer_run), evaluating and
         checkpointing as configured, then (unless stopped) writes the last checkpoint and evaluates.
 
-        progress: show a tqdm bar (loss, token and exact accuracy, examples/s) when tqdm is installed.
+        progress: show a tqdm bar (loss, token and exact accuracy, examples/s) when tqdm is installed, else a
+        plain line on stderr every 10 seconds.
         callback(info: StepInfo) runs after every step; returning False stops the run.
         Stopping early (the callback, request_stop() from another thread) is not an error: run() returns
         with stopped=True and the trainer can continue later. Ctrl-C (SIGINT) during a run on the main thread
@@ -479,11 +480,35 @@ def _optional_dataset(dataset: Any) -> Optional[int]:
     return None if dataset is None else _dataset_handle(dataset, "eval")
 
 
+class _PlainProgress:
+    """The progress display without tqdm: one line on stderr at most every 10 seconds, and at the end."""
+
+    def __init__(self, total: Optional[int]) -> None:
+        self.total, self.step, self.postfix, self.last = total, 0, {}, 0.0
+
+    def set_postfix(self, postfix: Dict[str, Any], refresh: bool = False) -> None:
+        self.postfix = postfix
+
+    def update(self, n: int) -> None:
+        import sys
+        import time
+        self.step += n
+        now = time.monotonic()
+        if now - self.last >= 10 or self.step == self.total:
+            self.last = now
+            fields = " ".join(f"{k} {v}" for k, v in self.postfix.items())
+            print(f"step {self.step}{'/' + str(self.total) if self.total else ''} {fields}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _progress_bar(total: Optional[int]) -> Any:
+    """A tqdm bar when tqdm is installed, else a plain line every 10 seconds."""
     try:
         from tqdm.auto import tqdm
-    except ImportError:  # the bar is optional
-        return None
+    except ImportError:
+        return _PlainProgress(total)
     return tqdm(total=total, unit="step", dynamic_ncols=True, leave=True)
 
 
