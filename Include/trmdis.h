@@ -64,7 +64,7 @@ extern "C" {
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
  * 3: trm_predict_params gained time_rows; trm_protocol and trm_model_protocol; trm_model_config_for_method;
  *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC; trm_blas_info and
- *    trm_get_blas_info; trm_train_params.allow_other_dataset. */
+ *    trm_get_blas_info; trm_train_params.allow_other_dataset; trm_predict_params.progress; trm_log_set_level. */
 #define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
@@ -298,6 +298,11 @@ int trm_dataset_seq_len(const trm_dataset *dataset, int32_t *seq_len);
 /* The most supervision steps one prediction runs. */
 #define TRM_MAX_STEPS 4096
 
+/* Called by trm_model_predict and trm_model_evaluate after every batch, on the calling thread, with the
+ * examples done so far and the total. Return true to continue, false to stop: the call then returns
+ * TRM_ERR_ABORTED (trm_model_predict leaves the outputs of the batches done written). */
+typedef bool (*trm_predict_callback)(int64_t done, int64_t total, void *user_data);
+
 typedef struct trm_predict_params {
     size_t struct_size; /* sizeof(trm_predict_params), set by trm_predict_params_init */
     int32_t steps;      /* supervision steps, 1...TRM_MAX_STEPS; 0 = the model's supervision_steps (default) */
@@ -307,6 +312,8 @@ typedef struct trm_predict_params {
     int32_t batch_size; /* examples run together, 1...1048576; 0 = min(64, examples) (default) */
     int32_t time_rows;  /* step-time rows: a trm_time_rows, or -1 as the model was trained (default); ignored
                            without a time embedding */
+    trm_predict_callback progress; /* after every batch; NULL = none (default) */
+    void *progress_user_data;
 } trm_predict_params;
 
 /* Fills `params` with the defaults above and sets struct_size. NULL does nothing. */

@@ -24,6 +24,8 @@ public func trm_predict_params_init(_ params: UnsafeMutablePointer<trm_predict_p
     p.feedback = -1
     p.batch_size = 0
     p.time_rows = -1
+    p.progress = nil
+    p.progress_user_data = nil
     params.pointee = p
 }
 
@@ -59,6 +61,18 @@ struct Inference {
                                    feedbackPredictions: p.feedback >= 0 ? p.feedback == 1 : nil,
                                    timeRows: p.time_rows == -1 ? nil : p.time_rows == cTimeRows(.perStep) ? .perStep : .first)
         batchSize = min(p.batch_size == 0 ? defaultBatchSize : Int(p.batch_size), max(1, count))
+        progress = p.progress
+        userData = p.progress_user_data
+    }
+
+    let progress: trm_predict_callback?
+    let userData: UnsafeMutableRawPointer?
+
+    /// The engine's per-batch hook: calls the caller's progress callback, which may stop the call.
+    var onBatch: ((Int, Int) -> Bool)? {
+        guard let progress else { return nil }
+        let userData = self.userData
+        return { done, total in progress(Int64(done), Int64(total), userData) }
     }
 }
 
@@ -107,6 +121,9 @@ public func trm_model_predict(_ model: OpaquePointer?, _ params: UnsafePointer<t
                 if let logitsOut, r.step == steps {
                     (logitsOut + start * n * c.vocabSize).update(from: r.logits, count: count * n * c.vocabSize)
                 }
+                if r.step == steps, let onBatch = run.onBatch, !onBatch(start + count, nExamples) {
+                    throw .aborted("stopped by the progress callback after \(start + count) of \(nExamples) examples")
+                }
             }
         }
     }
@@ -125,7 +142,8 @@ public func trm_model_evaluate(_ model: OpaquePointer?, _ dataset: OpaquePointer
         let run = try Inference(params, model: m.config, examples: d.examples.count)
         try checkEvalSteps(run.steps)
         let report = try engine { () throws(TRMError) in
-            try evaluate(model: m, examples: d.examples, batchSize: run.batchSize, options: run.options)
+            try evaluate(model: m, examples: d.examples, batchSize: run.batchSize, options: run.options,
+                         onBatch: run.onBatch)
         }
         out.pointee = trm_eval_result(report)
     }

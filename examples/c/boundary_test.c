@@ -546,6 +546,17 @@ static void test_datasets(void) {
 }
 
 /* ---- Inference ---- */
+/* A predict progress callback: records `done` into progress_log, stops after stop_after batches (0: never). */
+static int64_t *progress_log;
+static int64_t stop_after = 0;
+static bool record_progress(int64_t done, int64_t total, void *user_data) {
+    int64_t *count = user_data;
+    (void)total;
+    if (*count < 8) progress_log[*count] = done;
+    (*count)++;
+    return stop_after == 0 || *count < stop_after;
+}
+
 static void test_predict(trm_model *model, trm_dataset *data) {
     trm_model_config c = tiny_config();
     enum { N = 3 };
@@ -661,6 +672,21 @@ static void test_predict(trm_model *model, trm_dataset *data) {
     EXPECT_STATUS(E, trm_model_evaluate(model, other, NULL, &r));
     EXPECT(strstr(trm_last_error(), "sequence length") != NULL, "%s", trm_last_error());
     trm_dataset_free(other);
+
+    /* The progress callback sees every batch and can stop the call after one. */
+    int64_t seen[8], count = 0;
+    p = good;
+    p.batch_size = 1;
+    p.progress = record_progress;
+    p.progress_user_data = &count;
+    progress_log = seen;
+    EXPECT_STATUS(TRM_OK, trm_model_evaluate(model, data, &p, &r));
+    EXPECT(count == 4 && seen[0] == 1 && seen[3] == 4, "evaluate reported %lld batches", (long long)count);
+    count = 0;
+    stop_after = 2;
+    EXPECT_STATUS(TRM_ERR_ABORTED, trm_model_predict(model, &p, x, nc, ids, N, NULL, 0, NULL, 0, NULL, 0));
+    EXPECT(count == 2 && strstr(trm_last_error(), "2 of 3") != NULL, "%lld: %s", (long long)count, trm_last_error());
+    stop_after = 0;
 }
 
 /* ---- Training ---- */

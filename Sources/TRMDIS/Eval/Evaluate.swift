@@ -27,8 +27,10 @@ public typealias SolutionChecker = (_ input: [UInt8], _ prediction: [UInt8]) -> 
 
 /// Runs every example through `options.steps` supervision steps and scores each step's prediction;
 /// with a `checker`, also the fraction of valid solutions.
+/// `onBatch(done, total)` runs after every batch; returning false stops the evaluation with `.aborted`.
 public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, options: InferenceOptions? = nil,
-                     limit: Int? = nil, checker: SolutionChecker? = nil) throws(TRMError) -> EvalReport {
+                     limit: Int? = nil, checker: SolutionChecker? = nil,
+                     onBatch: ((Int, Int) -> Bool)? = nil) throws(TRMError) -> EvalReport {
     try examples.validate(for: model.config)
     let c = model.config, n = c.seqLen
     let options = options ?? InferenceOptions()
@@ -58,6 +60,9 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
                             let ok = checker((0..<n).map { UInt8(clamping: x[$0]) }, (0..<n).map { UInt8(clamping: p[$0]) })
                             stats[r.step - 1].validAccuracy = (stats[r.step - 1].validAccuracy ?? 0) + (ok ? 1 : 0)
                         }
+                    }
+                    if r.step == steps, let onBatch, !onBatch(start + count, total) {
+                        throw .aborted("evaluation stopped after \(start + count) of \(total) examples")
                     }
                 }
             }

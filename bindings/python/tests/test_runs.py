@@ -106,3 +106,27 @@ def test_the_thread_count_cannot_change_under_a_running_call():
             trainer.run(progress=False, callback=change_threads)
     before = trmdis.get_num_threads()
     trmdis.set_num_threads(before)  # between calls it is fine
+
+
+def test_predict_and_evaluate_stop_on_request_and_on_ctrl_c():
+    x, y = progression(96, seed=1)
+    with trmdis.Model(progression_config(), seed=1) as model, trmdis.Dataset(x, y) as data:
+        seen = []
+        with pytest.raises(trmdis.AbortedError, match="32 of 96"):
+            model.predict(x, batch_size=32, callback=lambda done, total: seen.append((done, total)) or False)
+        assert seen == [(32, 96)]
+        progress = []
+        model.evaluate(data, batch_size=32, callback=lambda done, total: progress.append(done))
+        assert progress == [32, 64, 96]
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive session
+        calls = []
+
+        def press_ctrl_c(done, total):
+            calls.append(done)
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C during the first batch's callback
+
+        with pytest.raises(KeyboardInterrupt):
+            model.evaluate(data, batch_size=32, callback=press_ctrl_c)
+        assert calls == [32]  # stopped after the batch in progress
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

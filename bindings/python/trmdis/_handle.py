@@ -1,8 +1,11 @@
-"""The lifetime plumbing every wrapper of a library handle shares."""
+"""The plumbing every wrapper of a library handle shares: lifetime, and Ctrl-C during a long call."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import contextlib
+import signal
+import threading
+from typing import Any, Callable, Iterator, Optional
 
 from .errors import InvalidArgumentError
 
@@ -38,3 +41,19 @@ class NativeHandle:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def sigint_requests_stop(request_stop: Callable[[], Any]) -> Iterator[None]:
+    """While a run or a prediction is in progress on the main thread, Ctrl-C (SIGINT, when Python's default handler is in
+    place) requests a stop instead of raising inside the C callback, where ctypes would swallow it; the caller
+    re-raises KeyboardInterrupt once the call has stopped cleanly."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: request_stop())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

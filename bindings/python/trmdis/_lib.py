@@ -99,6 +99,8 @@ class PredictParamsStruct(ctypes.Structure):
         ("feedback", c_int32),
         ("batch_size", c_int32),
         ("time_rows", c_int32),
+        ("progress", ctypes.CFUNCTYPE(c_bool, c_int64, c_int64, c_void_p)),
+        ("progress_user_data", c_void_p),
     ]
 
 

@@ -7,13 +7,13 @@ import ctypes
 import dataclasses
 import os
 import weakref
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 
 from . import _convert, _lib
 from .config import METHODS, ModelConfig
-from ._handle import NativeHandle
+from ._handle import NativeHandle, sigint_requests_stop
 from .dataset import Dataset
 from .errors import InvalidArgumentError, check
 
@@ -105,7 +105,8 @@ class Model(NativeHandle):
 
     def predict(self, inputs: Any, puzzle_ids: Any = None, steps: Optional[int] = None, guidance: float = 1.0,
                 feedback: Optional[bool] = None, batch_size: Optional[int] = None,
-                logits: bool = False, time_rows: Optional[str] = None) -> "Prediction":
+                logits: bool = False, time_rows: Optional[str] = None,
+                callback: Optional[Callable[[int, int], Any]] = None) -> "Prediction":
         """Solves puzzles with a fixed number of supervision steps from a fresh carry (trm_model_predict).
 
         inputs: (N, seq_len) token ids (or one puzzle, (seq_len,), read as N = 1).
@@ -118,6 +119,8 @@ class Model(NativeHandle):
         logits: also return the last step's logits (N, seq_len, vocab_size; N·seq_len·vocab_size floats, so
         opt-in).
         time_rows: the step-time rows, "per-step" (DIS) or "first" (None: as the model was trained).
+        callback: called as callback(done, total) after every batch; returning False stops the call
+        (AbortedError). Ctrl-C on the main thread also stops it after the current batch (KeyboardInterrupt).
         Returns a Prediction whose trace holds the prediction after every step; its halt_prob means something
         for TRM-ACT models only (DIS never trains the halting head).
         """
@@ -138,7 +141,7 @@ class Model(NativeHandle):
         halt = np.empty((n_steps, n), dtype=np.float32)
         final = np.empty((n, c.seq_len, c.vocab_size), dtype=np.float32) if logits else None
         i32, f32 = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_float)
-        check(_lib_fn.trm_model_predict(
+        _interruptible(params, callback, lambda: _lib_fn.trm_model_predict(
             self.handle, ctypes.byref(params), tokens.ctypes.data_as(i32), tokens.size,
             None if ids is None else ids.ctypes.data_as(i32), n,
             trace.ctypes.data_as(i32), trace.size, halt.ctypes.data_as(f32), halt.size,
@@ -147,14 +150,15 @@ class Model(NativeHandle):
 
     def evaluate(self, dataset: Dataset, steps: Optional[int] = None, guidance: float = 1.0,
                  feedback: Optional[bool] = None, batch_size: Optional[int] = None,
-                 time_rows: Optional[str] = None) -> "EvalResult":
+                 time_rows: Optional[str] = None, callback: Optional[Callable[[int, int], Any]] = None) -> "EvalResult":
         """Accuracy on every example of `dataset` after each supervision step (trm_model_evaluate); the
-        arguments are predict()'s. At most 64 steps."""
+        arguments are predict()'s (Ctrl-C and `callback` stop it the same way). At most 64 steps."""
         if not isinstance(dataset, Dataset):
             raise InvalidArgumentError(f"dataset must be a trmdis.Dataset, not {type(dataset).__name__}")
         params = _predict_params(steps, guidance, feedback, batch_size, time_rows)
         result = _eval_struct()
-        check(_lib_fn.trm_model_evaluate(self.handle, dataset.handle, ctypes.byref(params), ctypes.byref(result)))
+        _interruptible(params, callback, lambda: _lib_fn.trm_model_evaluate(
+            self.handle, dataset.handle, ctypes.byref(params), ctypes.byref(result)))
         return EvalResult.from_struct(result)
 
     def __repr__(self) -> str:
@@ -244,6 +248,35 @@ class EvalResult:
                    net_calls_per_example=s.net_calls_per_example, seconds=s.seconds,
                    exact_by_step=np.array(s.exact_by_step[:n]), token_by_step=np.array(s.token_by_step[:n]),
                    hamming_by_step=np.array(s.hamming_by_step[:n]))
+
+
+def _interruptible(params: _lib.PredictParamsStruct, callback: Optional[Callable[[int, int], Any]],
+                   call: Callable[[], int]) -> None:
+    """Runs a predict or evaluate call with a progress callback that stops it after the current batch when
+    `callback` returns False or Ctrl-C is pressed (then KeyboardInterrupt is raised once C has returned)."""
+    interrupted: list = []
+    failure: list = []
+
+    def progress(done: int, total: int, _user_data: Any) -> bool:
+        if interrupted:
+            return False
+        try:
+            return callback is None or callback(int(done), int(total)) is not False
+        except BaseException as e:  # an exception must not unwind into C: stop, then re-raise
+            failure.append(e)
+            return False
+
+    params.progress = _PREDICT_CALLBACK(progress)
+    with sigint_requests_stop(lambda: interrupted.append(True)):
+        status = call()
+    if failure:
+        raise failure[0]
+    if interrupted:
+        raise KeyboardInterrupt
+    check(status)
+
+
+_PREDICT_CALLBACK = dict(_lib.PredictParamsStruct._fields_)["progress"]
 
 
 def _eval_struct() -> _lib.EvalResultStruct:

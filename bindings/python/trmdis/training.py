@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 import math
 import os
-import signal
-import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
 from . import _convert, _lib
 from .config import METHODS as _METHODS
 from .dataset import Dataset
-from ._handle import NativeHandle
+from ._handle import NativeHandle, sigint_requests_stop as _sigint_requests_stop
 from .errors import AbortedError, InvalidArgumentError, check
 from .model import EvalResult, Model, _eval_struct
 
@@ -445,20 +442,6 @@ class Trainer(NativeHandle):
         return f"<trmdis.Trainer {self.params.method}{' closed' if self.closed else ''}>"
 
 
-@contextlib.contextmanager
-def _sigint_requests_stop(request_stop: Callable[[], Any]) -> Iterator[None]:
-    """While a run is in progress on the main thread, Ctrl-C (SIGINT, when Python's default handler is in
-    place) requests a stop instead of raising inside the C callback, where ctypes would swallow it; run()
-    re-raises KeyboardInterrupt once the run has stopped cleanly."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    signal.signal(signal.SIGINT, lambda signum, frame: request_stop())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _params(params: Optional[TrainParams], changes: Dict[str, Any]) -> TrainParams:
