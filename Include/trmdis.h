@@ -167,8 +167,19 @@ typedef struct trm_model_config {
  * nothing. */
 void trm_model_config_init(trm_model_config *config);
 
-/* Fills `config` with a named preset: "sudoku-mlp", "sudoku-att", "maze-att", "arc-att", "dis-compact",
- * "dis-medium" or "nqueens". TRM_ERR_INVALID_ARG for another name; `config` is untouched then. */
+/* Fills `config` with a named preset. TRM_ERR_INVALID_ARG for another name; `config` is untouched then.
+ * Every preset has a 16-position puzzle prefix unless said otherwise, expansion 4 and N_sup 16 for TRM:
+ *   name         vocab  seq_len  D    heads layers  mixer (positions)   T  n  N_sup  time emb.  task
+ *   sudoku-mlp   11     81       512  8     2       mlp_t (none)        3  6  16     no         9x9 Sudoku
+ *   sudoku-att   11     81       512  8     2       attention (RoPE)    3  6  16     no         9x9 Sudoku
+ *   maze-att     6      900      512  8     2       attention (RoPE)    3  4  16     no         30x30 maze
+ *   arc-att      12     900      512  8     2       attention (RoPE)    3  4  16     no         ARC-AGI 30x30
+ *   dis-compact  12     900      256  8     1       attention (RoPE)    1  2  6      yes        ARC-AGI (DIS)
+ *   dis-medium   12     900      512  8     2       attention (RoPE)    1  2  6      yes        ARC-AGI (DIS)
+ *   nqueens      3      64       256  8     1       attention (RoPE)    1  2  8      yes        8x8 N-Queens (DIS),
+ *                                                                                              no prefix
+ * Set vocab_size and seq_len (and num_puzzle_identifiers) to your data's; trm_model_config_for_method adapts the
+ * time embedding to the method. */
 int trm_model_config_preset(const char *name, trm_model_config *config);
 
 /* Adapts `config` to the training method (a trm_method), as `trmdis train --method` does: the DIS step-time

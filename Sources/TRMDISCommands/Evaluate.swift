@@ -18,10 +18,10 @@ func loadSplit(directory: String, split name: String) throws -> LoadedSplit {
 /// Options of inference shared by `eval` and `solve`. Unset, each follows the protocol the checkpoint was
 /// trained with (docs/model.md: The inference protocol).
 struct InferenceFlags: ParsableArguments {
-    @Option(help: "Supervision steps (default: the model's N_sup).") var steps: Int?
-    @Option(help: "Guidance weight w: logits (1-w)·l_u + w·l_c (1 = plain).") var guidance: Float = 1
-    @Option(help: "Feed predictions back (true/false; default: as the model was trained).") var feedback: Bool?
-    @Option(help: "Step-time rows: per-step (DIS) or first (default: as the model was trained).")
+    @Option(parsing: .unconditional, help: "Supervision steps (default: the model's N_sup).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Guidance weight w: logits (1-w)·l_u + w·l_c (1 = plain).") var guidance: Float = 1
+    @Option(parsing: .unconditional, help: "Feed predictions back (true/false; default: as the model was trained).") var feedback: Bool?
+    @Option(parsing: .unconditional, help: "Step-time rows: per-step (DIS) or first (default: as the model was trained).")
     var timeRows: TrainingRecord.TimeRows?
 
     var options: InferenceOptions {
@@ -50,13 +50,13 @@ func jsonText<T: Encodable>(_ value: T) -> String {
 /// `trmdis eval`: accuracy of a checkpoint after every supervision step.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on a dataset split.")
-    @Option(help: "Model checkpoint (.safetensors).") var checkpoint: String
-    @Option(help: "Dataset directory.") var data: String
-    @Option(help: "Split.") var split = "test"
-    @Option(help: "Evaluate at most this many examples.") var limit: Int?
-    @Option(help: "Batch size.") var batch = 64
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Option(help: "Task for the solution checker: sudoku, maze or nqueens (default: guessed; 'none' to skip).") var kind: String?
+    @Option(parsing: .unconditional, help: "Model checkpoint (.safetensors).") var checkpoint: String
+    @Option(parsing: .unconditional, help: "Dataset directory.") var data: String
+    @Option(parsing: .unconditional, help: "Split.") var split = "test"
+    @Option(parsing: .unconditional, help: "Evaluate at most this many examples.") var limit: Int?
+    @Option(parsing: .unconditional, help: "Batch size.") var batch = 64
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Task for the solution checker: sudoku, maze or nqueens (default: guessed; 'none' to skip).") var kind: String?
     @OptionGroup var inference: InferenceFlags
     @Flag(help: "Print the report as one JSON object (snake_case keys) instead of a table.") var json = false
 

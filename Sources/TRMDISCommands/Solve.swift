@@ -6,12 +6,12 @@ import TRMDISTasks
 /// step beside the answer, with the number of cells still wrong.
 struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a checkpoint solving a puzzle step by step.")
-    @Option(help: "Model checkpoint (.safetensors).") var checkpoint: String
-    @Option(help: "Dataset directory.") var data: String
-    @Option(help: "Split.") var split = "test"
-    @Option(help: "Example index.") var index = 0
-    @Option(help: "Task: sudoku, maze or nqueens (default: guessed from the metadata).") var kind: String?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Model checkpoint (.safetensors).") var checkpoint: String
+    @Option(parsing: .unconditional, help: "Dataset directory.") var data: String
+    @Option(parsing: .unconditional, help: "Split.") var split = "test"
+    @Option(parsing: .unconditional, help: "Example index.") var index = 0
+    @Option(parsing: .unconditional, help: "Task: sudoku, maze or nqueens (default: guessed from the metadata).") var kind: String?
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
     @OptionGroup var inference: InferenceFlags
     @Flag(help: "Print the puzzle, answer and every step's prediction as one JSON object.") var json = false
 

@@ -15,18 +15,18 @@ public struct TRMDISCommand: ParsableCommand {
 
 /// Options that choose a model configuration: a preset, optionally overridden field by field.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(parsing: .unconditional, help: "Preset: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: String = "dis-compact"
-    @Option(help: "Override the hidden size D.") var hidden: Int?
-    @Option(help: "Override the number of layers.") var layers: Int?
-    @Option(help: "Override the number of heads.") var heads: Int?
-    @Option(help: "Override the grid length (tokens per example).") var seqLen: Int?
-    @Option(help: "Override the vocabulary size.") var vocab: Int?
-    @Option(help: "Override the puzzle-prefix length (0 for none).") var puzzleEmbLen: Int?
-    @Option(name: .customLong("T"), help: "Override T, the recursion processes per supervision step.") var hCycles: Int?
-    @Option(name: .customLong("n"), help: "Override n, the latent updates per recursion process.") var lCycles: Int?
-    @Option(help: "Override N_sup, the supervision steps.") var supervisionSteps: Int?
-    @Option(help: "Add the DIS step-time embedding (true/false; `train` default: on for --method dis, off for trm).") var timeEmbedding: Bool?
+    @Option(parsing: .unconditional, help: "Override the hidden size D.") var hidden: Int?
+    @Option(parsing: .unconditional, help: "Override the number of layers.") var layers: Int?
+    @Option(parsing: .unconditional, help: "Override the number of heads.") var heads: Int?
+    @Option(parsing: .unconditional, help: "Override the grid length (tokens per example).") var seqLen: Int?
+    @Option(parsing: .unconditional, help: "Override the vocabulary size.") var vocab: Int?
+    @Option(parsing: .unconditional, help: "Override the puzzle-prefix length (0 for none).") var puzzleEmbLen: Int?
+    @Option(name: .customLong("T"), parsing: .unconditional, help: "Override T, the recursion processes per supervision step.") var hCycles: Int?
+    @Option(name: .customLong("n"), parsing: .unconditional, help: "Override n, the latent updates per recursion process.") var lCycles: Int?
+    @Option(parsing: .unconditional, help: "Override N_sup, the supervision steps.") var supervisionSteps: Int?
+    @Option(parsing: .unconditional, help: "Add the DIS step-time embedding (true/false; `train` default: on for --method dis, off for trm).") var timeEmbedding: Bool?
 
     func config() throws -> ModelConfig {
         guard let p = Preset.named(preset) else {
@@ -47,16 +47,43 @@ struct ModelOptions: ParsableArguments {
         if let lCycles { c.lCycles = lCycles }
         if let supervisionSteps { c.supervisionSteps = supervisionSteps }
         if let timeEmbedding { c.timeEmbedding = timeEmbedding }
-        do { try c.validate() } catch { throw ValidationError(error.description) }
+        do { try c.validate() } catch { throw ValidationError(flagNames(error)) }
         return c
     }
 }
 
+/// A failure found while a command runs (after its arguments were accepted): printed as "Error: ..."
+/// without the usage, which would not help.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// An engine message about a configuration, with the command line's flag names instead of Swift's
+/// property names ("hiddenSize must be ..." reads "--hidden must be ...").
+func flagNames(_ error: TRMError) -> String {
+    var text: String
+    switch error {
+    case .invalidArgument(let m), .format(let m): text = m
+    default: text = error.description
+    }
+    let names = ["hiddenSize": "--hidden", "numLayers": "--layers", "numHeads": "--heads", "seqLen": "--seq-len",
+                 "vocabSize": "--vocab", "puzzleEmbLen": "--puzzle-emb-len", "hCycles (T)": "--T", "lCycles (n)": "--n",
+                 "hCycles": "--T", "lCycles": "--n", "supervisionSteps": "--supervision-steps",
+                 "puzzleEmbDim": "the puzzle-embedding width", "numPuzzleIdentifiers": "the dataset's puzzle identifiers"]
+    for (swift, flag) in names.sorted(by: { $0.key.count > $1.key.count }) {
+        text = text.split(separator: swift, omittingEmptySubsequences: false).joined(separator: flag)
+    }
+    return text
+}
+
 struct Info: ParsableCommand {
+    func validate() throws { if checkpoint == nil { _ = try model.config() } }
+
     static let configuration = CommandConfiguration(
         abstract: "Print a model configuration and its parameter count: a preset's, or a model file's with how it was trained.")
     @OptionGroup var model: ModelOptions
-    @Option(help: "A model file (.safetensors) to describe instead of a preset.") var checkpoint: String?
+    @Option(parsing: .unconditional, help: "A model file (.safetensors) to describe instead of a preset.") var checkpoint: String?
 
     func run() throws {
         let c: ModelConfig

@@ -13,18 +13,18 @@ public struct Train: ParsableCommand {
     public static let configuration = CommandConfiguration(abstract: "Train a model with DIS or the TRM-ACT baseline.")
     @OptionGroup var model: ModelOptions
     @OptionGroup var training: TrainOptions
-    @Option(help: "Dataset directory (the TRM format: train/ and test/).") var data: String
-    @Option(help: "Trainer steps (DIS: mini-batches of N_sup optimiser steps; TRM: supervision steps).") var steps: Int?
-    @Option(help: "Epochs over the training groups (instead of --steps).") var epochs: Double?
-    @Option(help: "Wall-clock budget in minutes.") var minutes: Double?
-    @Option(help: "Evaluate every this many steps (0: at the end only).") var evalEvery = 0
-    @Option(help: "Evaluate on at most this many test examples.") var evalLimit: Int?
-    @Option(help: "Checkpoint directory (model.safetensors + state.safetensors).") var checkpoint: String?
-    @Option(help: "Checkpoint every this many steps (0: at the end only).") var checkpointEvery = 0
+    @Option(parsing: .unconditional, help: "Dataset directory (the TRM format: train/ and test/).") var data: String
+    @Option(parsing: .unconditional, help: "Trainer steps (DIS: mini-batches of N_sup optimiser steps; TRM: supervision steps).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Epochs over the training groups (instead of --steps).") var epochs: Double?
+    @Option(parsing: .unconditional, help: "Wall-clock budget in minutes.") var minutes: Double?
+    @Option(parsing: .unconditional, help: "Evaluate every this many steps (0: at the end only).") var evalEvery = 0
+    @Option(parsing: .unconditional, help: "Evaluate on at most this many test examples.") var evalLimit: Int?
+    @Option(parsing: .unconditional, help: "Checkpoint directory (model.safetensors + state.safetensors).") var checkpoint: String?
+    @Option(parsing: .unconditional, help: "Checkpoint every this many steps (0: at the end only).") var checkpointEvery = 0
     @Flag(help: "Resume from the checkpoint directory's training state.") var resume = false
     @Flag(help: "With --resume: continue on a dataset other than the checkpoint's.") var allowOtherDataset = false
-    @Option(help: "Append JSON-lines metrics to this file.") var metrics: String?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Append JSON-lines metrics to this file.") var metrics: String?
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
 
     /// The largest step budget accepted (far beyond any run, and safe from overflow times N_sup).
     static let maxSteps = 1 << 40
@@ -36,6 +36,10 @@ public struct Train: ParsableCommand {
         if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit must be at least 1") }
         if evalEvery < 0 || checkpointEvery < 0 { throw ValidationError("--eval-every and --checkpoint-every must be >= 0") }
         if let threads, !(1...Threads.maximum).contains(threads) { throw ValidationError("--threads must be in 1...\(Threads.maximum)") }
+        if !resume { _ = try model.config() }  // the shapes, checked before any data is read
+        _ = try training.base()
+        if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR") }
+        if steps == nil && epochs == nil && minutes == nil { throw ValidationError("give --steps, --epochs or --minutes") }
     }
 
     public func run() throws {
@@ -46,12 +50,19 @@ public struct Train: ParsableCommand {
         let trainer: Trainer
         let plannedSteps: Int?
         if resume {
-            guard let checkpoint else { throw ValidationError("--resume needs --checkpoint DIR") }
+            guard let checkpoint else { throw CLIError("--resume needs --checkpoint DIR") }
             trainer = try Trainer.resume(directory: checkpoint, examples: train.examples, reducer: reducer,
                                          allowOtherDataset: allowOtherDataset)
             plannedSteps = steps
         } else {
             var c = try model.config()
+            // The data fixes the grid: --vocab and --seq-len may only confirm it.
+            if let v = model.vocab, v != train.metadata.vocabSize {
+                throw CLIError("--vocab \(v) differs from the dataset's vocab_size \(train.metadata.vocabSize); train takes it from the data")
+            }
+            if let n = model.seqLen, n != train.metadata.seqLen {
+                throw CLIError("--seq-len \(n) differs from the dataset's seq_len \(train.metadata.seqLen); train takes it from the data")
+            }
             c.vocabSize = train.metadata.vocabSize
             c.seqLen = train.metadata.seqLen
             if c.puzzleEmbLen > 0 { c.numPuzzleIdentifiers = train.metadata.numPuzzleIdentifiers }
@@ -61,7 +72,7 @@ public struct Train: ParsableCommand {
             let batches = Double(train.examples.groupCount) / Double(try training.batchSize())
             plannedSteps = try steps ?? epochs.map { (e) throws in
                 let planned = (e * batches).rounded(.up)
-                guard planned <= Double(Train.maxSteps) else { throw ValidationError("--epochs \(e) means more than \(Train.maxSteps) steps") }
+                guard planned <= Double(Train.maxSteps) else { throw CLIError("--epochs \(e) means more than \(Train.maxSteps) steps") }
                 return max(1, Int(planned))
             }
             let optimiserSteps = (plannedSteps ?? 100_000) * (training.method == "dis" ? c.supervisionSteps : 1)
@@ -71,7 +82,7 @@ public struct Train: ParsableCommand {
         var options = TrainingLoop.Options()
         options.maxSteps = plannedSteps
         options.maxSeconds = minutes.map { $0 * 60 }
-        if plannedSteps == nil && minutes == nil { throw ValidationError("give --steps, --epochs or --minutes") }
+        if plannedSteps == nil && minutes == nil { throw CLIError("give --steps, --epochs or --minutes") }
         options.evalEvery = evalEvery
         options.evalLimit = evalLimit
         options.checkpointEvery = checkpointEvery

@@ -28,6 +28,7 @@ import Glibc
         "train --epochs nan", "train --epochs inf", "train --epochs 1e300", "train --epochs -1",
         "train --steps 4611686018427387904", "train --steps 0", "train --minutes nan", "train --minutes -3",
         "train --threads 100000", "train --threads 0", "train --eval-limit -1",
+        "train --hidden -3", "train --heads 3", "train --vocab 9 --steps 1", "train --seq-len 5 --steps 1", "train --recipe fast",
     ])
     func trainRefuses(_ flags: String) {
         #expect(access(CLITests.data + "/train/dataset.json", R_OK) == 0, "the test dataset was not built")

@@ -99,13 +99,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         try require(vocabSize >= 2 && vocabSize <= 1 << 20, "vocabSize must be in 2...1048576 (got \(vocabSize))")
         try require(seqLen >= 1 && seqLen <= 1 << 16, "seqLen must be in 1...65536 (got \(seqLen))")
+        try require(hiddenSize >= 2 && hiddenSize <= 16_384, "hiddenSize must be in 2...16384 (got \(hiddenSize))")
         try require(puzzleEmbLen >= 0 && puzzleEmbLen <= 1024, "puzzleEmbLen must be in 0...1024 (got \(puzzleEmbLen))")
         try require(puzzleEmbDim >= 0 && puzzleEmbDim <= puzzleEmbLen * hiddenSize,
                     "puzzleEmbDim must be in 0...puzzleEmbLen·hiddenSize (got \(puzzleEmbDim))")
         try require(puzzleEmbLen == 0 || numPuzzleIdentifiers >= 1,
                     "numPuzzleIdentifiers must be at least 1 with a puzzle prefix")
         try require(numPuzzleIdentifiers >= 0 && numPuzzleIdentifiers <= 1 << 26, "numPuzzleIdentifiers out of range")
-        try require(hiddenSize >= 2 && hiddenSize <= 16_384, "hiddenSize must be in 2...16384 (got \(hiddenSize))")
         try require(numHeads >= 1 && hiddenSize % numHeads == 0, "hiddenSize must be a multiple of numHeads")
         try require(posEncoding != .rope || headDim % 2 == 0, "RoPE needs an even head dimension")
         try require(expansion > 0 && expansion <= 64, "expansion must be in (0, 64]")
