@@ -972,6 +972,41 @@ static void test_trainer(trm_model *model, trm_dataset *data) {
     free(bytes);
     remove(bad_state);
     rmdir(bad_dir);
+    /* Another dataset of the same shapes: refused unless allowed (the checkpoint records a fingerprint). */
+    int32_t other_x[24], other_y[24];
+    for (int i = 0; i < 24; i++) {
+        other_x[i] = (i * 2) % 5;
+        other_y[i] = (i + 1) % 5;
+    }
+    trm_dataset *shifted = NULL;
+    REQUIRE_OK(trm_dataset_create(6, other_x, other_y, 24, NULL, 4, &shifted));
+    EXPECT_STATUS(E, trm_trainer_resume(dir, shifted, NULL, NULL, &resumed));
+    EXPECT(strstr(trm_last_error(), "other examples") != NULL, "%s", trm_last_error());
+    p = good;
+    p.allow_other_dataset = 2;
+    EXPECT_STATUS(E, trm_trainer_resume(dir, shifted, NULL, &p, &resumed));
+    p.allow_other_dataset = 1;
+    EXPECT_STATUS(TRM_OK, trm_trainer_resume(dir, shifted, NULL, &p, &resumed));
+    trm_trainer_free(resumed);
+    resumed = SENTINEL_TRAINER;
+    trm_dataset_free(shifted);
+    /* A checkpoint directory that cannot be created fails before the first step. */
+    char blocker[160], blocked_dir[200];
+    scratch_path(blocker, sizeof blocker, "blocker");
+    write_bytes(blocker, "x", 1);
+    snprintf(blocked_dir, sizeof blocked_dir, "%s/ckpt", blocker);
+    p = good;
+    p.max_steps = 2;
+    p.checkpoint_dir = blocked_dir;
+    p.progress = count_steps;
+    last_step = 0;
+    p.progress_user_data = &last_step;
+    trm_trainer *blocked = NULL;
+    REQUIRE_OK(trm_trainer_create(model, data, NULL, &p, &blocked));
+    EXPECT_STATUS(TRM_ERR_IO, trm_trainer_run(blocked, NULL));
+    EXPECT(last_step == 0, "a step ran before the checkpoint directory was checked (step %lld)", (long long)last_step);
+    trm_trainer_free(blocked);
+    remove(blocker);
     int32_t long_x[8] = {0}, long_y[8] = {0};
     trm_dataset *other = NULL;
     REQUIRE_OK(trm_dataset_create(8, long_x, long_y, 8, NULL, 1, &other));
@@ -1075,7 +1110,9 @@ int main(void) {
     test_predict(model, data);
     test_trainer(model, data);
     trm_dataset_free(data);
-    rmdir(scratch);
+    char cleanup[160];
+    snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", scratch); /* checkpoints hold generations and links */
+    if (system(cleanup) != 0) fprintf(stderr, "could not remove %s\n", scratch);
     trm_model_free(model);
     test_lifetimes();
     test_thread_local_errors();

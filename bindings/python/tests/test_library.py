@@ -187,7 +187,12 @@ def test_missing_library_lists_where_it_looked(tmp_path):
     missing = tmp_path / "nope" / "libtrmdis.so"
     result = run_python("import trmdis", TRMDIS_LIBRARY=str(missing))
     assert result.returncode != 0
-    assert "ImportError" in result.stderr and str(missing) in result.stderr and "make lib" in result.stderr
+    assert "ImportError" in result.stderr and str(missing) in result.stderr and "TRMDIS_LIBRARY is set" in result.stderr
+    # Without the variable, in this checkout: where to build it.
+    environment = {k: v for k, v in os.environ.items() if k != "TRMDIS_LIBRARY"}
+    blocked = subprocess.run([sys.executable, "-c", "import trmdis._lib"], capture_output=True, text=True, timeout=120,
+                             env=dict(environment, PYTHONPATH=str(Path(trmdis.__file__).parent.parent)))
+    assert blocked.returncode == 0 or "make lib" in blocked.stderr
 
 
 def test_a_library_without_the_abi_symbol_is_refused():

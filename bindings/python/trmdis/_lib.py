@@ -43,11 +43,14 @@ def _load() -> Tuple[ctypes.CDLL, Path]:
             return ctypes.CDLL(str(path)), path  # RTLD_LOCAL, ctypes' default
         except OSError as error:
             tried.append(f"{path} ({error})")
-    hint = (f"unset {ENV_VAR} to use the default places, or point it at libtrmdis.so"
-            if os.environ.get(ENV_VAR) else f"or set {ENV_VAR} to the library's path")
-    raise ImportError(
-        "trmdis: could not load libtrmdis.so. Looked in:\n  " + "\n  ".join(tried)
-        + f"\nBuild it with `make lib` at the repository root ({_REPO_ROOT}), {hint}.")
+    if os.environ.get(ENV_VAR):
+        where = f"{ENV_VAR} is set, so only that path was tried: point it at libtrmdis.so, or unset it."
+    elif (_REPO_ROOT / "Package.swift").is_file():  # a source checkout
+        where = f"Build it with `make lib` in {_REPO_ROOT}, or set {ENV_VAR} to the library's path."
+    else:  # an installed package without the library inside
+        where = (f"This installed package has no libtrmdis.so inside it: build the library from the libtrmdis "
+                 f"sources with `make lib` and set {ENV_VAR} to its path.")
+    raise ImportError("trmdis: could not load libtrmdis.so. Looked in:\n  " + "\n  ".join(tried) + "\n" + where)
 
 
 lib, library_path = _load()
