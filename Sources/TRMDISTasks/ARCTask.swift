@@ -3,6 +3,9 @@ import Glibc
 #endif
 import TRMDIS
 
+/// ARC files are read with the engine's strict JSON reader (Sources/TRMDIS/Core/JSON.swift).
+package typealias ARCJSON = JSONValue
+
 /// One ARC grid: rows × cols colours 0...9, row-major. Loaded grids are 1...30 on each side; a grid
 /// cropped from a model's prediction may be empty (0 × 0).
 package struct ARCGrid: Hashable, Comparable, Sendable, CustomStringConvertible {

@@ -19,25 +19,17 @@ package func sgemm(
                     beta: beta, c, ldc: ldc)
         return
     }
+    let product = GEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     if m >= n {
-        Threads.pool.parallelFor(m, minimumPerThread: 16, GEMMArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) { g, rows in
-            let (transA, transB, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = (g.transA, g.transB, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc)
-            let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
-            sgemmSerial(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha, aBlock, lda: lda,
-                        b, ldb: ldb, beta: beta, c + rows.lowerBound * ldc, ldc: ldc)
-        }
+        Threads.pool.parallelFor(m, minimumPerThread: 16, product) { g, rows in g.rowBlock(rows) }
     } else {
-        Threads.pool.parallelFor(n, minimumPerThread: 16, GEMMArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) { g, cols in
-            let (transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc) = (g.transA, g.transB, g.m, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc)
-            let bBlock = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
-            sgemmSerial(transA: transA, transB: transB, m: m, n: cols.count, k: k, alpha: alpha, a, lda: lda,
-                        bBlock, ldb: ldb, beta: beta, c + cols.lowerBound, ldc: ldc)
-        }
+        Threads.pool.parallelFor(n, minimumPerThread: 16, product) { g, cols in g.columnBlock(cols) }
     }
 }
 
-/// The arguments of one product, handed to the pool's workers (ThreadPool.parallelFor).
-private struct GEMMArgs {
+/// One product, handed to the pool's workers (ThreadPool.parallelFor), each computing a block of C.
+private struct GEMM {
     let transA, transB: Bool
     let m, n, k: Int
     let alpha: Float
@@ -49,10 +41,18 @@ private struct GEMMArgs {
     let c: UnsafeMutablePointer<Float>
     let ldc: Int
 
-    init(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
-         _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        (self.transA, self.transB, self.m, self.n, self.k, self.alpha) = (transA, transB, m, n, k, alpha)
-        (self.a, self.lda, self.b, self.ldb, self.beta, self.c, self.ldc) = (a, lda, b, ldb, beta, c, ldc)
+    /// C[rows, :] from op(A)[rows, :].
+    func rowBlock(_ rows: Range<Int>) {
+        let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+        sgemmSerial(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha, aBlock, lda: lda,
+                    b, ldb: ldb, beta: beta, c + rows.lowerBound * ldc, ldc: ldc)
+    }
+
+    /// C[:, cols] from op(B)[:, cols].
+    func columnBlock(_ cols: Range<Int>) {
+        let bBlock = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+        sgemmSerial(transA: transA, transB: transB, m: m, n: cols.count, k: k, alpha: alpha, a, lda: lda,
+                    bBlock, ldb: ldb, beta: beta, c + cols.lowerBound, ldc: ldc)
     }
 }
 

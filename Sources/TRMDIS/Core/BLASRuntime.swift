@@ -90,7 +90,7 @@ package final class BLASRuntime: @unchecked Sendable {
     /// The core for an instruction set: Cooperlake needs AVX-512 BF16, SkylakeX AVX-512, Haswell AVX2 + FMA.
     static func bestCore(_ isa: String) -> String {
         switch isa {
-        case "avx512": return cpuFlags().contains("avx512_bf16") ? "Cooperlake" : "SkylakeX"
+        case "avx512": return cpuFlags.contains("avx512_bf16") ? "Cooperlake" : "SkylakeX"
         case "avx2": return "Haswell"
         default: return "Prescott"
         }
@@ -99,18 +99,19 @@ package final class BLASRuntime: @unchecked Sendable {
     /// The CPU's best vector instruction set, from the flags the kernel reports (which also means the OS
     /// saves the registers).
     static func instructionSet() -> String {
-        let flags = cpuFlags()
+        let flags = cpuFlags
         if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains) { return "avx512" }
         if flags.contains("avx2") && flags.contains("fma") { return "avx2" }
         return "sse"
     }
 
-    static func cpuFlags() -> Set<Substring> {
+    /// The flags of the first CPU in /proc/cpuinfo, read once.
+    static let cpuFlags: Set<String> = {
         guard let text = MemoryBudget.smallFile("/proc/cpuinfo"),  // the first CPU's entry is enough
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
               let colon = line.firstIndex(of: ":") else { return [] }
-        return Set(line[line.index(after: colon)...].split(separator: " "))
-    }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    }()
 
     /// The file a symbol was loaded from.
     static func libraryPath(of symbol: UnsafeRawPointer) -> String {

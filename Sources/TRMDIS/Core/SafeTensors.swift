@@ -159,7 +159,7 @@ package struct SafeTensors {
     }
 
     static func parseHeader(_ headerBytes: ArraySlice<UInt8>, dataSize: Int, file: String) throws(TRMError) -> Layout {
-        if let problem = JSONStructure.problem(in: headerBytes) {
+        if let problem = JSONValue.problem(in: headerBytes) {
             throw .format("\(file): the header is not acceptable JSON (\(problem))")
         }
         let header: Header

@@ -62,7 +62,7 @@ public struct DatasetMetadata: Codable, Equatable, Sendable {
 
     /// Parses `dataset.json` bytes; `file` names the source in errors.
     public static func decode(_ bytes: [UInt8], file: String) throws(TRMError) -> DatasetMetadata {
-        if let problem = JSONStructure.problem(in: bytes[...]) { throw .format("\(file): not valid JSON (\(problem))") }
+        if let problem = JSONValue.problem(in: bytes[...]) { throw .format("\(file): not valid JSON (\(problem))") }
         do {
             return try JSONDecoder().decode(DatasetMetadata.self, from: Data(bytes))
         } catch let DecodingError.keyNotFound(key, _) {

@@ -1,10 +1,12 @@
-import TRMDIS
-/// A small strict JSON reader for the ARC task files (RFC 8259). It keeps object keys in file order,
-/// tells integers from other numbers (an ARC colour must be an integer literal), rejects duplicate
-/// keys, and reports errors with the line and column, which a generic decoder does not.
-enum ARCJSON: Equatable, Sendable {
-    case object([(key: String, value: ARCJSON)])
-    case array([ARCJSON])
+/// A small strict JSON reader (RFC 8259). It keeps object keys in file order, tells integers from other
+/// numbers (an ARC colour must be an integer literal), refuses nesting deeper than 256 levels and an object
+/// naming one key twice (decoders differ on which one wins: Foundation keeps the first, Python and the
+/// safetensors library the last, so such a file would mean one thing here and another elsewhere), and
+/// reports errors with the line and column, which a generic decoder does not. Used for safetensors headers,
+/// dataset.json and the ARC task files (docs/engine.md, "Threat model and guarantees").
+package enum JSONValue: Equatable, Sendable {
+    case object([(key: String, value: JSONValue)])
+    case array([JSONValue])
     /// A number written without fraction or exponent that fits an Int.
     case integer(Int)
     case number(Double)
@@ -12,7 +14,7 @@ enum ARCJSON: Equatable, Sendable {
     case bool(Bool)
     case null
 
-    static func == (a: ARCJSON, b: ARCJSON) -> Bool {
+    package static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case let (.object(x), .object(y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -27,13 +29,13 @@ enum ARCJSON: Equatable, Sendable {
     }
 
     /// The value of `key` in an object (nil for other values or a missing key).
-    subscript(key: String) -> ARCJSON? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let fields) = self else { return nil }
         return fields.first { $0.key == key }?.value
     }
 
     /// "an object", "an array", ... for error messages.
-    var kind: String {
+    package var kind: String {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
@@ -44,32 +46,53 @@ enum ARCJSON: Equatable, Sendable {
         }
     }
 
-    /// Parses a whole document; `file` names the source in errors.
-    static func parse(_ bytes: [UInt8], file: String) throws(TRMError) -> ARCJSON {
-        var p = Parser(bytes: bytes, file: file)
+    /// Parses a whole document; `file` names the source in errors ("f: malformed JSON at line 2, ...").
+    package static func parse(_ bytes: ArraySlice<UInt8>, file: String) throws(TRMError) -> JSONValue {
+        do throws(Parser.Failure) {
+            return try document(bytes)
+        } catch {
+            throw .format("\(file): malformed JSON at \(error.place): \(error.message)")
+        }
+    }
+
+    package static func parse(_ bytes: [UInt8], file: String) throws(TRMError) -> JSONValue {
+        try parse(bytes[...], file: file)
+    }
+
+    /// nil if `bytes` is one acceptable JSON value, else where and what is wrong ("line 1, column 14: ...").
+    package static func problem(in bytes: ArraySlice<UInt8>) -> String? {
+        do throws(Parser.Failure) {
+            _ = try document(bytes)
+            return nil
+        } catch {
+            return "\(error.place): \(error.message)"
+        }
+    }
+
+    private static func document(_ bytes: ArraySlice<UInt8>) throws(Parser.Failure) -> JSONValue {
+        var p = Parser(bytes: Array(bytes))
         p.skipSpace()
         let value = try p.value(depth: 0)
         p.skipSpace()
-        guard p.at == bytes.count else { throw p.error("unexpected text after the JSON value") }
+        guard p.at == p.bytes.count else { throw p.error("unexpected text after the JSON value") }
         return value
     }
 
     private struct Parser {
-        let bytes: [UInt8]
-        let file: String
-        var at = 0
-
-        init(bytes: [UInt8], file: String) {
-            self.bytes = bytes
-            self.file = file
+        struct Failure: Error {
+            let place: String
+            let message: String
         }
 
-        func error(_ message: String) -> TRMError {
+        let bytes: [UInt8]
+        var at = 0
+
+        func error(_ message: String) -> Failure {
             var line = 1, column = 1
             for b in bytes[0..<min(at, bytes.count)] {
                 if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
             }
-            return .format("\(file): malformed JSON at line \(line), column \(column): \(message)")
+            return Failure(place: "line \(line), column \(column)", message: message)
         }
 
         var current: UInt8? { at < bytes.count ? bytes[at] : nil }
@@ -78,7 +101,7 @@ enum ARCJSON: Equatable, Sendable {
             while at < bytes.count, bytes[at] == 0x20 || bytes[at] == 0x0A || bytes[at] == 0x0D || bytes[at] == 0x09 { at += 1 }
         }
 
-        mutating func expect(_ literal: String, _ value: ARCJSON) throws(TRMError) -> ARCJSON {
+        mutating func expect(_ literal: String, _ value: JSONValue) throws(Failure) -> JSONValue {
             for u in literal.utf8 {
                 guard current == u else { throw error("invalid literal (expected '\(literal)')") }
                 at += 1
@@ -86,7 +109,7 @@ enum ARCJSON: Equatable, Sendable {
             return value
         }
 
-        mutating func value(depth: Int) throws(TRMError) -> ARCJSON {
+        mutating func value(depth: Int) throws(Failure) -> JSONValue {
             guard depth < 256 else { throw error("nesting deeper than 256 levels") }
             guard let c = current else { throw error("unexpected end of file") }
             switch c {
@@ -101,9 +124,9 @@ enum ARCJSON: Equatable, Sendable {
             }
         }
 
-        mutating func object(depth: Int) throws(TRMError) -> ARCJSON {
+        mutating func object(depth: Int) throws(Failure) -> JSONValue {
             at += 1
-            var fields: [(key: String, value: ARCJSON)] = []
+            var fields: [(key: String, value: JSONValue)] = []
             var keys = Set<String>()
             skipSpace()
             if current == UInt8(ascii: "}") { at += 1; return .object(fields) }
@@ -131,9 +154,9 @@ enum ARCJSON: Equatable, Sendable {
             }
         }
 
-        mutating func array(depth: Int) throws(TRMError) -> ARCJSON {
+        mutating func array(depth: Int) throws(Failure) -> JSONValue {
             at += 1
-            var items: [ARCJSON] = []
+            var items: [JSONValue] = []
             skipSpace()
             if current == UInt8(ascii: "]") { at += 1; return .array(items) }
             while true {
@@ -149,7 +172,7 @@ enum ARCJSON: Equatable, Sendable {
             }
         }
 
-        mutating func number() throws(TRMError) -> ARCJSON {
+        mutating func number() throws(Failure) -> JSONValue {
             let start = at
             if current == UInt8(ascii: "-") { at += 1 }
             func digits(_ p: inout Parser) -> Int {
@@ -182,7 +205,7 @@ enum ARCJSON: Equatable, Sendable {
             return .number(d)
         }
 
-        mutating func hex4() throws(TRMError) -> UInt32 {
+        mutating func hex4() throws(Failure) -> UInt32 {
             var v: UInt32 = 0
             for _ in 0..<4 {
                 guard let c = current else { throw error("unexpected end of file in a \\u escape") }
@@ -199,7 +222,7 @@ enum ARCJSON: Equatable, Sendable {
             return v
         }
 
-        mutating func string() throws(TRMError) -> String {
+        mutating func string() throws(Failure) -> String {
             at += 1
             var out: [UInt8] = []
             while true {
@@ -254,13 +277,13 @@ enum ARCJSON: Equatable, Sendable {
     }
 
     /// The JSON text of the value, compact as Python's `json.dumps(..., separators=(",", ":"))`.
-    func text() -> String {
+    package func text() -> String {
         var out = ""
         write(to: &out)
         return out
     }
 
-    func write(to out: inout String) {
+    package func write(to out: inout String) {
         switch self {
         case .object(let fields):
             out += "{"
