@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli mpi install demo test test-swift test-c test-python venv bench experiment experiment-quick experiment-venv clean
+.PHONY: all deps lib cli mpi install demo test test-swift test-c test-python test-python-tree python-install venv bench experiment experiment-quick experiment-venv clean
 
 all: lib cli
 
@@ -70,8 +70,18 @@ test-c: lib
 venv:
 	@scripts/make-venv.sh $(VENV)
 
-test-python: lib venv
+# The Python package as users install it: `pip wheel ./bindings/python` (its build step compiles
+# libtrmdis.so into the package), installed into a fresh venv, the pytest suite run against that copy.
+test-python: lib
+	@scripts/test-wheel.sh
+
+# The pytest suite against the source tree and build/lib/libtrmdis.so (quicker while developing).
+test-python-tree: lib venv
 	TRMDIS_LIBRARY=$(CURDIR)/build/lib/libtrmdis.so $(PY) -m pytest -q bindings/python/tests
+
+# The Python package into the current environment (a venv): libtrmdis.so is built into it.
+python-install: deps
+	pip install ./bindings/python
 
 # Engine vs PyTorch on the named configurations, in one invocation (bench/run.sh builds its own binary
 # into .build-bench; PyTorch from .venv-torch if present); see docs/performance.md.

@@ -26,11 +26,10 @@ def candidate_paths() -> List[Path]:
     override = os.environ.get(ENV_VAR)
     if override:
         return [Path(override)]
-    return [
-        _PACKAGE_DIR / LIBRARY_NAME,
-        _REPO_ROOT / "build" / "lib" / LIBRARY_NAME,
-        _REPO_ROOT / ".build-static" / "release" / "libTRMDISCAPI.so",
-    ]
+    paths = [_PACKAGE_DIR / LIBRARY_NAME]  # where the wheel puts it (setup.py)
+    if (_REPO_ROOT / "Package.swift").is_file():  # the package used from a source checkout
+        paths += [_REPO_ROOT / "build" / "lib" / LIBRARY_NAME, _REPO_ROOT / ".build-static" / "release" / "libTRMDISCAPI.so"]
+    return paths
 
 
 def _load() -> Tuple[ctypes.CDLL, Path]:
@@ -48,8 +47,9 @@ def _load() -> Tuple[ctypes.CDLL, Path]:
     elif (_REPO_ROOT / "Package.swift").is_file():  # a source checkout
         where = f"Build it with `make lib` in {_REPO_ROOT}, or set {ENV_VAR} to the library's path."
     else:  # an installed package without the library inside
-        where = (f"This installed package has no libtrmdis.so inside it: build the library from the libtrmdis "
-                 f"sources with `make lib` and set {ENV_VAR} to its path.")
+        where = (f"This installed package has no libtrmdis.so inside it (was it installed from a wheel built "
+                 f"elsewhere?): reinstall with `pip install ./bindings/python` from the libtrmdis sources, or "
+                 f"set {ENV_VAR} to the library's path.")
     raise ImportError("trmdis: could not load libtrmdis.so. Looked in:\n  " + "\n  ".join(tried) + "\n" + where)
 
 
