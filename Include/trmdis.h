@@ -58,7 +58,7 @@ extern "C" {
 /* ---- Versions ------------------------------------------------------------------------------------------- */
 
 #define TRM_VERSION_MAJOR 0
-#define TRM_VERSION_MINOR 3
+#define TRM_VERSION_MINOR 4
 #define TRM_VERSION_PATCH 0
 /* Bumped on any change of a struct layout or a function signature. Bindings check it when they load.
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
@@ -269,6 +269,60 @@ int trm_model_save(const trm_model *model, const char *path);
  * read, TRM_ERR_FORMAT if it is not a complete libtrmdis checkpoint (bad header, missing or extra tensors,
  * wrong shapes, non-finite weights). On success *out owns a model to release with trm_model_free. */
 int trm_model_load(const char *path, trm_model **out);
+
+/* ---- Tensors by name (a state dict) ----------------------------------------------------------------------- */
+
+/* One tensor of a model: its name in model files (the official PyTorch state-dict name without the wrapper
+ * prefix, docs/formats.md) and its shape. Tensors are float32, row-major. */
+typedef struct trm_tensor_info {
+    size_t struct_size; /* sizeof(trm_tensor_info), set by the caller */
+    char name[128];     /* NUL-terminated */
+    int32_t ndim;       /* 1 or 2 */
+    int64_t shape[4];   /* the first ndim entries; the rest 0 */
+    int64_t count;      /* elements: the product of the shape */
+} trm_tensor_info;
+
+/* The number of tensors the model holds: its trainable weights, then the buffers puzzle_emb.weights (with a
+ * puzzle prefix), H_init and L_init. Added in 0.4. */
+int trm_model_tensor_count(const trm_model *model, int32_t *count);
+/* Describes tensor `index` (0 <= index < trm_model_tensor_count) in file order. TRM_ERR_ABI for another
+ * struct_size. */
+int trm_model_tensor_info(const trm_model *model, int32_t index, trm_tensor_info *out);
+/* Copies tensor `name` into `out`, which holds `count` floats (exactly the tensor's count). */
+int trm_model_get_tensor(const trm_model *model, const char *name, float *out, size_t count);
+/* Replaces tensor `name` with `count` floats from `values` (copied), all or nothing: TRM_ERR_INVALID_ARG for an
+ * unknown name, another count or a value that is not finite. Not while another call uses the model (a
+ * prediction, or a trainer that owns it: its EMA copy is not changed). */
+int trm_model_set_tensor(trm_model *model, const char *name, const float *values, size_t count);
+
+/* ---- Checkpoints of the official PyTorch code ------------------------------------------------------------ */
+
+/* How trm_model_import_official reads a checkpoint. */
+typedef struct trm_official_params {
+    size_t struct_size;      /* sizeof(trm_official_params), set by trm_official_params_init */
+    const char *config_yaml; /* the run's all_config.yaml; NULL (default): the all_config.yaml beside the checkpoint */
+    int32_t seq_len;         /* 0 (default): from the weights (mlp_t, learned positions) or the run's dataset.json */
+} trm_official_params;
+
+void trm_official_params_init(trm_official_params *params);
+
+/* Imports a checkpoint written by the official TRM or DIS code (docs/pytorch.md): the torch.save file its
+ * pretrain.py writes (e.g. step_65104; read without PyTorch and without running any of its pickle) or the same
+ * state dict as safetensors; float32, bfloat16 or float16 (converted to float32); keys with or without the
+ * _orig_mod.model.inner. prefix. The run's all_config.yaml gives the recursion (H_cycles = T, L_cycles = n,
+ * halt_max_steps = N_sup), heads, expansion and positions; the tensors give the rest, and both must agree.
+ * seq_len is needed only for an attention model whose run dataset (data_paths) is not found.
+ * TRM_ERR_IO: a file cannot be read (or no all_config.yaml beside the checkpoint); TRM_ERR_FORMAT: anything the
+ * engine cannot represent (HRM, other dtypes, tensors that do not match the configuration), with the reason;
+ * TRM_ERR_INVALID_ARG: a bad seq_len. Notes on the conversion go to the log callback at TRM_LOG_INFO. params may
+ * be NULL (the defaults). On success *out owns a model to release with trm_model_free. Added in 0.4. */
+int trm_model_import_official(const char *checkpoint, const trm_official_params *params, trm_model **out);
+
+/* Writes the model in the official code's terms: `path` gets its state dict as safetensors (float32, keys
+ * _orig_mod.model.inner.<name>; safetensors.torch.load_file then load_state_dict read it), `config_yaml` the arch
+ * section of an all_config.yaml. config_yaml NULL: all_config.yaml beside `path`, which must not exist yet
+ * (TRM_ERR_IO). Both files are written atomically. Added in 0.4. */
+int trm_model_export_official(const trm_model *model, const char *path, const char *config_yaml);
 
 /* ---- Datasets ------------------------------------------------------------------------------------------- */
 

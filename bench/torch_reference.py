@@ -322,7 +322,7 @@ class TRMModel(nn.Module):
         if c.pos_encoding == "learned":
             self.embed_pos = Embedding(c.total_len, d, std)
         if c.time_embedding:
-            self.time_emb = Embedding(c.time_embedding_rows, d, std)
+            self.timestep_embed = Embedding(c.time_embedding_rows, d, std)
         self.L_level = ReasoningModule(c)
         if c.puzzle_emb_len > 0:
             self.puzzle_emb = PuzzleEmbedding(c.num_puzzle_identifiers, c.puzzle_emb_ndim)
@@ -362,7 +362,7 @@ class TRMModel(nn.Module):
         if c.time_embedding:
             s = 1 if time_step is None else time_step
             idx = s.long() if torch.is_tensor(s) else torch.full((b,), int(s), dtype=torch.long)
-            e = e + self.time_emb(idx)[:, None, :]
+            e = e + self.timestep_embed(idx)[:, None, :]
         if c.pos_encoding == "learned":
             e = 0.707106781 * (e + self.embed_pos.embedding_weight)
         return math.sqrt(c.hidden_size) * e
@@ -964,7 +964,7 @@ def selftest() -> int:
     keys = set(TRMModel(TRMConfig(vocab_size=11, seq_len=81, pos_encoding="learned", time_embedding=True,
                                   num_layers=1)).state_dict())
     assert keys == {"embed_tokens.embedding_weight", "lm_head.weight", "q_head.weight", "q_head.bias",
-                    "embed_pos.embedding_weight", "time_emb.embedding_weight",
+                    "embed_pos.embedding_weight", "timestep_embed.embedding_weight",
                     "L_level.layers.0.self_attn.qkv_proj.weight", "L_level.layers.0.self_attn.o_proj.weight",
                     "L_level.layers.0.mlp.gate_up_proj.weight", "L_level.layers.0.mlp.down_proj.weight",
                     "puzzle_emb.weights", "H_init", "L_init"}, keys

@@ -9,7 +9,8 @@ public struct TRMDISCommand: ParsableCommand {
         commandName: "trmdis",
         abstract: "Tiny Recursive Models and Deep Improvement Supervision on the CPU.",
         version: "trmdis \(trmdisVersion) (C ABI \(trmdisABI))",
-        subcommands: [Info.self, Init.self, Train.self, Eval.self, EvalARC.self, Solve.self, Bench.self, DataCommand.self]
+        subcommands: [Info.self, Init.self, Train.self, Eval.self, EvalARC.self, Solve.self, Bench.self, DataCommand.self,
+                      ImportOfficial.self, ExportOfficial.self]
     )
 }
 

@@ -9,7 +9,16 @@ import FoundationEssentials
 package struct SafeTensors {
     package enum DType: String, Sendable {
         case f32 = "F32", i32 = "I32", u8 = "U8", i64 = "I64"
-        var width: Int { self == .u8 ? 1 : self == .i64 ? 8 : 4 }
+        /// Read only from official checkpoints (OfficialCheckpoint), converted to float32 there.
+        case bf16 = "BF16", f16 = "F16"
+        var width: Int {
+            switch self {
+            case .u8: return 1
+            case .bf16, .f16: return 2
+            case .f32, .i32: return 4
+            case .i64: return 8
+            }
+        }
     }
 
     package struct Tensor {

@@ -61,9 +61,4 @@ public final class Model {
     /// Trainable parameters as the reference counts them (no puzzle embeddings, H_init, L_init).
     public var parameterCount: Int { layout.total }
 
-    /// A read-write view of one named tensor.
-    public func tensor(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
-        guard let spec = layout.spec(named: name) else { return nil }
-        return UnsafeMutableBufferPointer(start: weights + spec.offset, count: spec.count)
-    }
 }

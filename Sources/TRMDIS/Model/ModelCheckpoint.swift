@@ -10,13 +10,11 @@ extension Model {
     /// The model as safetensors; `weights` overrides the trainable weights (e.g. the EMA copy).
     package func safeTensors(weights override: UnsafePointer<Float>? = nil) -> SafeTensors {
         var st = SafeTensors()
-        let w = override ?? UnsafePointer(weights)
-        for spec in layout.specs { st.add(spec.name, floats: w + spec.offset, shape: spec.shape) }
-        if config.puzzleEmbLen > 0 {
-            st.add("puzzle_emb.weights", floats: puzzleEmbedding, shape: [config.numPuzzleIdentifiers, config.puzzleEmbDim])
+        for t in namedTensors {
+            var source = UnsafePointer(t.values.baseAddress!)
+            if let override, let spec = layout.spec(named: t.name) { source = override + spec.offset }
+            st.add(t.name, floats: source, shape: t.shape)
         }
-        st.add("H_init", floats: hInit, shape: [config.hiddenSize])
-        st.add("L_init", floats: lInit, shape: [config.hiddenSize])
         st.metadata = ["format": "pt", Model.configMetadataKey: config.jsonString]
         if let trainingRecord { st.metadata[TrainingRecord.metadataKey] = trainingRecord.jsonString }
         return st
@@ -45,6 +43,8 @@ extension Model {
     /// The model of a read file whose configuration is `config` (from `storedConfig`), with its training
     /// record when the file has one.
     static func load(_ st: SafeTensors, config: ModelConfig, file: String) throws(TRMError) -> Model {
+        var st = st
+        st.renameLegacyTimeTable()
         // Every tensor is checked by name and shape before the model is allocated: a small file whose
         // configuration asks for gigabytes is refused at once.
         try checkTensors(st, config: config, file: file)
@@ -84,23 +84,26 @@ extension Model {
         }
     }
 
-    /// Copies the tensors of `st` into this model after checking that the names are exactly the model's.
+    /// Copies the tensors of `st` into this model after checking that the names are exactly the model's
+    /// and every value is finite.
     package func loadTensors(_ st: SafeTensors, file: String) throws(TRMError) {
         try Model.checkTensors(st, config: config, file: file)
-        for spec in layout.specs { try st.read(spec.name, into: weights + spec.offset, shape: spec.shape, file: file) }
-        if config.puzzleEmbLen > 0 {
-            try st.read("puzzle_emb.weights", into: puzzleEmbedding,
-                        shape: [config.numPuzzleIdentifiers, config.puzzleEmbDim], file: file)
+        for t in namedTensors {
+            try st.read(t.name, into: t.values.baseAddress!, shape: t.shape, file: file)
+            if let bad = t.values.firstIndex(where: { !$0.isFinite }) {
+                throw .format("\(file): tensor '\(t.name)' holds a value that is not finite (element \(bad))")
+            }
         }
-        try st.read("H_init", into: hInit, shape: [config.hiddenSize], file: file)
-        try st.read("L_init", into: lInit, shape: [config.hiddenSize], file: file)
-        for i in 0..<parameterCount where !weights[i].isFinite {
-            throw .format("\(file): weight \(i) is not finite")
-        }
-        let d = config.hiddenSize, rows = config.numPuzzleIdentifiers * config.puzzleEmbDim
-        if (0..<d).contains(where: { !hInit[$0].isFinite || !lInit[$0].isFinite }) || (0..<rows).contains(where: { !puzzleEmbedding[$0].isFinite }) {
-            throw .format("\(file): H_init, L_init or the puzzle embeddings hold a value that is not finite")
-        }
+    }
+}
+
+extension SafeTensors {
+    /// Files written before 0.4 name the DIS time table `time_emb.embedding_weight`; it is now the official
+    /// DIS code's `timestep_embed.embedding_weight`. The old name still loads.
+    mutating func renameLegacyTimeTable() {
+        guard !tensors.contains(where: { $0.name == "timestep_embed.embedding_weight" }),
+              let i = tensors.firstIndex(where: { $0.name == Model.legacyTimeTableName }) else { return }
+        tensors[i].name = "timestep_embed.embedding_weight"
     }
 }
 

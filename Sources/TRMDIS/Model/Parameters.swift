@@ -46,7 +46,7 @@ package struct ParameterLayout: Sendable {
             embedPos = add("embed_pos.embedding_weight", [c.totalLen, d], std: lecun(d))
         }
         if c.timeEmbedding {
-            timeEmb = add("time_emb.embedding_weight", [c.timeEmbeddingRows, d], std: lecun(d))
+            timeEmb = add("timestep_embed.embedding_weight", [c.timeEmbeddingRows, d], std: lecun(d))
         }
         for i in 0..<c.numLayers {
             let p = "L_level.layers.\(i)."

@@ -75,6 +75,7 @@ extension Trainer {
         var tensors = st
         let trainerOnly = ["optimizer.", "ema", "rng.", "carry.", "slots."]
         tensors.tensors.removeAll { name, _ in trainerOnly.contains { name.hasPrefix($0) } }
+        tensors.renameLegacyTimeTable()
         let modelConfig = try ModelConfig(json: modelJSON, file: path)
         do { try examples.validate(for: modelConfig) } catch {
             guard case .invalidArgument(let m) = error else { throw error }

@@ -237,6 +237,28 @@ class TrainParamsStruct(ctypes.Structure):
     ]
 
 
+class TensorInfoStruct(ctypes.Structure):
+    """trm_tensor_info."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("name", ctypes.c_char * 128),
+        ("ndim", c_int32),
+        ("shape", c_int64 * 4),
+        ("count", c_int64),
+    ]
+
+
+class OfficialParamsStruct(ctypes.Structure):
+    """trm_official_params."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("config_yaml", c_char_p),
+        ("seq_len", c_int32),
+    ]
+
+
 # Enum constants of the header.
 (TRM_OK, TRM_ERR_INVALID_ARG, TRM_ERR_IO, TRM_ERR_FORMAT, TRM_ERR_OOM, TRM_ERR_ABORTED, TRM_ERR_ABI, TRM_ERR_INTERNAL,
  TRM_ERR_NUMERIC) = range(9)
@@ -313,6 +335,20 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_model_save", c_int, [_handle, c_char_p]),
     # int trm_model_load(const char *path, trm_model **out);
     ("trm_model_load", c_int, [c_char_p, _handle_p]),
+    # int trm_model_tensor_count(const trm_model *model, int32_t *count);
+    ("trm_model_tensor_count", c_int, [_handle, POINTER(c_int32)]),
+    # int trm_model_tensor_info(const trm_model *model, int32_t index, trm_tensor_info *out);
+    ("trm_model_tensor_info", c_int, [_handle, c_int32, POINTER(TensorInfoStruct)]),
+    # int trm_model_get_tensor(const trm_model *model, const char *name, float *out, size_t count);
+    ("trm_model_get_tensor", c_int, [_handle, c_char_p, POINTER(c_float), c_size_t]),
+    # int trm_model_set_tensor(trm_model *model, const char *name, const float *values, size_t count);
+    ("trm_model_set_tensor", c_int, [_handle, c_char_p, POINTER(c_float), c_size_t]),
+    # void trm_official_params_init(trm_official_params *params);
+    ("trm_official_params_init", None, [POINTER(OfficialParamsStruct)]),
+    # int trm_model_import_official(const char *checkpoint, const trm_official_params *params, trm_model **out);
+    ("trm_model_import_official", c_int, [c_char_p, POINTER(OfficialParamsStruct), _handle_p]),
+    # int trm_model_export_official(const trm_model *model, const char *path, const char *config_yaml);
+    ("trm_model_export_official", c_int, [_handle, c_char_p, c_char_p]),
     # int trm_dataset_create(int32_t seq_len, const int32_t *inputs, const int32_t *labels, size_t n_cells,
     #                        const int32_t *puzzle_ids, size_t n_examples, trm_dataset **out);
     ("trm_dataset_create", c_int, [c_int32, _i32_p, _i32_p, c_size_t, _i32_p, c_size_t, _handle_p]),

@@ -7,9 +7,10 @@ import ctypes
 import dataclasses
 import os
 import weakref
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _convert, _lib
 from .config import METHODS, ModelConfig
@@ -19,6 +20,8 @@ from .errors import InvalidArgumentError, check
 
 
 _lib_fn = _lib.lib
+PathLike = Union[str, "os.PathLike[str]"]
+FloatArray = NDArray[np.float32]
 
 
 def _free_model(handle: int) -> None:
@@ -69,16 +72,99 @@ class Model(NativeHandle):
         return model
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Model":
+    def load(cls, path: PathLike) -> "Model":
         """Loads a model written by save() (trm_model_load). TRMIOError if the file cannot be read,
         FormatError if it is not a complete libtrmdis model file."""
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_model_load(_convert.path(path, "path"), ctypes.byref(handle)))
         return cls._from_handle(handle.value)
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def save(self, path: PathLike) -> None:
         """Writes the weights and configuration as safetensors (trm_model_save), atomically."""
         check(_lib_fn.trm_model_save(self.handle, _convert.path(path, "path")))
+
+    @classmethod
+    def from_official(cls, checkpoint: PathLike, config_yaml: Optional[PathLike] = None,
+                      seq_len: Optional[int] = None) -> "Model":
+        """Imports a checkpoint of the official TRM or DIS PyTorch code (trm_model_import_official).
+
+        checkpoint: what the official pretrain.py saves (a torch.save file such as `step_65104`, read without
+        PyTorch and without running its pickle) or the same state dict as safetensors; float32, bfloat16 or
+        float16, keys with or without `_orig_mod.model.inner.`.
+        config_yaml: the run's all_config.yaml (None: the one beside the checkpoint). It gives T (H_cycles),
+        n (L_cycles), N_sup (halt_max_steps), heads, expansion and positions; the tensors give the rest.
+        seq_len: only for an attention model whose run dataset (data_paths) is not found.
+        FormatError says what the engine cannot represent; TRMIOError when a file cannot be read.
+        """
+        params = _lib.OfficialParamsStruct()
+        _lib_fn.trm_official_params_init(ctypes.byref(params))
+        if config_yaml is not None:
+            params.config_yaml = _convert.path(config_yaml, "config_yaml")
+        if seq_len is not None:
+            params.seq_len = _convert.integer(seq_len, "seq_len", 1, 2**20 + 1, "1...2**20")
+        handle = ctypes.c_void_p()
+        check(_lib_fn.trm_model_import_official(_convert.path(checkpoint, "checkpoint"), ctypes.byref(params),
+                                                ctypes.byref(handle)))
+        return cls._from_handle(handle.value)
+
+    def to_official(self, path: PathLike, config_yaml: Optional[PathLike] = None) -> None:
+        """Writes the model in the official code's terms (trm_model_export_official): `path` gets the state dict
+        as safetensors (float32, keys `_orig_mod.model.inner.<name>`; `safetensors.torch.load_file` then
+        `load_state_dict` read it) and `config_yaml` the arch section of an all_config.yaml (None:
+        all_config.yaml beside `path`, which must not exist yet)."""
+        check(_lib_fn.trm_model_export_official(self.handle, _convert.path(path, "path"),
+                                                None if config_yaml is None else _convert.path(config_yaml, "config_yaml")))
+
+    def state_dict(self) -> Dict[str, FloatArray]:
+        """Every tensor as a float32 array (copies), by the name model files use: the official state-dict names
+        without a wrapper prefix, trainable weights first, then the buffers puzzle_emb.weights (with a puzzle
+        prefix), H_init and L_init."""
+        count = ctypes.c_int32(0)
+        check(_lib_fn.trm_model_tensor_count(self.handle, ctypes.byref(count)))
+        out: Dict[str, FloatArray] = {}
+        for index in range(count.value):
+            info = _lib.TensorInfoStruct()
+            info.struct_size = ctypes.sizeof(_lib.TensorInfoStruct)
+            check(_lib_fn.trm_model_tensor_info(self.handle, index, ctypes.byref(info)))
+            array = np.empty(tuple(info.shape[:info.ndim]), dtype=np.float32)
+            check(_lib_fn.trm_model_get_tensor(self.handle, info.name, array.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                               array.size))
+            out[info.name.decode()] = array
+        return out
+
+    @classmethod
+    def from_state_dict(cls, config: Union[ModelConfig, str], state: Mapping[str, Any]) -> "Model":
+        """A model of `config` holding exactly the tensors of `state` (name -> array-like of floats: numpy,
+        or anything np.asarray reads, such as a CPU torch tensor). Names are those of state_dict(); the
+        official code's wrapper prefixes (`_orig_mod.`, `model.`, `inner.`, `module.`) are removed first and
+        the old time-table name `time_emb.embedding_weight` is accepted. Every tensor must be given, with its
+        shape, finite. Values are converted to float32."""
+        model = cls(config, seed=0)
+        try:
+            expected = {name: array.shape for name, array in model.state_dict().items()}
+            given: Dict[str, Any] = {}
+            for key, value in state.items():
+                name = _official_name(str(key))
+                if name in given:
+                    raise InvalidArgumentError(f"two entries of the state dict are named {name} (one is {key})")
+                given[name] = value
+            unexpected, missing = sorted(set(given) - set(expected)), sorted(set(expected) - set(given))
+            if unexpected or missing:
+                raise InvalidArgumentError(f"the state dict does not match the configuration: unexpected {unexpected}, "
+                                           f"missing {missing}")
+            for name, value in given.items():
+                array = np.asarray(value)
+                if array.dtype.kind != "f" and array.dtype.name != "bfloat16":
+                    raise InvalidArgumentError(f"{name} holds {array.dtype}, not floating-point values")
+                array = np.ascontiguousarray(array, dtype=np.float32)
+                if array.shape != expected[name]:
+                    raise InvalidArgumentError(f"{name} has shape {array.shape}, expected {expected[name]}")
+                check(_lib_fn.trm_model_set_tensor(model.handle, name.encode(),
+                                                   array.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), array.size))
+        except BaseException:
+            model.close()
+            raise
+        return model
 
     @property
     def config(self) -> ModelConfig:
@@ -164,6 +250,22 @@ class Model(NativeHandle):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.parameter_count} parameters"
         return f"<trmdis.Model {state}>"
+
+
+#: The wrappers the official code puts before a model's names (torch.compile, DDP, the loss head, ACT).
+_OFFICIAL_PREFIXES = ("_orig_mod.", "module.", "model.", "inner.")
+
+
+def _official_name(key: str) -> str:
+    """A state-dict key without the official wrappers' prefixes, the old time-table name updated (as the
+    engine reads official checkpoints, Interop/OfficialCheckpoint.swift)."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _OFFICIAL_PREFIXES:
+            if key.startswith(prefix):
+                key, stripped = key[len(prefix):], True
+    return "timestep_embed.embedding_weight" if key == "time_emb.embedding_weight" else key
 
 
 #: Step-time row choices by name (trm_time_rows).
