@@ -16,9 +16,10 @@ For several configurations this script
   (d) compares one whole DIS mini-batch (N_sup supervision steps, AdamATan2 + SignSGD after each, argmax
       fed back) on data whose intermediate targets are deterministic (at most one differing cell per
       example): weights, first and second moments and puzzle rows after the N_sup updates;
-  (e) converts a fake official checkpoint (made with the PyTorch model: `_orig_mod.model.inner.` keys,
-      bfloat16 H_init/L_init, the DIS repo's `timestep_embed` name) with scripts/convert_pytorch_checkpoint.py,
-      loads it with trmdis.Model.load and compares outputs; and converts back with `to-official`.
+  (e) imports official checkpoints written by torch.save (the PyTorch model's state dict under
+      `_orig_mod.model.inner.` or `model.inner.`, bfloat16 H_init/L_init, the DIS code's `timestep_embed`
+      name, an all_config.yaml written by yaml.dump) with trmdis.Model.from_official and compares outputs;
+      then exports with Model.to_official and loads the result strictly into the PyTorch model.
 
 Exit status 1 if any comparison is outside its tolerance. Run from the repository root:
 
@@ -385,26 +386,37 @@ def check_dis(case: Case, path: str, work: str, report: Report) -> Dict[str, flo
 
 # --------------------------------------------------------------------------------------------------
 
+def official_yaml(cfg: ref.TRMConfig) -> Dict[str, object]:
+    """The run configuration an official pretrain.py would dump for a model of `cfg` (all_config.yaml)."""
+    arch = {"name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1", "H_cycles": cfg.h_cycles,
+            "L_cycles": cfg.l_cycles, "H_layers": 0, "L_layers": cfg.num_layers, "hidden_size": cfg.hidden_size,
+            "num_heads": cfg.num_heads, "expansion": cfg.expansion, "halt_max_steps": cfg.supervision_steps,
+            "halt_exploration_prob": 0.1, "puzzle_emb_ndim": cfg.puzzle_emb_ndim, "puzzle_emb_len": cfg.puzzle_emb_len,
+            "pos_encodings": cfg.pos_encoding, "mlp_t": cfg.mixer == "mlp_t", "forward_dtype": "bfloat16",
+            "no_ACT_continue": True, "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"}}
+    return {"arch": arch, "data_paths": ["data/not-here"], "global_batch_size": 768, "lr": 1e-4, "ema": True}
+
+
 def check_converter(work: str, report: Report) -> None:
-    """(e) Fake official checkpoints -> our format -> trmdis.Model.load, and back."""
-    script = os.path.join(ROOT, "scripts", "convert_pytorch_checkpoint.py")
+    """(e) Official checkpoints made by torch.save -> Model.from_official (the engine's reader, no torch) ->
+    outputs against PyTorch; then Model.to_official -> safetensors.torch.load_file -> load_state_dict."""
+    import yaml
+
     variants = [
         ("TRM attention (compiled prefix, bf16 H/L_init)",
          ref.TRMConfig(vocab_size=11, seq_len=20, puzzle_emb_len=16, num_puzzle_identifiers=5, hidden_size=64,
-                       num_heads=4, num_layers=2, h_cycles=2, l_cycles=3),
-         "_orig_mod.model.inner.", False, ["--seq-len", "20", "--heads", "4", "--T", "2", "--n", "3"]),
+                       num_heads=4, num_layers=2, h_cycles=2, l_cycles=3), "_orig_mod.model.inner.", 20),
         ("DIS mlp_t (no compile prefix, timestep_embed)",
          ref.TRMConfig(vocab_size=12, seq_len=25, puzzle_emb_len=16, num_puzzle_identifiers=3, hidden_size=64,
                        num_heads=4, num_layers=1, mixer="mlp_t", pos_encoding="none", h_cycles=1, l_cycles=2,
-                       supervision_steps=6, time_embedding=True),
-         "model.inner.", True, ["--heads", "4", "--T", "1", "--n", "2"]),
+                       supervision_steps=6, time_embedding=True), "model.inner.", None),
         ("learned positions, HRM-style prefix 1",
          ref.TRMConfig(vocab_size=6, seq_len=12, puzzle_emb_len=1, num_puzzle_identifiers=2, hidden_size=32,
                        num_heads=2, num_layers=1, pos_encoding="learned", h_cycles=1, l_cycles=2),
-         "_orig_mod.model.inner.", False, ["--puzzle-emb-len", "1", "--heads", "2", "--T", "1", "--n", "2"]),
+         "_orig_mod.model.inner.", None),
     ]
-    for title, cfg, prefix, dis_names, flags in variants:
-        print(f"  converter: {title}")
+    for title, cfg, prefix, seq_len in variants:
+        print(f"  official import: {title}")
         torch.manual_seed(11)
         model = ref.TRMModel(cfg)
         with torch.no_grad():
@@ -413,43 +425,46 @@ def check_converter(work: str, report: Report) -> None:
                 model.puzzle_emb.weights.normal_(0, 0.05)
             model.H_init.copy_(model.H_init.bfloat16().float())  # what the official bf16 buffers hold
             model.L_init.copy_(model.L_init.bfloat16().float())
-        sd = {}
-        for k, v in model.state_dict().items():
-            if k in ("H_init", "L_init"):
-                v = v.bfloat16()
-            if dis_names and k == "time_emb.embedding_weight":
-                k = "timestep_embed.embedding_weight"
-            sd[prefix + k] = v.clone()
-        src = os.path.join(work, "step_123")
+        sd = {prefix + k: (v.bfloat16() if k in ("H_init", "L_init") else v).clone() for k, v in model.state_dict().items()}
+        run = os.path.join(work, "run")
+        os.makedirs(run, exist_ok=True)
+        src = os.path.join(run, "step_123")
         torch.save(sd, src)
-        dst = os.path.join(work, "converted.safetensors")
-        r = subprocess.run([sys.executable, script, src, dst] + flags, capture_output=True, text=True)
-        if r.returncode:
-            print(r.stdout + r.stderr)
-            report.check("converter exit status", 1, 0)
+        with open(os.path.join(run, "all_config.yaml"), "w") as f:
+            yaml.dump(official_yaml(cfg), f)
+        try:
+            engine = trmdis.Model.from_official(src, seq_len=seq_len)
+        except trmdis.TRMError as error:
+            print(f"    {error}")
+            report.check("import failed", 1, 0)
             continue
-        with safe_open(dst, framework="pt") as f:
+        ours = os.path.join(work, "imported.safetensors")
+        engine.save(ours)
+        with safe_open(ours, framework="pt") as f:
             got = ref.TRMConfig.from_json(f.metadata()["trmdis_config"])
-        report.check("inferred config differs", 0.0 if got == cfg else 1.0, 0.0, "" if got == cfg else str(got))
-        back = load_file(dst)
+        report.check("imported config differs", 0.0 if got == cfg else 1.0, 0.0, "" if got == cfg else str(got))
+        back = load_file(ours)
         worst = max(max_diff(back[k], v) for k, v in model.state_dict().items())
-        report.check("converted tensors max |diff|", worst, 0.0)
+        report.check("imported tensors max |diff|", worst, 0.0)
         tokens, _, ids = random_batch(cfg, 3, 5)
-        with trmdis.Model.load(dst) as engine, trmdis.Runner(engine, 3) as runner, torch.no_grad():
+        with trmdis.Runner(engine, 3) as runner, torch.no_grad():
             logits_e, q_e = runner.step(tokens, puzzle_ids=ids, time_step=2)
             _, logits_t, q_t = model(model.initial_carry(3), _t(tokens), _t(ids), time_step=2)
-        report.check("engine(converted) vs torch logits max |diff|", max_diff(logits_e, logits_t), 2e-3)
-        report.check("engine(converted) vs torch q max |diff|", max_diff(q_e, q_t), 2e-3)
-        # And back: our file -> official checkpoint.
-        official = os.path.join(work, "step_back")
-        args = [sys.executable, script, "to-official", dst, official] + (["--dis-names"] if dis_names else []) \
-            + (["--no-compile-prefix"] if prefix == "model.inner." else [])
-        subprocess.run(args, check=True, capture_output=True)
-        again = torch.load(official, map_location="cpu", weights_only=True)
-        same_keys = set(again) == set(sd)
-        report.check("to-official keys differ from the official ones", 0.0 if same_keys else 1.0, 0.0)
+        report.check("engine(imported) vs torch logits max |diff|", max_diff(logits_e, logits_t), 2e-3)
+        report.check("engine(imported) vs torch q max |diff|", max_diff(q_e, q_t), 2e-3)
+        # And back: Model.to_official -> the official state dict, loaded strictly by the PyTorch model.
+        official = os.path.join(work, "exported", "step_back")
+        os.makedirs(os.path.dirname(official), exist_ok=True)
+        engine.to_official(official, os.path.join(work, "exported", f"all_config-{len(title)}.yaml"))
+        again = load_file(official)
+        same_keys = set(again) == {"_orig_mod.model.inner." + k for k in model.state_dict()}
+        report.check("to_official keys differ from the official ones", 0.0 if same_keys else 1.0, 0.0)
         if same_keys:
-            report.check("to-official tensors max |diff|", max(max_diff(again[k].float(), sd[k].float()) for k in sd), 0.0)
+            reloaded = ref.TRMModel(cfg)
+            reloaded.load_state_dict({k[len("_orig_mod.model.inner."):]: v for k, v in again.items()}, strict=True)
+            report.check("to_official tensors max |diff|",
+                         max(max_diff(reloaded.state_dict()[k], v) for k, v in model.state_dict().items()), 0.0)
+        engine.close()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ import Testing
         }
         _ = loss()
         e.backward(r.p, tokens: tokens, timeStep: 3, dW: dW.p, dPuzzle: dPuzzle.p)
-        for name in ["embed_tokens.embedding_weight", "embed_pos.embedding_weight", "time_emb.embedding_weight"] {
+        for name in ["embed_tokens.embedding_weight", "embed_pos.embedding_weight", "timestep_embed.embedding_weight"] {
             let spec = try #require(model.layout.spec(named: name))
             let err = g.relativeError(param: model.weights + spec.offset, count: spec.count,
                                       analytic: dW.p + spec.offset, samples: 200, loss: loss)

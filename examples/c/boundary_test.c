@@ -470,6 +470,116 @@ static void test_model_files(trm_model *model) {
     remove(path);
 }
 
+/* ---- Tensors by name and official checkpoints ---- */
+
+static void test_tensors(trm_model *model) {
+    int32_t count = -1;
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_tensor_count(NULL, &count));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_tensor_count(model, NULL));
+    EXPECT_STATUS(TRM_OK, trm_model_tensor_count(model, &count));
+    /* embed, lm_head, q w+b, time table, qkv, o, gate_up, down; puzzle table, H_init, L_init */
+    EXPECT(count == 12, "12 tensors, got %d", count);
+    trm_tensor_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_tensor_info(model, -1, &info));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_tensor_info(model, count, &info));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_tensor_info(model, 0, NULL));
+    info.struct_size = sizeof info - 8;
+    EXPECT_STATUS(TRM_ERR_ABI, trm_model_tensor_info(model, 0, &info));
+    info.struct_size = sizeof info;
+    EXPECT_STATUS(TRM_OK, trm_model_tensor_info(model, 4, &info));
+    EXPECT(strcmp(info.name, "timestep_embed.embedding_weight") == 0 && info.ndim == 2 && info.shape[0] == 6 &&
+               info.shape[1] == 16 && info.shape[2] == 0 && info.count == 96,
+           "tensor 4: %s [%lld, %lld] %lld", info.name, (long long)info.shape[0], (long long)info.shape[1],
+           (long long)info.count);
+    float values[96], again[96], nan_values[96];
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_get_tensor(model, NULL, values, 96));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_get_tensor(model, "no.such.tensor", values, 96));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_get_tensor(model, info.name, values, 95));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_get_tensor(model, info.name, NULL, 96));
+    EXPECT_STATUS(TRM_OK, trm_model_get_tensor(model, info.name, values, 96));
+    memcpy(nan_values, values, sizeof values);
+    nan_values[50] = NAN;
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_set_tensor(model, info.name, nan_values, 96));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_set_tensor(model, info.name, values, 97));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_set_tensor(model, info.name, NULL, 96));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_set_tensor(NULL, info.name, values, 96));
+    EXPECT_STATUS(TRM_OK, trm_model_get_tensor(model, info.name, again, 96));
+    EXPECT(same_bytes(values, again, sizeof values), "a refused set_tensor leaves the tensor as it was");
+    again[0] += 1.0f;
+    EXPECT_STATUS(TRM_OK, trm_model_set_tensor(model, info.name, again, 96));
+    EXPECT_STATUS(TRM_OK, trm_model_get_tensor(model, info.name, nan_values, 96));
+    EXPECT(nan_values[0] == values[0] + 1.0f, "set_tensor took the new value");
+    EXPECT_STATUS(TRM_OK, trm_model_set_tensor(model, info.name, values, 96));
+}
+
+static void test_official(trm_model *model) {
+    char checkpoint[256], config[256], other[256];
+    scratch_path(checkpoint, sizeof checkpoint, "step_10");
+    scratch_path(config, sizeof config, "all_config.yaml");
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_export_official(NULL, checkpoint, NULL));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_export_official(model, NULL, NULL));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_export_official(model, checkpoint, ""));
+    EXPECT_STATUS(TRM_OK, trm_model_export_official(model, checkpoint, NULL));
+    scratch_path(other, sizeof other, "step_11");
+    EXPECT_STATUS(TRM_ERR_IO, trm_model_export_official(model, other, NULL)); /* all_config.yaml exists */
+
+    trm_official_params p;
+    trm_official_params_init(&p);
+    EXPECT(p.struct_size == sizeof p && p.config_yaml == NULL && p.seq_len == 0, "trm_official_params defaults");
+    trm_model *out = SENTINEL_MODEL;
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_import_official(NULL, &p, &out));
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_import_official(checkpoint, &p, NULL));
+    p.struct_size = 3;
+    EXPECT_STATUS(TRM_ERR_ABI, trm_model_import_official(checkpoint, &p, &out));
+    trm_official_params_init(&p);
+    p.seq_len = -1;
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_import_official(checkpoint, &p, &out));
+    p.seq_len = 0; /* attention + RoPE: not in the weights, and the exported config names no dataset */
+    EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_model_import_official(checkpoint, NULL, &out));
+    p.seq_len = 7;
+    EXPECT_STATUS(TRM_OK, trm_model_import_official(checkpoint, &p, &out)); /* another seq_len is another model */
+    if (out != SENTINEL_MODEL) trm_model_free(out);
+    out = SENTINEL_MODEL;
+    EXPECT_STATUS(TRM_ERR_IO, trm_model_import_official(other, &p, &out));   /* no such file */
+    EXPECT_STATUS(TRM_ERR_IO, trm_model_import_official(scratch, &p, &out)); /* a directory */
+    p.config_yaml = other;
+    EXPECT_STATUS(TRM_ERR_IO, trm_model_import_official(checkpoint, &p, &out)); /* no such config */
+    p.config_yaml = checkpoint;                                                  /* not YAML */
+    EXPECT_STATUS(TRM_ERR_FORMAT, trm_model_import_official(checkpoint, &p, &out));
+    p.config_yaml = config;
+    EXPECT_STATUS(TRM_ERR_FORMAT, trm_model_import_official(config, &p, &out)); /* not a checkpoint */
+    EXPECT(out == SENTINEL_MODEL, "out untouched by failures");
+
+    p.seq_len = 6;
+    EXPECT_STATUS(TRM_OK, trm_model_import_official(checkpoint, &p, &out));
+    trm_model_config a, b;
+    trm_model_config_init(&a);
+    trm_model_config_init(&b);
+    EXPECT_STATUS(TRM_OK, trm_model_get_config(model, &a));
+    EXPECT_STATUS(TRM_OK, trm_model_get_config(out, &b));
+    EXPECT(same_bytes(&a, &b, sizeof a), "export then import keeps the configuration");
+    int32_t count = 0;
+    REQUIRE_OK(trm_model_tensor_count(model, &count));
+    int same = 1;
+    for (int32_t i = 0; i < count; i++) {
+        trm_tensor_info info;
+        info.struct_size = sizeof info;
+        REQUIRE_OK(trm_model_tensor_info(model, i, &info));
+        float *x = malloc((size_t)info.count * sizeof(float)), *y = malloc((size_t)info.count * sizeof(float));
+        REQUIRE_OK(trm_model_get_tensor(model, info.name, x, (size_t)info.count));
+        REQUIRE_OK(trm_model_get_tensor(out, info.name, y, (size_t)info.count));
+        same = same && same_bytes(x, y, (size_t)info.count * sizeof(float));
+        free(x);
+        free(y);
+    }
+    EXPECT(same, "export then import keeps every tensor bit for bit");
+    trm_model_free(out);
+    remove(checkpoint);
+    remove(config);
+}
+
 /* ---- Datasets ---- */
 #define SENTINEL_DATASET ((trm_dataset *)(uintptr_t)0xda7a)
 
@@ -1097,6 +1207,8 @@ int main(void) {
         return 2;
     }
     test_model_files(model);
+    test_tensors(model);
+    test_official(model);
     test_datasets();
     /* 4 examples of the tiny model's 6 tokens (vocabulary 0...4), puzzle ids 0...2. */
     int32_t x[24], y[24], ids[4] = {0, 1, 2, 1};
