@@ -72,6 +72,10 @@ C_TO_CTYPES = {
     "const trm_train_params *": ctypes.POINTER(_lib.TrainParamsStruct),
     "trm_eval_result *": ctypes.POINTER(_lib.EvalResultStruct),
     "trm_step_info *": ctypes.POINTER(_lib.StepInfoStruct),
+    "trm_tensor_info *": ctypes.POINTER(_lib.TensorInfoStruct),
+    "trm_official_params *": ctypes.POINTER(_lib.OfficialParamsStruct),
+    "const trm_official_params *": ctypes.POINTER(_lib.OfficialParamsStruct),
+    "const float *": ctypes.POINTER(ctypes.c_float),
 }
 
 
