@@ -340,11 +340,18 @@ int trm_dataset_create(int32_t seq_len, const int32_t *inputs, const int32_t *la
                        const int32_t *puzzle_ids, size_t n_examples, trm_dataset **out);
 
 /* Loads one split (a subdirectory name such as "train" or "test") of a dataset directory in the official TRM
- * layout (<directory>/<split>/dataset.json and all__*.npy): byte tokens, the split's
- * ignore_label_id mapped to -100, each example's puzzle identifier, and its groups (an original puzzle and
- * its augmentations; training draws one example per group). TRM_ERR_IO / TRM_ERR_FORMAT name the file at
+ * layout (<directory>/<split>/dataset.json and <set>__*.npy for every set dataset.json lists, concatenated):
+ * byte tokens, the split's ignore_label_id mapped to -100, each example's puzzle identifier, its puzzle and
+ * its group (an original puzzle and its augmentations). Training draws a group, one of its puzzles, and all
+ * of that puzzle's examples, as the official sampler does. <set>__intermediate_steps.npy, where present,
+ * provides the DIS step targets of TRM_CORRUPTION_DATASET. TRM_ERR_IO / TRM_ERR_FORMAT name the file at
  * fault. */
 int trm_dataset_load(const char *directory, const char *split, trm_dataset **out);
+
+/* The same split of `count` dataset directories merged as the official code merges its data_paths: seq_len,
+ * vocab_size, pad_id, ignore_label_id and blank_identifier_id must agree; examples, puzzles and groups are
+ * concatenated in order, puzzle identifiers kept as stored. Added in 0.4. */
+int trm_dataset_load_paths(const char *const *directories, size_t count, const char *split, trm_dataset **out);
 
 /* Releases a dataset. NULL does nothing. */
 void trm_dataset_free(trm_dataset *dataset);
@@ -433,7 +440,8 @@ typedef enum trm_optimizer { TRM_OPTIMIZER_ADAM_ATAN2 = 0, TRM_OPTIMIZER_ADAMW =
 typedef enum trm_corruption {
     TRM_CORRUPTION_PATH = 0,  /* the input's value: a random-order path from input to label (official code) */
     TRM_CORRUPTION_MASK = 1,  /* mask_token */
-    TRM_CORRUPTION_RANDOM = 2 /* a random token, drawn each time the example is sampled */
+    TRM_CORRUPTION_RANDOM = 2, /* a random token, drawn each time the example is sampled */
+    TRM_CORRUPTION_DATASET = 3 /* the dataset's own targets (<set>__intermediate_steps.npy; added in 0.4) */
 } trm_corruption;
 typedef enum trm_step_weights {
     TRM_STEP_WEIGHTS_CONSTANT = 0, /* every supervision step weighs 1 (official code) */

@@ -45,17 +45,42 @@ public func trm_dataset_load(_ directory: UnsafePointer<CChar>?, _ split: Unsafe
 {
     guarded("trm_dataset_load") { () throws(Failure) in
         guard let directory else { throw .invalid("directory is NULL") }
-        guard let split else { throw .invalid("split is NULL") }
-        guard let out else { throw .invalid("out is NULL") }
-        let dir = String(cString: directory), name = String(cString: split)
+        let dir = String(cString: directory)
         guard !dir.isEmpty else { throw .invalid("directory is empty") }
-        guard !name.isEmpty, !name.contains("/"), name != "..", name != "." else {
-            throw .invalid("split must name a subdirectory such as \"train\" or \"test\" (got \"\(name.prefix(64))\")")
-        }
-        let loaded = try engine { () throws(TRMError) in try PuzzleSplit.load(directory: dir + "/" + name) }
-        guard loaded.exampleCount >= 1 else { throw Failure(TRM_ERR_FORMAT, "\(dir)/\(name) holds no examples") }
-        out.pointee = Handles.open(DatasetHandle(loaded.exampleSet()))
+        try loadDataset([dir], split, out)
     }
+}
+
+@c @implementation
+public func trm_dataset_load_paths(_ directories: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int,
+                                   _ split: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32
+{
+    guarded("trm_dataset_load_paths") { () throws(Failure) in
+        guard let directories else { throw .invalid("directories is NULL") }
+        guard (1...4096).contains(count) else { throw .invalid("count must be in 1...4096 (got \(count))") }
+        var dirs: [String] = []
+        for i in 0..<count {
+            guard let d = directories[i] else { throw .invalid("directories[\(i)] is NULL") }
+            let text = String(cString: d)
+            guard !text.isEmpty else { throw .invalid("directories[\(i)] is empty") }
+            dirs.append(text)
+        }
+        try loadDataset(dirs, split, out)
+    }
+}
+
+/// One split of `dirs`, merged, as a dataset handle in `out`.
+private func loadDataset(_ dirs: [String], _ split: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?)
+    throws(Failure) {
+    guard let split else { throw .invalid("split is NULL") }
+    guard let out else { throw .invalid("out is NULL") }
+    let name = String(cString: split)
+    guard !name.isEmpty, !name.contains("/"), name != "..", name != "." else {
+        throw .invalid("split must name a subdirectory such as \"train\" or \"test\" (got \"\(name.prefix(64))\")")
+    }
+    let loaded = try engine { () throws(TRMError) in try PuzzleSplit.load(directories: dirs, split: name) }
+    guard loaded.exampleCount >= 1 else { throw Failure(TRM_ERR_FORMAT, "\(dirs.joined(separator: ", "))/\(name) holds no examples") }
+    out.pointee = Handles.open(DatasetHandle(loaded.exampleSet()))
 }
 
 @c @implementation

@@ -57,6 +57,7 @@ extension trm_train_params {
         case .path: corruption = raw(TRM_CORRUPTION_PATH)
         case .mask: corruption = raw(TRM_CORRUPTION_MASK)
         case .random: corruption = raw(TRM_CORRUPTION_RANDOM)
+        case .dataset: corruption = raw(TRM_CORRUPTION_DATASET)
         }
         mask_token = t.maskToken
         feedback_predictions = t.feedbackPredictions ? 1 : 0
@@ -159,6 +160,7 @@ func trainingConfig(from p: trm_train_params, model c: ModelConfig) throws(Failu
     case raw(TRM_CORRUPTION_PATH): t.corruption = .path
     case raw(TRM_CORRUPTION_MASK): t.corruption = .mask
     case raw(TRM_CORRUPTION_RANDOM): t.corruption = .random
+    case raw(TRM_CORRUPTION_DATASET): t.corruption = .dataset
     default: try require(false, "corruption must be a trm_corruption (got \(p.corruption))")
     }
     if t.corruption == .mask {

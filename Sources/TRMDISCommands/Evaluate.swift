@@ -10,9 +10,14 @@ struct LoadedSplit {
     var split: PuzzleSplit
 }
 
-func loadSplit(directory: String, split name: String) throws -> LoadedSplit {
-    let split = try PuzzleSplit.load(directory: directory + "/" + name)
+/// One split of one or several dataset directories (merged as the official loader merges data_paths).
+func loadSplit(directories: [String], split name: String) throws -> LoadedSplit {
+    let split = try PuzzleSplit.load(directories: directories, split: name)
     return LoadedSplit(examples: split.exampleSet(), metadata: split.metadata, split: split)
+}
+
+func loadSplit(directory: String, split name: String) throws -> LoadedSplit {
+    try loadSplit(directories: [directory], split: name)
 }
 
 /// Options of inference shared by `eval` and `solve`. Unset, each follows the protocol the checkpoint was
@@ -51,7 +56,7 @@ func jsonText<T: Encodable>(_ value: T) -> String {
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on a dataset split.")
     @Option(parsing: .unconditional, help: "Model checkpoint (.safetensors).") var checkpoint: String
-    @Option(parsing: .unconditional, help: "Dataset directory.") var data: String
+    @Option(parsing: .unconditionalSingleValue, help: "Dataset directory (repeat for several, merged as the official data_paths).") var data: [String]
     @Option(parsing: .unconditional, help: "Split.") var split = "test"
     @Option(parsing: .unconditional, help: "Evaluate at most this many examples.") var limit: Int?
     @Option(parsing: .unconditional, help: "Batch size.") var batch = 64
@@ -63,7 +68,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         if let threads { try Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
-        let s = try loadSplit(directory: data, split: split)
+        let s = try loadSplit(directories: data, split: split)
         let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))
         let report = try evaluate(model: model, examples: s.examples, batchSize: batch,
                                   options: inference.options, limit: limit, checker: checker)

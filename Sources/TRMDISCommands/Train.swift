@@ -13,9 +13,9 @@ public struct Train: ParsableCommand {
     public static let configuration = CommandConfiguration(abstract: "Train a model with DIS or the TRM-ACT baseline.")
     @OptionGroup var model: ModelOptions
     @OptionGroup var training: TrainOptions
-    @Option(parsing: .unconditional, help: "Dataset directory (the TRM format: train/ and test/).") var data: String
+    @Option(parsing: .unconditionalSingleValue, help: "Dataset directory (the TRM format: train/ and test/); repeat for several, merged as the official data_paths.") var data: [String]
     @Option(parsing: .unconditional, help: "Trainer steps (DIS: mini-batches of N_sup optimiser steps; TRM: supervision steps).") var steps: Int?
-    @Option(parsing: .unconditional, help: "Epochs over the training groups (instead of --steps).") var epochs: Double?
+    @Option(parsing: .unconditional, help: "Epochs as the official code counts them, total_groups × mean_puzzle_examples examples each (instead of --steps).") var epochs: Double?
     @Option(parsing: .unconditional, help: "Wall-clock budget in minutes.") var minutes: Double?
     @Option(parsing: .unconditional, help: "Evaluate every this many steps (0: at the end only).") var evalEvery = 0
     @Option(parsing: .unconditional, help: "Evaluate on at most this many test examples.") var evalLimit: Int?
@@ -45,8 +45,8 @@ public struct Train: ParsableCommand {
     public func run() throws {
         let reducer = DataParallel.reducer, lead = (reducer?.rank ?? 0) == 0
         if let threads { try Threads.set(threads) } else if let t = DataParallel.defaultThreads { try Threads.set(t) }
-        let train = try loadSplit(directory: data, split: "train")
-        let test = try? loadSplit(directory: data, split: "test")
+        let train = try loadSplit(directories: data, split: "train")
+        let test = try? loadSplit(directories: data, split: "test")
         let trainer: Trainer
         let plannedSteps: Int?
         if resume {
@@ -69,7 +69,8 @@ public struct Train: ParsableCommand {
             // The time embedding follows the method (ModelConfig.forMethod) unless --time-embedding is given.
             if model.timeEmbedding == nil { c = c.forMethod(try training.parsedMethod()) }
             try c.validate()
-            let batches = Double(train.examples.groupCount) / Double(try training.batchSize())
+            // An epoch as the official code counts it: total_groups × mean_puzzle_examples examples.
+            let batches = Double(train.metadata.totalGroups) * train.metadata.meanPuzzleExamples / Double(try training.batchSize())
             plannedSteps = try steps ?? epochs.map { (e) throws in
                 let planned = (e * batches).rounded(.up)
                 guard planned <= Double(Train.maxSteps) else { throw CLIError("--epochs \(e) means more than \(Train.maxSteps) steps") }
@@ -94,7 +95,7 @@ public struct Train: ParsableCommand {
             let b = trainer.batchSize, n = reducer.size
             print("data-parallel: \(n) processes share the global batch \(b) (\(b / n)\(b % n == 0 ? "" : "-\(b / n + 1)") each)")
         }
-        if lead { print("training \(trainer.config.method.rawValue) on \(data): \(train.examples.count) examples, "
+        if lead { print("training \(trainer.config.method.rawValue) on \(data.joined(separator: " + ")): \(train.examples.count) examples, "
               + "\(trainer.model.parameterCount) parameters, batch \(trainer.batchSize), T \(c.hCycles) n \(c.lCycles) "
               + "N_sup \(c.supervisionSteps), threads \(Threads.count)\(reducer == nil ? "" : " per process")") }
         if lead && checkpoint == nil {

@@ -20,7 +20,7 @@ struct TrainOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "EMA rate of the evaluation weights (0 = off; default: 0.999 for trm, off for dis).") var ema: Float?
     @Option(parsing: .unconditional, help: "Clip the gradient norm to this value (0 = off; default: the recipe's, off for paper).") var gradClip: Float?
     @Option(parsing: .unconditional, help: "Cosine decay to lr·ratio after warm-up (1 = constant, the reference).") var minLrRatio: Float = 1
-    @Option(parsing: .unconditional, help: "DIS corruption kernel: path, mask or random.") var corruption: String = "path"
+    @Option(parsing: .unconditional, help: "DIS step targets: path, mask, random, or dataset (the data's <set>__intermediate_steps.npy).") var corruption: String = "path"
     @Option(parsing: .unconditional, help: "DIS mask token (mask kernel).") var maskToken: Int32 = 0
     @Flag(inversion: .prefixedNo, help: "DIS: feed each step's prediction back as the next input.") var feedback = true
     @Option(parsing: .unconditional, help: "DIS step weights: constant or linear.") var stepWeights: String = "constant"
@@ -47,7 +47,7 @@ struct TrainOptions: ParsableArguments {
         var t = try base()
         guard let o = TrainingConfig.OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adam-atan2 or adamw") }
         guard let l = LossKind(rawValue: loss) else { throw ValidationError("--loss must be stablemax or softmax") }
-        guard let c = TrainingConfig.Corruption(rawValue: corruption) else { throw ValidationError("--corruption must be path, mask or random") }
+        guard let c = TrainingConfig.Corruption(rawValue: corruption) else { throw ValidationError("--corruption must be path, mask, random or dataset") }
         guard let w = TrainingConfig.StepWeights(rawValue: stepWeights) else { throw ValidationError("--step-weights must be constant or linear") }
         t.optimizer = o
         t.loss = l

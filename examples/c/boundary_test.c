@@ -642,6 +642,13 @@ static void test_datasets(void) {
     EXPECT_STATUS(E, trm_dataset_load(scratch, "a/b", &loaded));
     EXPECT_STATUS(TRM_ERR_IO, trm_dataset_load(scratch, "train", &loaded));
     EXPECT_STATUS(TRM_ERR_IO, trm_dataset_load("/nonexistent-dataset", "test", &loaded));
+    const char *paths[2] = {scratch, NULL};
+    EXPECT_STATUS(E, trm_dataset_load_paths(NULL, 1, "train", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load_paths(paths, 0, "train", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load_paths(paths, 2, "train", &loaded)); /* a NULL entry */
+    EXPECT_STATUS(E, trm_dataset_load_paths(paths, 1, "..", &loaded));
+    EXPECT_STATUS(E, trm_dataset_load_paths(paths, 1, "train", NULL));
+    EXPECT_STATUS(TRM_ERR_IO, trm_dataset_load_paths(paths, 1, "train", &loaded));
     EXPECT(loaded == SENTINEL_DATASET, "out untouched");
 
     /* Wrong kinds and double frees. */

@@ -69,12 +69,34 @@ public struct PuzzleDataset: Equatable, Sendable {
 }
 
 extension PuzzleSplit {
-    /// Loads one split directory (e.g. `data/sudoku/test`) and validates it.
+    /// Loads one split directory (e.g. `data/sudoku/test`) and validates it: every set its dataset.json
+    /// lists (`<set>__inputs.npy`, ...; the builders write one, "all"), concatenated in that order, with
+    /// `<set>__intermediate_steps.npy` where every set has one.
     public static func load(directory: String) throws(TRMError) -> PuzzleSplit {
         let jsonPath = directory + "/dataset.json"
         let metadata = try DatasetMetadata.decode(try readFile(jsonPath), file: jsonPath)
+        guard !metadata.sets.isEmpty, metadata.sets.allSatisfy(isSetName), Set(metadata.sets).count == metadata.sets.count else {
+            throw .format("\(jsonPath): sets \(metadata.sets) must be distinct names of letters, digits, '_', '-' and '.'")
+        }
+        var parts: [PuzzleSplit] = []
+        for set in metadata.sets {
+            let part = try loadSet(directory: directory, set: set, metadata: metadata)
+            try part.validate(name: directory, set: set, checkTotals: metadata.sets.count == 1)
+            parts.append(part)
+        }
+        var split = try concatenate(parts, name: directory)
+        split.metadata = metadata
+        split.metadata.sets = ["all"]  // one set now, as it is written back
+        guard metadata.totalGroups == split.groupCount else {
+            throw .format("\(jsonPath): total_groups is \(metadata.totalGroups) but its sets \(metadata.sets) hold \(split.groupCount) groups")
+        }
+        return split
+    }
+
+    /// One set's arrays, checked for shape.
+    static func loadSet(directory: String, set: String, metadata: DatasetMetadata) throws(TRMError) -> PuzzleSplit {
         func array(_ name: String) throws(TRMError) -> (NpyArray, String) {
-            let path = "\(directory)/all__\(name).npy"
+            let path = "\(directory)/\(set)__\(name).npy"
             return (try NpyArray.read(path: path), path)
         }
         let (inputs, inputsPath) = try array("inputs")
@@ -91,13 +113,21 @@ extension PuzzleSplit {
             guard a.shape.count == 1 else { throw .format("\(path): shape \(a.shape) is not one-dimensional") }
             oneDimensional.append(try a.int32Values(file: path))
         }
-        let split = PuzzleSplit(metadata: metadata,
+        var split = PuzzleSplit(metadata: metadata,
                                 inputs: try inputs.uint8Values(file: inputsPath),
                                 labels: try labels.uint8Values(file: labelsPath),
                                 puzzleIdentifiers: oneDimensional[0],
                                 puzzleIndices: oneDimensional[1],
                                 groupIndices: oneDimensional[2])
-        try split.validate(name: directory)
+        let stepsPath = "\(directory)/\(set)__intermediate_steps.npy"
+        if access(stepsPath, F_OK) == 0 {
+            let steps = try NpyArray.read(path: stepsPath)
+            guard steps.shape.count == 3, steps.shape[0] == inputs.shape[0], steps.shape[2] == metadata.seqLen else {
+                throw .format("\(stepsPath): shape \(steps.shape) is not [N=\(inputs.shape[0]), steps, seq_len=\(metadata.seqLen)]")
+            }
+            split.stepTargets = try steps.uint8Values(file: stepsPath)
+            split.stepTargetCount = steps.shape[1]
+        }
         return split
     }
 

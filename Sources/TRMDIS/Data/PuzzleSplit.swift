@@ -16,6 +16,10 @@ public struct PuzzleSplit: Equatable, Sendable {
     public var puzzleIndices: [Int32]
     /// [groupCount + 1] puzzle offsets: group g owns puzzles groupIndices[g] ..< groupIndices[g+1].
     public var groupIndices: [Int32]
+    /// [exampleCount × stepTargetCount × seqLen] intermediate targets (the DIS code's
+    /// `all__intermediate_steps.npy`, where a dataset has one): row s−1 is the target of supervision step s.
+    public var stepTargets: [UInt8]?
+    public var stepTargetCount = 0
 
     public init(metadata: DatasetMetadata, inputs: [UInt8], labels: [UInt8], puzzleIdentifiers: [Int32],
                 puzzleIndices: [Int32], groupIndices: [Int32]) {
@@ -25,6 +29,12 @@ public struct PuzzleSplit: Equatable, Sendable {
         self.puzzleIdentifiers = puzzleIdentifiers
         self.puzzleIndices = puzzleIndices
         self.groupIndices = groupIndices
+    }
+
+    /// A set name of dataset.json (its files are `<set>__inputs.npy`, ...).
+    static func isSetName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && name.utf8.count <= 64
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
     }
 
     public var seqLen: Int { metadata.seqLen }
@@ -38,8 +48,9 @@ public struct PuzzleSplit: Equatable, Sendable {
     public func label(_ i: Int) -> ArraySlice<UInt8> { labels[i * seqLen ..< (i + 1) * seqLen] }
 
     /// Checks every invariant the loader and samplers rely on. `name` prefixes the file names in errors
-    /// (e.g. "data/sudoku/train").
-    public func validate(name: String = "split") throws(TRMError) {
+    /// (e.g. "data/sudoku/train"), `set` names the files' set; `checkTotals` compares total_groups with the
+    /// groups (off for one set of several, whose dataset.json counts them all).
+    public func validate(name: String = "split", set: String = "all", checkTotals: Bool = true) throws(TRMError) {
         let m = metadata
         let json = "\(name)/dataset.json"
         guard m.seqLen >= 1 else { throw .format("\(json): seq_len must be positive (got \(m.seqLen))") }
@@ -50,15 +61,15 @@ public struct PuzzleSplit: Equatable, Sendable {
         if let ignore = m.ignoreLabelId, ignore < 0 || ignore >= m.vocabSize {
             throw .format("\(json): ignore_label_id \(ignore) is outside the vocabulary")
         }
-        guard m.sets.contains("all") else {
-            throw .format("\(json): sets \(m.sets) lacks \"all\", the only set name the reference's builders use")
+        guard !m.sets.isEmpty, Set(m.sets).count == m.sets.count, m.sets.allSatisfy(Self.isSetName) else {
+            throw .format("\(json): sets \(m.sets) must be distinct names of letters, digits, '_', '-' and '.'")
         }
         guard m.numPuzzleIdentifiers >= 1 else { throw .format("\(json): num_puzzle_identifiers must be at least 1") }
         guard m.blankIdentifierId >= 0 && m.blankIdentifierId < m.numPuzzleIdentifiers else {
             throw .format("\(json): blank_identifier_id \(m.blankIdentifierId) is outside [0, num_puzzle_identifiers)")
         }
 
-        let inputsFile = "\(name)/all__inputs.npy", labelsFile = "\(name)/all__labels.npy"
+        let inputsFile = "\(name)/\(set)__inputs.npy", labelsFile = "\(name)/\(set)__labels.npy"
         guard inputs.count % m.seqLen == 0 else {
             throw .format("\(inputsFile): \(inputs.count) tokens is not a whole number of rows of seq_len \(m.seqLen)")
         }
@@ -70,21 +81,30 @@ public struct PuzzleSplit: Equatable, Sendable {
         if let i = inputs.firstIndex(where: { Int($0) >= m.vocabSize }) {
             throw .format("\(inputsFile): token \(inputs[i]) at example \(i / m.seqLen), position \(i % m.seqLen) is >= vocab_size \(m.vocabSize)")
         }
+        if let steps = stepTargets {
+            let file = "\(name)/\(set)__intermediate_steps.npy"
+            guard stepTargetCount >= 1, steps.count == n * stepTargetCount * m.seqLen else {
+                throw .format("\(file): \(steps.count) tokens is not [\(n) examples, steps, seq_len \(m.seqLen)]")
+            }
+            if let i = steps.firstIndex(where: { Int($0) >= m.vocabSize }) {
+                throw .format("\(file): token \(steps[i]) is >= vocab_size \(m.vocabSize)")
+            }
+        }
         if let i = labels.firstIndex(where: { Int($0) >= m.vocabSize }) {
             throw .format("\(labelsFile): token \(labels[i]) at example \(i / m.seqLen), position \(i % m.seqLen) is >= vocab_size \(m.vocabSize)")
         }
 
-        let idsFile = "\(name)/all__puzzle_identifiers.npy"
+        let idsFile = "\(name)/\(set)__puzzle_identifiers.npy"
         if let i = puzzleIdentifiers.firstIndex(where: { $0 < 0 || Int($0) >= m.numPuzzleIdentifiers }) {
             throw .format("\(idsFile): identifier \(puzzleIdentifiers[i]) of puzzle \(i) is outside [0, num_puzzle_identifiers) (\(m.numPuzzleIdentifiers))")
         }
         try Self.checkOffsets(puzzleIndices, entries: puzzleIdentifiers.count, total: n,
-                              file: "\(name)/all__puzzle_indices.npy", what: "puzzle", owned: "example",
+                              file: "\(name)/\(set)__puzzle_indices.npy", what: "puzzle", owned: "example",
                               entriesFile: idsFile)
         try Self.checkOffsets(groupIndices, entries: nil, total: puzzleIdentifiers.count,
-                              file: "\(name)/all__group_indices.npy", what: "group", owned: "puzzle",
+                              file: "\(name)/\(set)__group_indices.npy", what: "group", owned: "puzzle",
                               entriesFile: idsFile)
-        guard m.totalGroups == groupCount else {
+        guard !checkTotals || m.totalGroups == groupCount else {
             throw .format("\(json): total_groups is \(m.totalGroups) but \(name)/all__group_indices.npy holds \(groupCount) groups")
         }
     }
@@ -110,7 +130,9 @@ public struct PuzzleSplit: Equatable, Sendable {
     }
 
     /// The split as the trainers' `ExampleSet`: Int32 tokens, the ignore label mapped to -100
-    /// (docs/model.md: TRM-ACT), each example's puzzle identifier, and the groups as example offsets.
+    /// (docs/model.md: TRM-ACT), each example's puzzle identifier, the groups and puzzles as example offsets
+    /// (the sampler draws a group, then one of its puzzles, and packs all of that puzzle's examples), and the
+    /// intermediate targets where the split has them (ignore label mapped the same way).
     public func exampleSet() -> ExampleSet {
         let ignore = metadata.ignoreLabelId
         let ins = inputs.map { Int32($0) }
@@ -120,6 +142,12 @@ public struct PuzzleSplit: Equatable, Sendable {
             for e in Int(puzzleIndices[p])..<Int(puzzleIndices[p + 1]) { ids[e] = puzzleIdentifiers[p] }
         }
         let groups = groupIndices.map { Int(puzzleIndices[Int($0)]) }
-        return ExampleSet(seqLen: seqLen, inputs: ins, labels: labs, puzzleIds: ids, groupStarts: groups)
+        var set = ExampleSet(seqLen: seqLen, inputs: ins, labels: labs, puzzleIds: ids, groupStarts: groups,
+                             puzzleStarts: puzzleIndices.map { Int($0) })
+        if let stepTargets {
+            set.stepTargets = stepTargets.map { (v: UInt8) -> Int32 in Int(v) == ignore ? Losses.ignoreLabel : Int32(v) }
+            set.stepTargetCount = stepTargetCount
+        }
+        return set
     }
 }

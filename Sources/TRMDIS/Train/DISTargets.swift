@@ -11,6 +11,8 @@ final class DISTargets {
     let diffCount: UnsafeMutablePointer<Int32>
     /// The random kernel's tokens, drawn with the order.
     let noiseTokens: UnsafeMutablePointer<Int32>
+    /// Each local slot's example (for the dataset's own targets).
+    let slotExamples: UnsafeMutablePointer<Int32>
     let localBatch, seqLen, vocab, steps: Int
     let corruption: TrainingConfig.Corruption
     let maskToken: Int32
@@ -26,6 +28,7 @@ final class DISTargets {
         revealRank = try arena.int32s(b * c.seqLen)
         diffCount = try arena.int32s(b)
         noiseTokens = try arena.int32s(b * c.seqLen)
+        slotExamples = try arena.int32s(b)
     }
 
     /// For each slot: D = {t : input ≠ label} (an ignored label differs from any input, as in the official
@@ -42,6 +45,7 @@ final class DISTargets {
                 for g in 0..<batchSize {
                     let index = Int(batchExamples[g]), local = slice.contains(g), slot = g - slice.lowerBound
                     let x = allInputs.baseAddress! + index * n, y = allLabels.baseAddress! + index * n
+                    if local { slotExamples[slot] = Int32(index) }
                     let rank = local ? revealRank + slot * n : otherRank
                     let noise = local ? noiseTokens + slot * n : otherNoise
                     var d = 0
@@ -69,8 +73,18 @@ final class DISTargets {
 
     /// targets = path[s]: the label at the first ⌊s·|D|/N_sup⌋ cells of D's order; elsewhere in D the
     /// kernel's value (input, mask token or noise); outside D the label (which equals the input).
-    func build(step s: Int, inputs: UnsafePointer<Int32>, labels: UnsafePointer<Int32>) {
+    func build(step s: Int, inputs: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, examples: ExampleSet) {
         let n = seqLen
+        if corruption == .dataset, let stored = examples.stepTargets {
+            // Row s−1 of N_sup rows, or row s of N_sup + 1 (whose row 0 is the input); Trainer checked the count.
+            let rows = examples.stepTargetCount, row = rows == steps ? s - 1 : s
+            stored.withUnsafeBufferPointer { all in
+                for slot in 0..<localBatch {
+                    (targets + slot * n).update(from: all.baseAddress! + (Int(slotExamples[slot]) * rows + row) * n, count: n)
+                }
+            }
+            return
+        }
         for slot in 0..<localBatch {
             let revealed = Int32(s * Int(diffCount[slot]) / steps)
             for t in 0..<n {
@@ -82,6 +96,7 @@ final class DISTargets {
                     case .path: targets[i] = inputs[i]
                     case .mask: targets[i] = maskToken
                     case .random: targets[i] = noiseTokens[i]
+                    case .dataset: targets[i] = labels[i]  // not reached: handled above
                     }
                 }
             }

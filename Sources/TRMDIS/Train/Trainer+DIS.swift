@@ -19,7 +19,7 @@ extension Trainer {
         }
         var sums = StepSums()
         for s in 1...steps {
-            dis!.build(step: s, inputs: inputs, labels: labels)
+            dis!.build(step: s, inputs: inputs, labels: labels, examples: sampler.examples)
             runner.timeStep = s
             try runner.forward(requiresGrad: true)
             let weight = stepWeight(s)

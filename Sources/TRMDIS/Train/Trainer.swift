@@ -49,6 +49,14 @@ public final class Trainer {
                 reducer: GradientReducer? = nil) throws(TRMError) {
         try config.validate(for: model.config)
         try examples.validate(for: model.config)
+        if config.method == .dis && config.corruption == .dataset {
+            let n = model.config.supervisionSteps
+            guard examples.stepTargets != nil, examples.stepTargetCount == n || examples.stepTargetCount == n + 1 else {
+                throw .invalidArgument(examples.stepTargets == nil
+                    ? "corruption 'dataset' needs a dataset with intermediate steps (<set>__intermediate_steps.npy)"
+                    : "the dataset's intermediate steps have \(examples.stepTargetCount) rows; N_sup \(n) needs \(n) or \(n + 1)")
+            }
+        }
         if let reducer {
             try reducer.validate(batchSize: config.batchSize)
             // Puzzle ids travel as floats in the all-reduce buffer: exact below 2^24.

@@ -10,6 +10,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case mask
         /// The paper's text: a random token, drawn once per cell each time the example is sampled.
         case random
+        /// The dataset's own targets (`<set>__intermediate_steps.npy`, as the DIS code's datasets may hold):
+        /// with N_sup rows, row s−1 is step s's target; with N_sup + 1 rows (path[0] = the input first), row s.
+        case dataset
     }
     public enum StepWeights: String, Codable, Sendable, CaseIterable {
         /// Every supervision step weighs 1 (the official code).

@@ -76,6 +76,7 @@ C_TO_CTYPES = {
     "trm_official_params *": ctypes.POINTER(_lib.OfficialParamsStruct),
     "const trm_official_params *": ctypes.POINTER(_lib.OfficialParamsStruct),
     "const float *": ctypes.POINTER(ctypes.c_float),
+    "const char *const *": ctypes.POINTER(ctypes.c_char_p),
 }
 
 

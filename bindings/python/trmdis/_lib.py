@@ -268,7 +268,7 @@ TRM_POS_ROPE, TRM_POS_LEARNED, TRM_POS_NONE = range(3)
 TRM_METHOD_DIS, TRM_METHOD_TRM = range(2)
 TRM_LOSS_STABLEMAX, TRM_LOSS_SOFTMAX = range(2)
 TRM_OPTIMIZER_ADAM_ATAN2, TRM_OPTIMIZER_ADAMW = range(2)
-TRM_CORRUPTION_PATH, TRM_CORRUPTION_MASK, TRM_CORRUPTION_RANDOM = range(3)
+TRM_CORRUPTION_PATH, TRM_CORRUPTION_MASK, TRM_CORRUPTION_RANDOM, TRM_CORRUPTION_DATASET = range(4)
 TRM_STEP_WEIGHTS_CONSTANT, TRM_STEP_WEIGHTS_LINEAR = range(2)
 TRM_TIME_ROWS_PER_STEP, TRM_TIME_ROWS_FIRST = range(2)
 
@@ -354,6 +354,8 @@ SIGNATURES: Sequence[Tuple[str, object, list]] = [
     ("trm_dataset_create", c_int, [c_int32, _i32_p, _i32_p, c_size_t, _i32_p, c_size_t, _handle_p]),
     # int trm_dataset_load(const char *directory, const char *split, trm_dataset **out);
     ("trm_dataset_load", c_int, [c_char_p, c_char_p, _handle_p]),
+    # int trm_dataset_load_paths(const char *const *directories, size_t count, const char *split, trm_dataset **out);
+    ("trm_dataset_load_paths", c_int, [POINTER(c_char_p), c_size_t, c_char_p, _handle_p]),
     # void trm_dataset_free(trm_dataset *dataset);
     ("trm_dataset_free", None, [_handle]),
     # int trm_dataset_size(const trm_dataset *dataset, int64_t *examples);

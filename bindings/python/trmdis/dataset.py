@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import weakref
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from ._handle import NativeHandle
 from .errors import InvalidArgumentError, check
 
 _lib_fn = _lib.lib
+PathLike = Union[str, "os.PathLike[str]"]
 
 #: The label value that the loss and the accuracies ignore.
 IGNORE_LABEL = -100
@@ -58,13 +59,24 @@ class Dataset(NativeHandle):
         self.seq_len = seq_len.value
 
     @classmethod
-    def load(cls, directory: Union[str, "os.PathLike[str]"], split: str = "train") -> "Dataset":
+    def load(cls, directory: Union[PathLike, Sequence[PathLike]], split: str = "train") -> "Dataset":
         """One split ("train" or "test") of a dataset directory in the official TRM .npy layout
-        (trm_dataset_load); groups of augmented puzzles are kept for sampling."""
+        (trm_dataset_load): every set its dataset.json lists, with the groups and puzzles the sampler draws
+        (a group, one of its puzzles, all of that puzzle's examples) and the DIS intermediate steps where the
+        directory has them. A list of directories is merged as the official code merges its data_paths
+        (trm_dataset_load_paths)."""
         if not isinstance(split, str):
             raise InvalidArgumentError(f"split must be a str, not {type(split).__name__}")
         handle = ctypes.c_void_p()
-        check(_lib_fn.trm_dataset_load(_convert.path(directory, "directory"), _convert.path(split, "split"), ctypes.byref(handle)))
+        if isinstance(directory, (str, bytes, os.PathLike)):
+            check(_lib_fn.trm_dataset_load(_convert.path(directory, "directory"), _convert.path(split, "split"),
+                                           ctypes.byref(handle)))
+        else:
+            paths = [_convert.path(d, f"directory[{i}]") for i, d in enumerate(directory)]
+            if not paths:
+                raise InvalidArgumentError("directory: an empty list")
+            array = (ctypes.c_char_p * len(paths))(*paths)
+            check(_lib_fn.trm_dataset_load_paths(array, len(paths), _convert.path(split, "split"), ctypes.byref(handle)))
         dataset = cls.__new__(cls)
         dataset._adopt(handle.value)
         return dataset

@@ -22,7 +22,8 @@ _lib_fn = _lib.lib
 
 _LOSSES = {"stablemax": _lib.TRM_LOSS_STABLEMAX, "softmax": _lib.TRM_LOSS_SOFTMAX}
 _OPTIMIZERS = {"adam-atan2": _lib.TRM_OPTIMIZER_ADAM_ATAN2, "adamw": _lib.TRM_OPTIMIZER_ADAMW}
-_CORRUPTIONS = {"path": _lib.TRM_CORRUPTION_PATH, "mask": _lib.TRM_CORRUPTION_MASK, "random": _lib.TRM_CORRUPTION_RANDOM}
+_CORRUPTIONS = {"path": _lib.TRM_CORRUPTION_PATH, "mask": _lib.TRM_CORRUPTION_MASK, "random": _lib.TRM_CORRUPTION_RANDOM,
+                "dataset": _lib.TRM_CORRUPTION_DATASET}
 _STEP_WEIGHTS = {"constant": _lib.TRM_STEP_WEIGHTS_CONSTANT, "linear": _lib.TRM_STEP_WEIGHTS_LINEAR}
 _ENUMS: Dict[str, Dict[str, int]] = {"method": _METHODS, "loss": _LOSSES, "optimizer": _OPTIMIZERS,
                                      "corruption": _CORRUPTIONS, "step_weights": _STEP_WEIGHTS}
@@ -58,7 +59,7 @@ class TrainParams:
     """trm_train_params as a dataclass; defaults are trm_train_params_init's (the reference's).
 
     Enums are strings: method "dis" | "trm", loss "stablemax" | "softmax", optimizer "adam-atan2" | "adamw",
-    corruption "path" | "mask" | "random", step_weights "constant" | "linear". None turns grad_clip off,
+    corruption "path" | "mask" | "random" | "dataset" (the dataset's intermediate steps), step_weights "constant" | "linear". None turns grad_clip off,
     gives ema_rate the method's default (0.999 for "trm", off for "dis"; 0 turns it off) and leaves max_steps,
     max_seconds and eval_limit unbounded. The library validates values.
     """
