@@ -907,7 +907,7 @@ static void test_trainer(trm_model *model, trm_dataset *data) {
     WITH(grad_clip, -1.0f, E, NULL);
     WITH(ema_rate, 1.0f, E, NULL);
     WITH(ema_rate, NAN, E, NULL);
-    WITH(corruption, 3, E, NULL);
+    WITH(corruption, 4, E, NULL);
     p = good;
     p.corruption = TRM_CORRUPTION_MASK;
     p.mask_token = 5; /* vocabulary 0...4 */

@@ -79,7 +79,7 @@ def raw_params(**fields):
     (dict(method=2), "method must be"),
     (dict(loss=-1), "loss must be"),
     (dict(optimizer=7), "optimizer must be"),
-    (dict(corruption=3), "corruption must be"),
+    (dict(corruption=4), "corruption must be"),
     (dict(step_weights=2), "step_weights must be"),
     (dict(feedback_predictions=2), "feedback_predictions must be 0 or 1"),
     (dict(optimizer_step_per_supervision_step=-1), "optimizer_step_per_supervision_step"),

@@ -8,6 +8,7 @@ import os
 from typing import Any, Tuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import InvalidArgumentError
 
@@ -75,7 +76,7 @@ def path(value: Any, name: str) -> bytes:
     return encoded
 
 
-def int_array(values: object, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+def int_array(values: object, name: str, shape: Tuple[int, ...]) -> NDArray[np.int32]:
     """`values` as a C-contiguous int32 array of `shape`, refusing other shapes and values int32 cannot hold."""
     array = np.asarray(values)
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):

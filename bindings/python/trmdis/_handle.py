@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import contextlib
 import signal
 import threading
@@ -57,3 +59,10 @@ def sigint_requests_stop(request_stop: Callable[[], Any]) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def created(out: "ctypes.c_void_p") -> int:
+    """The handle a successful trm_*_create / load / import wrote to `out` (never NULL after TRM_OK)."""
+    if out.value is None:
+        raise RuntimeError("trmdis: the library reported success but returned a NULL handle")
+    return out.value

@@ -8,9 +8,10 @@ import weakref
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _convert, _lib
-from ._handle import NativeHandle
+from ._handle import NativeHandle, created
 from .errors import InvalidArgumentError, check
 
 _lib_fn = _lib.lib
@@ -34,7 +35,7 @@ class Dataset(NativeHandle):
 
     _kind = "dataset"
 
-    def __init__(self, inputs: Any, labels: Any, puzzle_ids: Any = None) -> None:
+    def __init__(self, inputs: ArrayLike, labels: ArrayLike, puzzle_ids: Optional[ArrayLike] = None) -> None:
         x = np.asarray(inputs)
         if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
             raise InvalidArgumentError(f"inputs must have shape (N, seq_len) with N, seq_len >= 1, not {x.shape}")
@@ -47,7 +48,7 @@ class Dataset(NativeHandle):
         check(_lib_fn.trm_dataset_create(
             seq_len, x.ctypes.data_as(i32), y.ctypes.data_as(i32), x.size,
             None if ids is None else ids.ctypes.data_as(i32), n, ctypes.byref(handle)))
-        self._adopt(handle.value)
+        self._adopt(created(handle))
 
     def _adopt(self, handle: int) -> None:
         self._handle: Optional[int] = handle
@@ -78,7 +79,7 @@ class Dataset(NativeHandle):
             array = (ctypes.c_char_p * len(paths))(*paths)
             check(_lib_fn.trm_dataset_load_paths(array, len(paths), _convert.path(split, "split"), ctypes.byref(handle)))
         dataset = cls.__new__(cls)
-        dataset._adopt(handle.value)
+        dataset._adopt(created(handle))
         return dataset
 
     def __len__(self) -> int:

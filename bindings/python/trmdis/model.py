@@ -10,11 +10,11 @@ import weakref
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from . import _convert, _lib
 from .config import METHODS, ModelConfig
-from ._handle import NativeHandle, sigint_requests_stop
+from ._handle import NativeHandle, created, sigint_requests_stop
 from .dataset import Dataset
 from .errors import InvalidArgumentError, check
 
@@ -58,8 +58,8 @@ class Model(NativeHandle):
         struct = config.to_struct()
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_model_create(ctypes.byref(struct), int(seed), ctypes.byref(handle)))
-        self._handle: Optional[int] = handle.value
-        self._finalizer = weakref.finalize(self, _free_model, handle.value)
+        self._handle: Optional[int] = created(handle)
+        self._finalizer = weakref.finalize(self, _free_model, self._handle)
 
     @classmethod
     def _from_handle(cls, handle: int, owner: object = None) -> "Model":
@@ -77,7 +77,7 @@ class Model(NativeHandle):
         FormatError if it is not a complete libtrmdis model file."""
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_model_load(_convert.path(path, "path"), ctypes.byref(handle)))
-        return cls._from_handle(handle.value)
+        return cls._from_handle(created(handle))
 
     def save(self, path: PathLike) -> None:
         """Writes the weights and configuration as safetensors (trm_model_save), atomically."""
@@ -105,7 +105,7 @@ class Model(NativeHandle):
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_model_import_official(_convert.path(checkpoint, "checkpoint"), ctypes.byref(params),
                                                 ctypes.byref(handle)))
-        return cls._from_handle(handle.value)
+        return cls._from_handle(created(handle))
 
     def to_official(self, path: PathLike, config_yaml: Optional[PathLike] = None) -> None:
         """Writes the model in the official code's terms (trm_model_export_official): `path` gets the state dict
@@ -189,7 +189,7 @@ class Model(NativeHandle):
         check(_lib_fn.trm_model_parameter_count(self.handle, ctypes.byref(count)))
         return count.value
 
-    def predict(self, inputs: Any, puzzle_ids: Any = None, steps: Optional[int] = None, guidance: float = 1.0,
+    def predict(self, inputs: ArrayLike, puzzle_ids: Optional[ArrayLike] = None, steps: Optional[int] = None, guidance: float = 1.0,
                 feedback: Optional[bool] = None, batch_size: Optional[int] = None,
                 logits: bool = False, time_rows: Optional[str] = None,
                 callback: Optional[Callable[[int, int], Any]] = None) -> "Prediction":
@@ -292,6 +292,7 @@ class InferenceProtocol:
 
     @classmethod
     def from_struct(cls, s: _lib.ProtocolStruct) -> "InferenceProtocol":
+        """From the C struct trm_protocol."""
         method = next(k for k, v in METHODS.items() if v == s.method)
         rows = next(k for k, v in TIME_ROWS.items() if v == s.time_rows)
         return cls(recorded=bool(s.recorded), method=method, feedback=bool(s.feedback), time_rows=rows,
@@ -307,12 +308,12 @@ class Prediction:
     logits: (N, seq_len, vocab_size) float32, the last step's (guided) logits, or None if not asked for.
     """
 
-    trace: np.ndarray
-    halt_prob: np.ndarray
-    logits: Optional[np.ndarray]
+    trace: NDArray[np.int32]
+    halt_prob: NDArray[np.float32]
+    logits: Optional[NDArray[np.float32]]
 
     @property
-    def predictions(self) -> np.ndarray:
+    def predictions(self) -> NDArray[np.int32]:
         """(N, seq_len): the prediction after the last step."""
         return self.trace[-1]
 
@@ -331,12 +332,13 @@ class EvalResult:
     token_accuracy: float
     net_calls_per_example: float
     seconds: float
-    exact_by_step: np.ndarray
-    token_by_step: np.ndarray
-    hamming_by_step: np.ndarray
+    exact_by_step: NDArray[np.float64]
+    token_by_step: NDArray[np.float64]
+    hamming_by_step: NDArray[np.float64]
 
     @property
     def n_steps(self) -> int:
+        """Supervision steps evaluated (the length of each *_by_step array)."""
         return len(self.exact_by_step)
 
     def __repr__(self) -> str:
@@ -345,6 +347,7 @@ class EvalResult:
 
     @classmethod
     def from_struct(cls, s: _lib.EvalResultStruct) -> "EvalResult":
+        """From the C struct trm_eval_result."""
         n = s.n_steps
         return cls(examples=s.examples, exact_accuracy=s.exact_accuracy, token_accuracy=s.token_accuracy,
                    net_calls_per_example=s.net_calls_per_example, seconds=s.seconds,
@@ -378,7 +381,7 @@ def _interruptible(params: _lib.PredictParamsStruct, callback: Optional[Callable
     check(status)
 
 
-_PREDICT_CALLBACK = dict(_lib.PredictParamsStruct._fields_)["progress"]
+_PREDICT_CALLBACK = next(f[1] for f in _lib.PredictParamsStruct._fields_ if f[0] == "progress")
 
 
 def _eval_struct() -> _lib.EvalResultStruct:
@@ -431,8 +434,8 @@ class Runner(NativeHandle):
         batch = _convert.int32(batch_size, "batch_size")
         handle = ctypes.c_void_p()
         check(_lib_fn.trm_runner_create(model.handle, batch, ctypes.byref(handle)))
-        self._handle: Optional[int] = handle.value
-        self._finalizer = weakref.finalize(self, _free_runner, handle.value)
+        self._handle: Optional[int] = created(handle)
+        self._finalizer = weakref.finalize(self, _free_runner, self._handle)
         self.model = model
         self.batch_size = batch
         self._config = model.config
@@ -448,8 +451,8 @@ class Runner(NativeHandle):
         check(_lib_fn.trm_runner_net_calls(self.handle, ctypes.byref(count)))
         return count.value
 
-    def step(self, tokens: np.ndarray, puzzle_ids: Optional[np.ndarray] = None,
-             time_step: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    def step(self, tokens: ArrayLike, puzzle_ids: Optional[ArrayLike] = None,
+             time_step: int = 1) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
         """One supervision step (trm_runner_step); the carry moves on.
 
         tokens: (batch_size, seq_len) integers in 0...vocab_size-1.

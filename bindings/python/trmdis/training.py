@@ -10,11 +10,12 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _convert, _lib
 from .config import METHODS as _METHODS
 from .dataset import Dataset
-from ._handle import NativeHandle, sigint_requests_stop as _sigint_requests_stop
+from ._handle import NativeHandle, created, sigint_requests_stop as _sigint_requests_stop
 from .errors import AbortedError, InvalidArgumentError, check
 from .model import EvalResult, Model, _eval_struct
 
@@ -192,6 +193,7 @@ class StepInfo:
 
     @classmethod
     def from_struct(cls, s: _lib.StepInfoStruct) -> "StepInfo":
+        """From the C struct trm_step_info."""
         has_eval = bool(s.has_eval)
         return cls(step=s.step, total_steps=s.total_steps or None, optimizer_steps=s.optimizer_steps,
                    examples_seen=s.examples_seen, finished=s.finished, elapsed=s.elapsed, loss=s.loss,
@@ -216,6 +218,7 @@ class RunResult:
 
     @property
     def last(self) -> Optional[StepInfo]:
+        """The last step's report (None if no step ran)."""
         return self.history[-1] if self.history else None
 
     def __repr__(self) -> str:
@@ -309,11 +312,12 @@ class Trainer(NativeHandle):
 
     def __init__(self, model: Model, train: Dataset, eval: Optional[Dataset] = None,
                  params: Optional[TrainParams] = None, *, rank: int = 0, world_size: int = 1,
-                 allreduce: Optional[Callable[[np.ndarray], Any]] = None, **changes: Any) -> None:
+                 allreduce: Optional[Callable[[NDArray[np.float32]], Any]] = None, **changes: Any) -> None:
         if not isinstance(model, Model):
             raise InvalidArgumentError(f"model must be a trmdis.Model, not {type(model).__name__}")
         self.params = _params(params, changes)
         self._group = (rank, world_size, allreduce)
+        self._allow_other_dataset = False
         self._open(lambda struct, out: _lib_fn.trm_trainer_create(
             model.handle, _dataset_handle(train, "train"), _optional_dataset(eval), ctypes.byref(struct), out))
         self.model = model
@@ -321,7 +325,7 @@ class Trainer(NativeHandle):
     @classmethod
     def resume(cls, directory: Union[str, "os.PathLike[str]"], train: Dataset, eval: Optional[Dataset] = None,
                params: Optional[TrainParams] = None, *, rank: int = 0, world_size: int = 1,
-               allreduce: Optional[Callable[[np.ndarray], Any]] = None, allow_other_dataset: bool = False,
+               allreduce: Optional[Callable[[NDArray[np.float32]], Any]] = None, allow_other_dataset: bool = False,
                **changes: Any) -> "Trainer":
         """Continues the training saved in `directory` (trm_trainer_resume) exactly where it stopped, on the
         same training dataset (the checkpoint records its fingerprint; another one raises InvalidArgumentError
@@ -342,7 +346,7 @@ class Trainer(NativeHandle):
             ctypes.byref(struct), out))
         borrowed = ctypes.c_void_p()
         check(_lib_fn.trm_trainer_model(trainer.handle, ctypes.byref(borrowed)))
-        trainer.model = Model._from_handle(borrowed.value, owner=trainer)
+        trainer.model = Model._from_handle(created(borrowed), owner=trainer)
         return trainer
 
     def _open(self, create: Callable[[_lib.TrainParamsStruct, Any], int]) -> None:
@@ -353,7 +357,7 @@ class Trainer(NativeHandle):
         rank, world_size, allreduce = self._group
         struct.rank = _convert.int32(rank, "rank")
         struct.world_size = _convert.int32(world_size, "world_size")
-        struct.allow_other_dataset = 1 if getattr(self, "_allow_other_dataset", False) else 0
+        struct.allow_other_dataset = 1 if self._allow_other_dataset else 0
         if allreduce is not None and not callable(allreduce):
             raise InvalidArgumentError(f"allreduce must be callable, not {type(allreduce).__name__}")
         self._allreduce = _Allreduce(allreduce) if allreduce is not None else None
@@ -361,8 +365,8 @@ class Trainer(NativeHandle):
             struct.allreduce = self._allreduce.c_function
         handle = ctypes.c_void_p()
         check(create(struct, ctypes.byref(handle)))
-        self._handle: Optional[int] = handle.value
-        self._finalizer = weakref.finalize(self, _free_trainer, handle.value, self._dispatch, self._allreduce)
+        self._handle: Optional[int] = created(handle)
+        self._finalizer = weakref.finalize(self, _free_trainer, self._handle, self._dispatch, self._allreduce)
 
     def _check(self, status: int) -> None:
         """check(status), but an exception the allreduce function raised comes first."""
@@ -389,9 +393,13 @@ class Trainer(NativeHandle):
         bar = _progress_bar(self.params.max_steps) if progress else None
         self._dispatch.reset(callback, bar)
         result = _eval_struct()
-        interrupted = []
+        interrupted: List[bool] = []
         self._running = True
-        with _sigint_requests_stop(lambda: (interrupted.append(True), _lib_fn.trm_trainer_request_stop(handle))):
+        def stop() -> None:
+            interrupted.append(True)
+            _lib_fn.trm_trainer_request_stop(handle)
+
+        with _sigint_requests_stop(stop):
             try:
                 status = _lib_fn.trm_trainer_run(handle, ctypes.byref(result))
             finally:
@@ -468,7 +476,8 @@ class _PlainProgress:
     """The progress display without tqdm: one line on stderr at most every 10 seconds, and at the end."""
 
     def __init__(self, total: Optional[int]) -> None:
-        self.total, self.step, self.postfix, self.last = total, 0, {}, 0.0
+        self.postfix: Dict[str, Any] = {}
+        self.total, self.step, self.last = total, 0, 0.0
 
     def set_postfix(self, postfix: Dict[str, Any], refresh: bool = False) -> None:
         self.postfix = postfix
