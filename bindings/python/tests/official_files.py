@@ -37,18 +37,22 @@ def from_bfloat16_bits(b: np.ndarray) -> np.ndarray:
     return (b.astype(np.uint32) << 16).view(np.float32)
 
 
+def encode(a: np.ndarray, dtype: str) -> bytes:
+    """Little-endian bytes of `a` as F32, BF16 or F16."""
+    if dtype == "F32":
+        return np.ascontiguousarray(a, dtype="<f4").tobytes()
+    if dtype == "BF16":
+        return to_bfloat16_bits(a).astype("<u2").tobytes()
+    return np.ascontiguousarray(a, dtype="<f2").tobytes()
+
+
 def write_safetensors(path: Path, tensors: Dict[str, np.ndarray], dtype: str = "F32") -> None:
     """`tensors` (float32 arrays) stored as F32, BF16 or F16."""
     header: Dict[str, object] = {"__metadata__": {"format": "pt"}}
     blobs = []
     offset = 0
     for name, a in tensors.items():
-        if dtype == "F32":
-            raw = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        elif dtype == "BF16":
-            raw = to_bfloat16_bits(a).astype("<u2").tobytes()
-        else:
-            raw = np.ascontiguousarray(a, dtype="<f2").tobytes()
+        raw = encode(a, dtype)
         header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
@@ -164,12 +168,7 @@ def write_torch_save(path: Path, tensors: Dict[str, np.ndarray], dtype: str = "F
             if transpose_first and not transposed and a.ndim == 2:
                 source, transposed = np.ascontiguousarray(a.T), True  # storage holds the transpose
                 stride = (1, a.shape[0])
-            if dtype == "F32":
-                raw = np.ascontiguousarray(source, dtype="<f4").tobytes()
-            elif dtype == "BF16":
-                raw = to_bfloat16_bits(source).astype("<u2").tobytes()
-            else:
-                raw = np.ascontiguousarray(source, dtype="<f2").tobytes()
+            raw = encode(source, dtype)
             storage = _Storage(kind, str(i), raw, int(a.size))
             storages.append(storage)
             state[name] = _Tensor(fake.rebuild, storage, shape, 0, stride)
