@@ -5,7 +5,8 @@
 # throughput, model FLOP/s against the measured sgemm peak, peak memory, and full DIS inference latency
 # at batch 1 and 64. Without .venv-torch it prints the engine's figures alone. See docs/performance.md.
 #
-# Environment: THREADS (2), REPEATS (3), ROUNDS (1), CONFIGS (tiny,compact,medium,sudoku-mlp),
+# Environment: THREADS (2), REPEATS (3), ROUNDS (1), CONFIGS (tiny,compact,medium,sudoku-mlp), TORCH_COMPILE
+# (1: also torch.compile'd PyTorch; 0 skips it),
 # TRMDIS_BIN (an existing trmdis binary; default: built here into .build-bench, so a build/bin/trmdis
 # in use elsewhere is never overwritten), TORCH_PYTHON (.venv-torch/bin/python), BENCH_JSON (raw records).
 set -euo pipefail
@@ -23,4 +24,5 @@ fi
 python=$(command -v python3 || command -v python)
 exec "$python" bench/compare.py --engine "$bin" --torch-python "$torch" \
     --threads "${THREADS:-2}" --repeats "${REPEATS:-3}" --rounds "${ROUNDS:-1}" \
-    --configs "${CONFIGS:-tiny,compact,medium,sudoku-mlp}" ${BENCH_JSON:+--json-out "$BENCH_JSON"}
+    --configs "${CONFIGS:-tiny,compact,medium,sudoku-mlp}" ${BENCH_JSON:+--json-out "$BENCH_JSON"} \
+    $([ "${TORCH_COMPILE:-1}" = 0 ] && echo --no-compile)

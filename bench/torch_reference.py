@@ -721,13 +721,25 @@ BENCH_CONFIGS: Dict[str, Tuple[TRMConfig, int, str]] = {
 }
 
 
-def _bench_child(name: str, threads: int, repeats: int, warmup: int) -> Dict:
+def _compiled(model: "TRMModel", compile_model: bool):
+    """The module to call: `model`, or torch.compile(model) (inductor, the default backend) — the strongest
+    PyTorch a CPU user would pick. Each step index is its own graph, so the recompile limit is raised."""
+    if not compile_model:
+        return model
+    import torch._dynamo
+
+    torch._dynamo.config.cache_size_limit = 64
+    return torch.compile(model)
+
+
+def _bench_child(name: str, threads: int, repeats: int, warmup: int, compile_model: bool = False) -> Dict:
     """Runs in a fresh process: builds the model, times `repeats` steps after `warmup`, reports maxrss."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     c, batch, method = BENCH_CONFIGS[name]
     model = TRMModel(c)
+    call = _compiled(model, compile_model)
     opt = Optimizers(model, TrainSettings(lr=1e-4, warmup_steps=0))
     g = torch.Generator().manual_seed(0)
     inputs = torch.randint(0, c.vocab_size, (batch, c.seq_len), generator=g)
@@ -743,7 +755,7 @@ def _bench_child(name: str, threads: int, repeats: int, warmup: int) -> Dict:
             # One DIS optimiser step: one supervision step (T-1 free cycles + 1 with gradient), the loss,
             # backward, AdamATan2 + SignSGD; the carry moves on as inside a DIS mini-batch.
             rows = _puzzle_rows(model, ids)
-            carry, logits, _ = model(carry, inputs, ids, time_step=1, puzzle_rows=rows)
+            carry, logits, _ = call(carry, inputs, ids, time_step=1, puzzle_rows=rows)
             (lm_loss(logits, labels) / batch).backward()
             opt.step(ids, rows)
         else:
@@ -760,23 +772,25 @@ def _bench_child(name: str, threads: int, repeats: int, warmup: int) -> Dict:
     flops = flops_per_step(c, training=True) * batch
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return dict(config=name, method=method, batch=batch, threads=threads, torch=torch.__version__,
-                params=model.parameter_count(), ms=ms, ms_all=[t * 1e3 for t in times],
+                compiled=compile_model, params=model.parameter_count(), ms=ms, ms_all=[t * 1e3 for t in times],
                 examples_steps_per_s=batch / (ms / 1e3), gflops=flops / (ms / 1e3) / 1e9,
                 model_gflop_per_step=flops / 1e9, peak_rss_mib=peak / 1024,
                 rss_after_import_mib=base_rss / 1024, rss_after_model_mib=model_rss / 1024,
                 step_rss_mib=(peak - model_rss) / 1024)
 
 
-def _bench_infer_child(name: str, threads: int, repeats: int) -> Dict:
+def _bench_infer_child(name: str, threads: int, repeats: int, compile_model: bool = False) -> Dict:
     """Runs in a fresh process: full inference (N_sup supervision steps without gradient from a fresh carry,
-    each step's argmax fed back for DIS) at batch 1 and batch 64; median milliseconds per inference."""
+    each step's argmax fed back for DIS) at batch 1 and batch 64; median milliseconds per inference (after
+    warm-up calls, which include torch.compile's compilation)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     c, _batch, method = BENCH_CONFIGS[name]
     model = TRMModel(c).eval()
+    call = _compiled(model, compile_model)
     g = torch.Generator().manual_seed(0)
     record = dict(config=name, method=method, mode="infer", threads=threads, torch=torch.__version__,
-                  params=model.parameter_count(), infer_steps=c.supervision_steps)
+                  compiled=compile_model, params=model.parameter_count(), infer_steps=c.supervision_steps)
     for batch in (1, 64):
         inputs = torch.randint(0, c.vocab_size, (batch, c.seq_len), generator=g)
         ids = torch.zeros(batch, dtype=torch.long)
@@ -785,7 +799,7 @@ def _bench_infer_child(name: str, threads: int, repeats: int) -> Dict:
             with torch.no_grad():
                 carry, tokens = model.initial_carry(batch), inputs
                 for s in range(1, c.supervision_steps + 1):
-                    carry, logits, _q = model(carry, tokens, ids, time_step=s if c.time_embedding else None)
+                    carry, logits, _q = call(carry, tokens, ids, time_step=s if c.time_embedding else None)
                     if c.time_embedding:
                         tokens = logits.argmax(-1)
 
@@ -807,14 +821,14 @@ def bench_main(args: argparse.Namespace) -> int:
     for name in names:
         if args.child:
             if args.mode == "infer":
-                print(json.dumps(_bench_infer_child(name, args.threads, args.repeats)))
+                print(json.dumps(_bench_infer_child(name, args.threads, args.repeats, args.compile)))
             else:
-                print(json.dumps(_bench_child(name, args.threads, args.repeats, args.warmup)))
+                print(json.dumps(_bench_child(name, args.threads, args.repeats, args.warmup, args.compile)))
             continue
         # A fresh interpreter per configuration, so that its maxrss is this configuration's peak alone.
         cmd = [sys.executable, os.path.abspath(__file__), "bench", "--config", name, "--threads",
                str(args.threads), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-               "--mode", args.mode, "--child"]
+               "--mode", args.mode, "--child"] + (["--compile"] if args.compile else [])
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         if args.mode == "infer":
@@ -1012,6 +1026,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     b.add_argument("--mode", default="train", choices=["train", "infer"],
                    help="train: one optimiser step; infer: full inference at batch 1 and 64")
     b.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    b.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
     sub.add_parser("selftest", help="parameter counts, stablemax, gradcheck (no engine needed)")
     le = sub.add_parser("learn", help="train DIS on a dataset directory, print held-out accuracy as JSON lines")
     le.add_argument("--data", required=True, help="a dataset directory (train/ and test/, the TRM format)")
