@@ -2,14 +2,40 @@
 import Glibc
 #endif
 import CBLAS
+import Synchronization
 
 /// A fixed set of worker threads for the kernels. `parallelFor` splits a range into one contiguous
 /// chunk per thread (the caller runs chunk 0), so a given thread count always partitions the work the
 /// same way and results are reproducible bit for bit.
+///
+/// Hand-off: a worker that finished a job spins on the job counter for a while (`spinSeconds`) before it
+/// sleeps on a condition variable, and so does the caller waiting for the workers. A step posts dozens of
+/// small jobs per network call at batch 1; waking a sleeping thread costs tens of microseconds each time,
+/// more than such a job computes (the same reason OpenMP runtimes spin by default).
 package final class ThreadPool: @unchecked Sendable {
     package let threadCount: Int
     private var threads: [pthread_t] = []
     private let shared: Shared
+
+    /// How long a waiting thread spins before it sleeps. TRMDIS_SPIN_US overrides (0: sleep at once).
+    static let spinSeconds: Double = {
+        if let text = getenv("TRMDIS_SPIN_US").map({ String(cString: $0) }), let us = Double(text), us >= 0, us <= 1e6 {
+            return us * 1e-6
+        }
+        return 1e-3
+    }()
+
+    /// Spins until `done()` or `spinSeconds` have passed; true if `done()` became true.
+    @inline(__always)
+    static func spin(until done: () -> Bool) -> Bool {
+        if done() { return true }
+        guard spinSeconds > 0 else { return false }
+        let deadline = monotonicSeconds() + spinSeconds
+        while true {
+            for _ in 0..<64 { if done() { return true } }
+            if monotonicSeconds() > deadline { return done() }
+        }
+    }
 
     /// What the workers touch. They hold it strongly, so it outlives the pool until they have exited.
     private final class Shared {
@@ -18,9 +44,15 @@ package final class ThreadPool: @unchecked Sendable {
         var doneCondition = pthread_cond_t()
         /// Held by the thread driving the workers; a second caller runs its work inline instead.
         var callerLock = pthread_mutex_t()
-        var generation = 0
-        var pending = 0
-        var stopping = false
+        /// Bumped (releasing the job and context) to post a job; workers compare it with the last they ran.
+        let generation = Atomic<Int>(0)
+        /// Workers still running the current job.
+        let pending = Atomic<Int>(0)
+        /// Workers asleep on startCondition, and whether the caller sleeps on doneCondition: a wake-up is
+        /// signalled only when someone sleeps (sequentially consistent, so none is lost).
+        let sleepers = Atomic<Int>(0)
+        let callerSleeps = Atomic<Bool>(false)
+        let stopping = Atomic<Bool>(false)
         var job: RawJob?
         var context: UnsafeRawPointer?
 
@@ -41,27 +73,32 @@ package final class ThreadPool: @unchecked Sendable {
         func workerLoop(index: Int) {
             var seen = 0
             while true {
-                pthread_mutex_lock(&mutex)
-                while generation == seen && !stopping { pthread_cond_wait(&startCondition, &mutex) }
-                if stopping { pthread_mutex_unlock(&mutex); return }
-                seen = generation
-                pthread_mutex_unlock(&mutex)
+                let posted = ThreadPool.spin { generation.load(ordering: .acquiring) != seen || stopping.load(ordering: .relaxed) }
+                if !posted {
+                    pthread_mutex_lock(&mutex)
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                        pthread_cond_wait(&startCondition, &mutex)
+                    }
+                    sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                    pthread_mutex_unlock(&mutex)
+                }
+                if stopping.load(ordering: .acquiring) { return }
+                seen = generation.load(ordering: .acquiring)
                 runCurrentJob(index)
-                pthread_mutex_lock(&mutex)
-                pending -= 1
-                if pending == 0 { pthread_cond_signal(&doneCondition) }
-                pthread_mutex_unlock(&mutex)
+                if pending.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+                    && callerSleeps.load(ordering: .sequentiallyConsistent) {
+                    pthread_mutex_lock(&mutex)
+                    pthread_cond_signal(&doneCondition)
+                    pthread_mutex_unlock(&mutex)
+                }
             }
         }
 
-        /// Calls the posted job. Its reference is dropped when this returns, before the worker reports
-        /// done, so `withoutActuallyEscaping` in `runOnAll` never sees the closure outlive the call.
+        /// Calls the posted job (published by the generation bump the worker acquired).
         @inline(never)
         func runCurrentJob(_ index: Int) {
-            pthread_mutex_lock(&mutex)
-            let work = job, data = context
-            pthread_mutex_unlock(&mutex)
-            if let work, let data { work(data, index) }
+            if let work = job, let data = context { work(data, index) }
         }
     }
 
@@ -98,7 +135,7 @@ package final class ThreadPool: @unchecked Sendable {
     /// Tells every worker to stop and joins it (idempotent).
     private func stopWorkers() {
         pthread_mutex_lock(&shared.mutex)
-        shared.stopping = true
+        shared.stopping.store(true, ordering: .sequentiallyConsistent)
         pthread_cond_broadcast(&shared.startCondition)
         pthread_mutex_unlock(&shared.mutex)
         for thread in threads { pthread_join(thread, nil) }
@@ -118,19 +155,25 @@ package final class ThreadPool: @unchecked Sendable {
             return
         }
         defer { pthread_mutex_unlock(&s.callerLock) }
-        pthread_mutex_lock(&s.mutex)
         s.job = job
         s.context = context
-        s.pending = threadCount - 1
-        s.generation &+= 1
-        pthread_cond_broadcast(&s.startCondition)
-        pthread_mutex_unlock(&s.mutex)
+        s.pending.store(threadCount - 1, ordering: .relaxed)
+        s.generation.add(1, ordering: .sequentiallyConsistent)  // publishes job, context and pending
+        if s.sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(&s.mutex)
+            pthread_cond_broadcast(&s.startCondition)
+            pthread_mutex_unlock(&s.mutex)
+        }
         job(context, 0)
-        pthread_mutex_lock(&s.mutex)
-        while s.pending > 0 { pthread_cond_wait(&s.doneCondition, &s.mutex) }
+        if !ThreadPool.spin(until: { s.pending.load(ordering: .acquiring) == 0 }) {
+            pthread_mutex_lock(&s.mutex)
+            s.callerSleeps.store(true, ordering: .sequentiallyConsistent)
+            while s.pending.load(ordering: .sequentiallyConsistent) > 0 { pthread_cond_wait(&s.doneCondition, &s.mutex) }
+            s.callerSleeps.store(false, ordering: .sequentiallyConsistent)
+            pthread_mutex_unlock(&s.mutex)
+        }
         s.job = nil
         s.context = nil
-        pthread_mutex_unlock(&s.mutex)
     }
 
     /// What a job's context points at: the caller's arguments and function, and the split.
