@@ -318,9 +318,10 @@ void trm_official_params_init(trm_official_params *params);
  * be NULL (the defaults). On success *out owns a model to release with trm_model_free. Added in 0.4. */
 int trm_model_import_official(const char *checkpoint, const trm_official_params *params, trm_model **out);
 
-/* Writes the model in the official code's terms: `path` gets its state dict as safetensors (float32, keys
- * _orig_mod.model.inner.<name>; safetensors.torch.load_file then load_state_dict read it), `config_yaml` the arch
- * section of an all_config.yaml. config_yaml NULL: all_config.yaml beside `path`, which must not exist yet
+/* Writes the model in the official code's terms: `path` gets its state dict (float32, keys
+ * _orig_mod.model.inner.<name>) as a torch.save archive that the official code's torch.load reads (a path such
+ * as "step_0"), or as safetensors when `path` ends in ".safetensors" (safetensors.torch.load_file); `config_yaml`
+ * gets the arch section of an all_config.yaml. config_yaml NULL: all_config.yaml beside `path`, which must not exist yet
  * (TRM_ERR_IO). Both files are written atomically. Added in 0.4. */
 int trm_model_export_official(const trm_model *model, const char *path, const char *config_yaml);
 

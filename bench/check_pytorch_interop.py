@@ -19,7 +19,8 @@ For several configurations this script
   (e) imports official checkpoints written by torch.save (the PyTorch model's state dict under
       `_orig_mod.model.inner.` or `model.inner.`, bfloat16 H_init/L_init, the DIS code's `timestep_embed`
       name, an all_config.yaml written by yaml.dump) with trmdis.Model.from_official and compares outputs;
-      then exports with Model.to_official and loads the result strictly into the PyTorch model.
+      then exports with Model.to_official (a torch.save archive written without PyTorch), reads it with
+      torch.load(weights_only=True) and loads it strictly into the PyTorch model.
 
 Exit status 1 if any comparison is outside its tolerance. Run from the repository root:
 
@@ -399,7 +400,7 @@ def official_yaml(cfg: ref.TRMConfig) -> Dict[str, object]:
 
 def check_converter(work: str, report: Report) -> None:
     """(e) Official checkpoints made by torch.save -> Model.from_official (the engine's reader, no torch) ->
-    outputs against PyTorch; then Model.to_official -> safetensors.torch.load_file -> load_state_dict."""
+    outputs against PyTorch; then Model.to_official -> torch.load(weights_only=True) -> load_state_dict."""
     import yaml
 
     variants = [
@@ -456,7 +457,7 @@ def check_converter(work: str, report: Report) -> None:
         official = os.path.join(work, "exported", "step_back")
         os.makedirs(os.path.dirname(official), exist_ok=True)
         engine.to_official(official, os.path.join(work, "exported", f"all_config-{len(title)}.yaml"))
-        again = load_file(official)
+        again = torch.load(official, map_location="cpu", weights_only=True)  # a torch.save archive, written without torch
         same_keys = set(again) == {"_orig_mod.model.inner." + k for k in model.state_dict()}
         report.check("to_official keys differ from the official ones", 0.0 if same_keys else 1.0, 0.0)
         if same_keys:

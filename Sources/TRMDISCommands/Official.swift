@@ -37,9 +37,9 @@ struct ImportOfficial: ParsableCommand {
 struct ExportOfficial: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-official",
-        abstract: "Write a model file as the official TRM code's state dict (safetensors) and all_config.yaml arch section.")
+        abstract: "Write a model file as the official TRM code's state dict and all_config.yaml arch section.")
     @Argument(help: "The model file.") var model: String
-    @Option(help: "Output state dict (safetensors, keys _orig_mod.model.inner.*).") var out: String
+    @Option(help: "Output state dict, keys _orig_mod.model.inner.*: a torch.save archive (e.g. step_0), or safetensors if it ends in .safetensors.") var out: String
     @Option(help: "Output configuration (default: all_config.yaml beside --out, which must not exist).") var config: String?
 
     func run() throws {

@@ -84,11 +84,16 @@ import Glibc
         let model = try Model(config: config, seed: 5)
         try model.exportOfficial(to: dir + "/step_3")
         #expect(throws: TRMError.self) { try model.exportOfficial(to: dir + "/step_4") }  // all_config.yaml exists
-        let (back, _) = try Model.importOfficial(checkpoint: dir + "/step_3")
-        #expect(back.config == config)
-        for (a, b) in zip(model.namedTensors, back.namedTensors) {
-            #expect(a.name == b.name && Array(a.values) == Array(b.values))
+        try model.exportOfficial(to: dir + "/step_3.safetensors", config: dir + "/other.yaml")
+        #expect(try readFile(dir + "/step_3").prefix(4) == [0x50, 0x4B, 0x03, 0x04])  // a torch.save archive
+        for (file, yaml) in [("step_3", "all_config.yaml"), ("step_3.safetensors", "other.yaml")] {
+            let (back, _) = try Model.importOfficial(checkpoint: dir + "/" + file, config: dir + "/" + yaml)
+            #expect(back.config == config)
+            for (a, b) in zip(model.namedTensors, back.namedTensors) {
+                #expect(a.name == b.name && Array(a.values) == Array(b.values))
+            }
         }
+        #expect(ZipWriter.crc32(Array("123456789".utf8)) == 0xCBF4_3926)  // the standard check value
     }
 
     @Test func halfPrecisionValues() {

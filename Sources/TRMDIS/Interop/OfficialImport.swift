@@ -34,19 +34,34 @@ extension Model {
         return (model, notes)
     }
 
-    /// Writes the model as the official code's state dict: safetensors (float32) with `_orig_mod.model.inner.`
-    /// keys, which `safetensors.torch.load_file` and `load_state_dict` read, and the `arch` section of an
-    /// all_config.yaml at `config` (default: all_config.yaml beside `path`, which must not exist yet).
+    /// Writes the model as the official code's state dict, float32 with `_orig_mod.model.inner.` keys: a
+    /// `torch.save` archive that the official code's `torch.load` reads (a path like `step_0`), or
+    /// safetensors when `path` ends in `.safetensors` (`safetensors.torch.load_file`); and the `arch`
+    /// section of an all_config.yaml at `config` (default: all_config.yaml beside `path`, which must not
+    /// exist yet).
     public func exportOfficial(to path: String, config: String? = nil) throws(TRMError) {
         let configPath = config ?? splitPath(path).0 + "/" + Model.officialConfigName
         if config == nil && access(configPath, F_OK) == 0 {
             throw .io("\(configPath) exists; give the configuration's path explicitly to replace it")
         }
-        var st = SafeTensors()
-        for t in namedTensors { st.add(Model.officialPrefix + t.name, floats: t.values.baseAddress!, shape: t.shape) }
-        st.metadata = ["format": "pt"]
-        try st.write(to: path)
+        if path.hasSuffix(".safetensors") {
+            var st = SafeTensors()
+            for t in namedTensors { st.add(Model.officialPrefix + t.name, floats: t.values.baseAddress!, shape: t.shape) }
+            st.metadata = ["format": "pt"]
+            try st.write(to: path)
+        } else {
+            let tensors = namedTensors.map { (Model.officialPrefix + $0.name, $0.shape, UnsafeBufferPointer($0.values)) }
+            try writeFileAtomically(path, try TorchSave.encode(tensors, archive: Model.archiveName(path)))
+        }
         try writeFileAtomically(configPath, Array(officialConfigYAML.utf8))
+    }
+
+    /// The archive's top folder: the file's name without its extension, as torch.save names it.
+    static func archiveName(_ path: String) -> String {
+        let base = splitPath(path).1
+        let stem = base.split(separator: ".").first.map(String.init) ?? ""
+        let clean = stem.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+        return clean.isEmpty ? "archive" : clean
     }
 
     /// The arch section of an official all_config.yaml for this model, plus what the data must match.

@@ -88,14 +88,17 @@ def test_float16_and_a_strided_tensor(tmp_path):
         assert np.array_equal(imported.state_dict()[key], value.astype(np.float16).astype(np.float32)), key
 
 
-def test_export_then_import_is_exact(tmp_path):
+@pytest.mark.parametrize("name", ["step_0", "step_0.safetensors"])  # a torch.save archive, or safetensors
+def test_export_then_import_is_exact(tmp_path, name):
     model = trained_like(CONFIGS["attention-dis"])
-    model.to_official(tmp_path / "step_0")
+    model.to_official(tmp_path / name)
+    head = (tmp_path / name).read_bytes()[:4]
+    assert (head == b"PK\x03\x04") == (name == "step_0")
     text = (tmp_path / "all_config.yaml").read_text()
     assert "H_cycles: 2" in text and "L_cycles: 3" in text and "halt_max_steps: 4" in text
     with pytest.raises(trmdis.TRMIOError, match="exists"):  # never overwrites a run's config by default
         model.to_official(tmp_path / "step_1")
-    back = trmdis.Model.from_official(tmp_path / "step_0", seq_len=6)
+    back = trmdis.Model.from_official(tmp_path / name, seq_len=6)
     assert back.config == model.config
     assert np.array_equal(logits(back), logits(model))
 

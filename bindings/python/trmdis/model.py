@@ -109,9 +109,10 @@ class Model(NativeHandle):
 
     def to_official(self, path: PathLike, config_yaml: Optional[PathLike] = None) -> None:
         """Writes the model in the official code's terms (trm_model_export_official): `path` gets the state dict
-        as safetensors (float32, keys `_orig_mod.model.inner.<name>`; `safetensors.torch.load_file` then
-        `load_state_dict` read it) and `config_yaml` the arch section of an all_config.yaml (None:
-        all_config.yaml beside `path`, which must not exist yet)."""
+        (float32, keys `_orig_mod.model.inner.<name>`) as a torch.save archive that the official code's
+        `torch.load` reads (e.g. "export/step_0"), or as safetensors when `path` ends in ".safetensors"; and
+        `config_yaml` the arch section of an all_config.yaml (None: all_config.yaml beside `path`, which must not
+        exist yet). No PyTorch is needed."""
         check(_lib_fn.trm_model_export_official(self.handle, _convert.path(path, "path"),
                                                 None if config_yaml is None else _convert.path(config_yaml, "config_yaml")))
 
