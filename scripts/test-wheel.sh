@@ -15,6 +15,13 @@ case "$wheel" in *-py3-none-linux_*.whl) ;; *) echo "wrong wheel tag: $wheel" >&
   || { echo "$wheel has no trmdis/libtrmdis.so" >&2; exit 1; }
 "$venv/bin/python" -m pip install -q "$wheel"
 echo "installed $(basename "$wheel") into $venv"
+# The sdist builds on its own: it carries the engine's Swift sources and a library-only manifest.
+"$venv/bin/python" -m pip install -q build
+"$venv/bin/python" -m build -q --sdist -o "$wheels/sdist" ./bindings/python >/dev/null
+"$venv/bin/python" -m pip wheel -q --no-deps -w "$wheels/from-sdist" "$wheels"/sdist/trmdis-*.tar.gz
+"$venv/bin/python" -c "import sys, zipfile; sys.exit('trmdis/libtrmdis.so' not in zipfile.ZipFile(sys.argv[1]).namelist())" \
+  "$wheels"/from-sdist/trmdis-*-py3-none-linux_*.whl || { echo "the sdist's wheel has no trmdis/libtrmdis.so" >&2; exit 1; }
+echo "the sdist builds a wheel of its own: $(basename "$wheels"/from-sdist/*.whl)"
 rm -rf bindings/python/build  # setuptools' build tree
 cd bindings/python/tests
 env -u TRMDIS_LIBRARY -u PYTHONPATH TRMDIS_TEST_INSTALLED=1 "../../../$venv/bin/python" -m pytest -q -p no:cacheprovider .
