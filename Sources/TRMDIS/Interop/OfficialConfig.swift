@@ -190,10 +190,19 @@ package struct OfficialConfig {
         if let layers = try int("H_layers"), layers != 0 { notes.append("arch.H_layers \(layers) is ignored, as TRM does") }
     }
 
-    /// seq_len from the run's dataset.json, where data_paths still resolves (absolute, or relative to the
-    /// working directory); its vocab_size must match the checkpoint's.
+    /// seq_len from the run's dataset.json, where data_paths still resolves: absolute, relative to the
+    /// working directory, or relative to a folder above the configuration file (official runs keep
+    /// `checkpoints/<project>/<run>/all_config.yaml` beside `data/` at the root they ran from); its
+    /// vocab_size must match the checkpoint's.
     func datasetSeqLen(vocab: Int, notes: inout [String]) throws(TRMError) -> Int? {
-        for base in dataPaths {
+        var roots = [""]
+        var folder = splitPath(file).0
+        for _ in 0..<4 {
+            roots.append(folder + "/")
+            folder = splitPath(folder).0
+        }
+        let candidates = dataPaths.flatMap { base in base.hasPrefix("/") ? [base] : roots.map { $0 + base } }
+        for base in candidates {
             for split in ["train", "test"] {
                 let path = base + "/" + split + "/dataset.json"
                 guard let bytes = try? readFile(path) else { continue }

@@ -1,6 +1,7 @@
 """Official TRM/DIS checkpoints in one step, without PyTorch: Model.from_official / to_official,
 state_dict / from_state_dict, and `trmdis import-official` / `export-official`."""
 
+import json
 import subprocess
 
 import numpy as np
@@ -101,6 +102,26 @@ def test_export_then_import_is_exact(tmp_path, name):
     back = trmdis.Model.from_official(tmp_path / name, seq_len=6)
     assert back.config == model.config
     assert np.array_equal(logits(back), logits(model))
+
+
+def test_seq_len_from_the_runs_dataset(tmp_path):
+    """An attention model with RoPE: seq_len from data_paths, found from the checkpoint's folder upwards
+    (checkpoints/<project>/<run>/ beside data/, as official runs lay them out)."""
+    config = CONFIGS["attention-dis"]
+    model = trained_like(config)
+    run = tmp_path / "checkpoints" / "Project ACT-torch" / "run"
+    run.mkdir(parents=True)
+    write_safetensors(run / "step_5", official_state(model))
+    (run / "all_config.yaml").write_text(official_config(config).replace("data/sudoku-extreme-1k-aug-1000", "data/tiny"))
+    (tmp_path / "data" / "tiny" / "train").mkdir(parents=True)
+    meta = dict(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=config.vocab_size, seq_len=6,
+                num_puzzle_identifiers=3, total_groups=1, mean_puzzle_examples=1.0, total_puzzles=1, sets=["all"])
+    (tmp_path / "data" / "tiny" / "train" / "dataset.json").write_text(json.dumps(meta))
+    assert trmdis.Model.from_official(run / "step_5").config.seq_len == 6
+    meta["vocab_size"] = 9
+    (tmp_path / "data" / "tiny" / "train" / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(trmdis.FormatError, match="vocab_size 9"):
+        trmdis.Model.from_official(run / "step_5")
 
 
 def test_what_the_engine_cannot_represent_is_refused(tmp_path):
