@@ -64,7 +64,9 @@ extern "C" {
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
  * 3: trm_predict_params gained time_rows; trm_protocol and trm_model_protocol; trm_model_config_for_method;
  *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC; trm_blas_info and
- *    trm_get_blas_info; trm_train_params.allow_other_dataset; trm_predict_params.progress; trm_log_set_level. */
+ *    trm_get_blas_info; trm_train_params.allow_other_dataset; trm_predict_params.progress; trm_log_set_level.
+ * Version 0.4 only added (ABI still 3): trm_model_tensor_count/_info, trm_model_get_tensor/set_tensor,
+ * trm_official_params, trm_model_import_official/export_official, trm_dataset_load_paths, TRM_CORRUPTION_DATASET. */
 #define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
