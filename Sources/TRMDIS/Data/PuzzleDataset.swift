@@ -75,9 +75,7 @@ extension PuzzleSplit {
     public static func load(directory: String) throws(TRMError) -> PuzzleSplit {
         let jsonPath = directory + "/dataset.json"
         let metadata = try DatasetMetadata.decode(try readFile(jsonPath), file: jsonPath)
-        guard !metadata.sets.isEmpty, metadata.sets.allSatisfy(isSetName), Set(metadata.sets).count == metadata.sets.count else {
-            throw .format("\(jsonPath): sets \(metadata.sets) must be distinct names of letters, digits, '_', '-' and '.'")
-        }
+        try checkSetNames(metadata.sets, file: jsonPath)
         var parts: [PuzzleSplit] = []
         for set in metadata.sets {
             let part = try loadSet(directory: directory, set: set, metadata: metadata)

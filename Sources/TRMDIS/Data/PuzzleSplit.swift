@@ -31,10 +31,16 @@ public struct PuzzleSplit: Equatable, Sendable {
         self.groupIndices = groupIndices
     }
 
-    /// A set name of dataset.json (its files are `<set>__inputs.npy`, ...).
-    static func isSetName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && name.utf8.count <= 64
-            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
+    /// dataset.json's `sets` name files (`<set>__inputs.npy`, ...), so they must be distinct and safe in a path:
+    /// letters, digits, '_', '-' and '.', not "." or "..". Checked before any of those files is opened.
+    static func checkSetNames(_ sets: [String], file: String) throws(TRMError) {
+        let safe = sets.allSatisfy { name in
+            !name.isEmpty && name != "." && name != ".." && name.utf8.count <= 64
+                && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
+        }
+        guard !sets.isEmpty, safe, Set(sets).count == sets.count else {
+            throw .format("\(file): sets \(sets) must be distinct names of letters, digits, '_', '-' and '.'")
+        }
     }
 
     public var seqLen: Int { metadata.seqLen }
@@ -61,9 +67,7 @@ public struct PuzzleSplit: Equatable, Sendable {
         if let ignore = m.ignoreLabelId, ignore < 0 || ignore >= m.vocabSize {
             throw .format("\(json): ignore_label_id \(ignore) is outside the vocabulary")
         }
-        guard !m.sets.isEmpty, Set(m.sets).count == m.sets.count, m.sets.allSatisfy(Self.isSetName) else {
-            throw .format("\(json): sets \(m.sets) must be distinct names of letters, digits, '_', '-' and '.'")
-        }
+        try Self.checkSetNames(m.sets, file: json)
         guard m.numPuzzleIdentifiers >= 1 else { throw .format("\(json): num_puzzle_identifiers must be at least 1") }
         guard m.blankIdentifierId >= 0 && m.blankIdentifierId < m.numPuzzleIdentifiers else {
             throw .format("\(json): blank_identifier_id \(m.blankIdentifierId) is outside [0, num_puzzle_identifiers)")

@@ -53,6 +53,9 @@ package enum OfficialCheckpoint {
 
     /// A float32 copy of a float32, bfloat16 or float16 tensor.
     static func float32(_ t: SafeTensors.Tensor, name: String, file: String) throws(TRMError) -> SafeTensors.Tensor {
+        guard [.f32, .bf16, .f16].contains(t.dtype) else {
+            throw .format("\(file): tensor '\(name)' is \(t.dtype.rawValue); model weights must be float32, bfloat16 or float16")
+        }
         let n = t.count
         var values = [Float](repeating: 0, count: n)
         t.bytes.withUnsafeBytes { raw in
@@ -64,11 +67,8 @@ package enum OfficialCheckpoint {
             case .f16:
                 for i in 0..<n { values[i] = halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
             default:
-                break
+                break  // refused above
             }
-        }
-        guard [.f32, .bf16, .f16].contains(t.dtype) else {
-            throw .format("\(file): tensor '\(name)' is \(t.dtype.rawValue); model weights must be float32, bfloat16 or float16")
         }
         var out = SafeTensors.Tensor(dtype: .f32, shape: t.shape, bytes: [])
         out.bytes = values.withUnsafeBytes { Array($0) }

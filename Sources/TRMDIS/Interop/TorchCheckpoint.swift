@@ -67,6 +67,16 @@ struct TorchTensorRef {
         guard !overflow, count == 0 || last < storageCount else {
             throw .format("\(file): '\(name)' reaches past its storage (sizes \(sizes), strides \(strides), offset \(offset))")
         }
+        // A contiguous row-major view (every state dict tensor torch.save writes) is one copy.
+        var contiguous = 1
+        let isContiguous = zip(sizes, strides).reversed().allSatisfy { n, s in
+            defer { contiguous *= n }
+            return n == 1 || s == contiguous
+        }
+        if isContiguous {
+            let from = storage.lowerBound + offset * width
+            return SafeTensors.Tensor(dtype: dtype, shape: sizes, bytes: Array(bytes[from..<(from + count * width)]))
+        }
         var out = [UInt8](repeating: 0, count: count * width)
         if count > 0 {
             var index = [Int](repeating: 0, count: sizes.count)

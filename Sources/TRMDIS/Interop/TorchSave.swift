@@ -10,7 +10,7 @@ package enum TorchSave {
         zip.add("\(archive)/data.pkl", pickle(tensors))
         zip.add("\(archive)/byteorder", Array("little".utf8))
         for (i, t) in tensors.enumerated() {
-            zip.add("\(archive)/data/\(i)", Array(UnsafeRawBufferPointer(t.values)))
+            zip.add("\(archive)/data/\(i)", UnsafeRawBufferPointer(t.values))  // appended once, not copied first
         }
         zip.add("\(archive)/version", Array("3\n".utf8))
         return try zip.finish()
@@ -86,7 +86,7 @@ struct ZipWriter {
     private var directory: [UInt8] = []
     private var count = 0
 
-    mutating func add(_ name: String, _ content: [UInt8]) {
+    mutating func add<Bytes: Collection<UInt8>>(_ name: String, _ content: Bytes) {
         let nameBytes = Array(name.utf8)
         let crc = ZipWriter.crc32(content)
         let offset = data.count
@@ -112,13 +112,12 @@ struct ZipWriter {
         guard data.count + directory.count < 0xFFFF_FFFF, count < 0xFFFF else {
             throw .invalidArgument("the model is too large for a torch.save archive without zip64 (over 4 GiB); export it as .safetensors")
         }
-        var out = data
-        let start = out.count
-        out += directory
-        ZipWriter.put(&out, 0x0605_4B50, 4); ZipWriter.put(&out, 0, 2); ZipWriter.put(&out, 0, 2)
-        ZipWriter.put(&out, count, 2); ZipWriter.put(&out, count, 2)
-        ZipWriter.put(&out, directory.count, 4); ZipWriter.put(&out, start, 4); ZipWriter.put(&out, 0, 2)
-        return out
+        let start = data.count
+        data += directory
+        ZipWriter.put(&data, 0x0605_4B50, 4); ZipWriter.put(&data, 0, 2); ZipWriter.put(&data, 0, 2)
+        ZipWriter.put(&data, count, 2); ZipWriter.put(&data, count, 2)
+        ZipWriter.put(&data, directory.count, 4); ZipWriter.put(&data, start, 4); ZipWriter.put(&data, 0, 2)
+        return data  // the entries grow in place: the archive is never copied whole
     }
 
     static func put(_ out: inout [UInt8], _ value: Int, _ width: Int) {
@@ -131,7 +130,7 @@ struct ZipWriter {
         return c
     }
 
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+    static func crc32<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
         crcTable.withUnsafeBufferPointer { table in
             for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
