@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli mpi install demo test test-swift test-c test-python test-python-tree python-install venv bench experiment experiment-quick experiment-venv clean
+.PHONY: all deps lib cli mpi install demo test test-swift test-c test-python test-python-tree python-install venv bench experiment experiment-sweep experiment-quick test-experiment experiment-venv clean
 
 all: lib cli
 
@@ -53,7 +53,7 @@ demo:
 	@scripts/demo.sh
 
 # Everything the README's examples use is built too (build/bin/trmdis: the CLI tests of pytest run it).
-test: test-swift test-c test-python
+test: test-swift test-c test-python test-experiment
 
 test-python: cli
 
@@ -88,16 +88,27 @@ python-install: deps
 bench: deps
 	bench/run.sh
 
-# DIS against the TRM-ACT baseline on five CPU-sized tasks: trains, evaluates and writes docs/results.md with
-# its figures (docs/results/*.png); datasets and runs in build/experiment/. About two hours (quick: ten
-# minutes, docs/results-quick.md). EXPERIMENT_SCALE multiplies every training budget; EXPERIMENT_TASKS picks tasks (comma-separated).
+# DIS against two TRM-ACT baselines on four CPU-sized tasks (scripts/experiment.py). experiment-sweep chooses
+# each method's learning rate and EMA on a validation split carved from the training data and writes
+# scripts/experiment_settings.json (about an hour); experiment trains the final runs with those settings,
+# three seeds, and writes docs/results.md with its figures (at most 150 minutes on 2 cores); experiment-quick
+# runs the same pipeline in about ten minutes (docs/results-quick.md). All three continue an interrupted
+# run: results are kept under build/experiment/<mode>/. EXPERIMENT_SCALE multiplies every training budget;
+# EXPERIMENT_TASKS picks tasks (comma-separated).
 EXP_VENV ?= .venv-experiment
 EXPERIMENT_SCALE ?= 1
-EXPERIMENT_TASKS ?= sudoku4,nqueens6,sudoku6,nqueens8,maze7
+EXPERIMENT_TASKS ?= sudoku4,sudoku6,maze7,nqueens8
 EXPERIMENT_ARGS = --bin build/bin/trmdis --minutes-scale $(EXPERIMENT_SCALE) --tasks $(EXPERIMENT_TASKS)
 
 experiment-venv:
 	@scripts/make-experiment-venv.sh $(EXP_VENV)
+
+# The experiment's own checks (seconds, no training: the validation split, job order, scoring, the report).
+test-experiment: experiment-venv
+	$(EXP_VENV)/bin/python scripts/test_experiment.py
+
+experiment-sweep: cli experiment-venv
+	$(EXP_VENV)/bin/python scripts/experiment.py --mode sweep $(EXPERIMENT_ARGS)
 
 experiment: cli experiment-venv
 	$(EXP_VENV)/bin/python scripts/experiment.py --mode full $(EXPERIMENT_ARGS)

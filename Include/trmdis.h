@@ -58,7 +58,7 @@ extern "C" {
 /* ---- Versions ------------------------------------------------------------------------------------------- */
 
 #define TRM_VERSION_MAJOR 0
-#define TRM_VERSION_MINOR 4
+#define TRM_VERSION_MINOR 5
 #define TRM_VERSION_PATCH 0
 /* Bumped on any change of a struct layout or a function signature. Bindings check it when they load.
  * 2: trm_train_params gained the data-parallel fields (rank ... allreduce_user_data).
@@ -66,7 +66,8 @@ extern "C" {
  *    trm_train_params.ema_rate -1 (the method's default) is the default; TRM_ERR_NUMERIC; trm_blas_info and
  *    trm_get_blas_info; trm_train_params.allow_other_dataset; trm_predict_params.progress; trm_log_set_level.
  * Version 0.4 only added (ABI still 3): trm_model_tensor_count/_info, trm_model_get_tensor/set_tensor,
- * trm_official_params, trm_model_import_official/export_official, trm_dataset_load_paths, TRM_CORRUPTION_DATASET. */
+ * trm_official_params, trm_model_import_official/export_official, trm_dataset_load_paths, TRM_CORRUPTION_DATASET.
+ * Version 0.5 (ABI still 3): trm_model_load also reads a trainer's state.safetensors (its raw weights). */
 #define TRM_ABI_VERSION 3
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
@@ -267,9 +268,11 @@ int trm_runner_net_calls(const trm_runner *runner, int64_t *net_calls);
  * name and renamed, so a failure (TRM_ERR_IO) leaves any previous file intact. */
 int trm_model_save(const trm_model *model, const char *path);
 
-/* Loads a model written by trm_model_save (or converted from PyTorch). TRM_ERR_IO if the file cannot be
- * read, TRM_ERR_FORMAT if it is not a complete libtrmdis checkpoint (bad header, missing or extra tensors,
- * wrong shapes, non-finite weights). On success *out owns a model to release with trm_model_free. */
+/* Loads a model written by trm_model_save (or converted from PyTorch). A trainer's state.safetensors loads
+ * too, as its raw training weights (model.safetensors beside it holds the EMA copy when EMA is on; since
+ * 0.5). TRM_ERR_IO if the file cannot be read, TRM_ERR_FORMAT if it is not a complete libtrmdis checkpoint
+ * (bad header, missing or extra tensors, wrong shapes, non-finite weights). On success *out owns a model to
+ * release with trm_model_free. */
 int trm_model_load(const char *path, trm_model **out);
 
 /* ---- Tensors by name (a state dict) ----------------------------------------------------------------------- */

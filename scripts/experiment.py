@@ -1,448 +1,280 @@
 #!/usr/bin/env python3
-"""DIS against the TRM-ACT baseline on CPU-sized tasks: one command from nothing to docs/results.md.
+"""DIS against two TRM-ACT baselines on CPU-sized tasks, tuned alike, with seeds and two protocols.
 
-For every task (4x4 and 6x6 Sudoku, N-Queens 6x6 and 8x8, a small maze) it builds the dataset with
-`trmdis data`, then trains DIS (T 1, n 2, N_sup 6 or 8) and TRM-ACT (T 3, n 6, N_sup 16) at the same
-time, one thread each, with the same network, data and wall-clock budget. While they train it copies
-their checkpoints every budget/K seconds; afterwards it evaluates every copy with `trmdis eval` (exact,
-valid-solution and token accuracy, Hamming distance after every supervision step), sweeps the guidance
-weight w on the final DIS (and TRM) checkpoints, trains DIS with the mask and random corruption kernels
-on some tasks, shows one puzzle solved step by step with `trmdis solve`, and writes the tables, the
-PNG figures (matplotlib) and docs/results.md.
+    python scripts/experiment.py --mode sweep   # make experiment-sweep: choose lr and EMA (about an hour)
+    python scripts/experiment.py --mode full    # make experiment: the final runs and docs/results.md
+    python scripts/experiment.py --mode quick   # make experiment-quick: the same pipeline in ~10 minutes
 
-    python scripts/experiment.py --mode quick     # about ten minutes
-    python scripts/experiment.py --mode full      # about two hours
+The search (item 1 of the issue): for every task and method, each learning rate of LEARNING_RATES trains
+for SWEEP_FRACTION of the final budget on a validation split carved from the training data (the test
+split is never read), and is scored with and without EMA (one run gives both, as EMA never feeds back into
+training). The best (exact, then valid, then token accuracy) is written to scripts/experiment_settings.json,
+which is committed and read by the final runs.
 
-Everything it makes goes to build/experiment/<mode>/ (datasets, runs, logs, results.json) and the
-report to docs/results.md + docs/results/*.png (quick mode: docs/results-quick.md + docs/results-quick/;
---report-dir to put them elsewhere). Only the standard
-library, numpy and matplotlib are needed (`make experiment` installs them into .venv-experiment).
+The final runs: every method on every task, FINAL_SEEDS seeds, one thread each, two at a time, each for
+the task's budget in CPU minutes (compute-matched). Checkpoints are kept at fifths of the budget, and the
+DIS and TRM-ACT (T 1, n 2) runs keep one more at the optimiser step where TRM-ACT (T 3, n 6) of the same
+seed stopped (step-matched, the paper's Figure 6 protocol: TRM-ACT (T 3, n 6) is the slowest per step,
+so it sets the common step count). Everything goes to build/experiment/<mode>/; each finished training and
+evaluation leaves a file, so running the command again continues an interrupted experiment.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
+import platform
 import shutil
-import struct
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import experiment_runner as rn  # noqa: E402
+import experiment_tasks as tk  # noqa: E402
 
-# --------------------------------------------------------------------------------------------------
-# The tasks, in order of difficulty. `data`: the `trmdis data` arguments. Model and optimiser settings
-# are shared by DIS and TRM on a task; only the recursion (T, n, N_sup) and the method differ.
-# minutes: training budget per run (full, quick); snapshots: checkpoint copies evaluated per run.
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Task:
-    name: str
-    title: str
-    kind: str
-    data: list
-    dis_nsup: int
-    minutes: tuple  # (full, quick)
-    hidden: int = 64
-    heads: int = 4
-    layers: int = 2
-    batch: int = 32
-    lr: float = 2e-3
-    warmup: int = 50
-    eval_limit: tuple = (128, 48)  # held-out examples per evaluation (full, quick)
-    corruption: bool = False  # also train DIS with the mask and random kernels
-    solve_candidates: int = 40
-
-
-TASKS = [
-    Task("sudoku4", "4x4 Sudoku (8-12 clues)", "sudoku",
-         ["sudoku", "--size", "4", "--min-clues", "8", "--max-clues", "12", "--spread-clues",
-          "--train", "5000", "--test", "500"], dis_nsup=6, minutes=(12, 0.9), batch=16, lr=2e-3, corruption=True),
-    Task("nqueens6", "N-Queens 6x6 (1-4 given)", "nqueens",
-         ["nqueens", "--size", "6", "--min-given", "1", "--max-given", "4", "--train", "80", "--test", "30",
-          "--aug", "7"], dis_nsup=8, minutes=(8, 0.9), batch=16, lr=1e-3, eval_limit=(30, 30)),
-    Task("sudoku6", "6x6 Sudoku (20-26 clues)", "sudoku",
-         ["sudoku", "--size", "6", "--min-clues", "20", "--max-clues", "26", "--spread-clues",
-          "--train", "10000", "--test", "500"], dis_nsup=6, minutes=(15, 0.9), batch=16, lr=2e-3),
-    Task("nqueens8", "N-Queens 8x8 (4-7 given)", "nqueens",
-         ["nqueens", "--size", "8", "--min-given", "4", "--max-given", "7", "--train", "3000", "--test", "300",
-          "--aug", "7"], dis_nsup=8, minutes=(15, 0.9), batch=16, lr=1e-3),
-    Task("maze7", "Maze 7x7 (shortest path)", "maze",
-         ["maze", "--size", "7", "--train", "5000", "--test", "300"], dis_nsup=6, minutes=(12, 0.9), batch=16,
-         lr=1e-3, corruption=True),
-]
-
-GUIDANCE = [0.0, 0.5, 1.0, 1.5, 2.0]
-TRM = dict(T=3, n=6, nsup=16)
-DIS = dict(T=1, n=2)
-PAPER_TRM, PAPER_DIS = 336, 18
-
-
-def log(msg):
-    print(time.strftime("%H:%M:%S"), msg, flush=True)
+ROOT = tk.ROOT
 
 
 # --------------------------------------------------------------------------------------------------
-# Running the CLI
+# Two jobs at a time, each one thread
 # --------------------------------------------------------------------------------------------------
 
 
-def safetensors_metadata(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-    return header.get("__metadata__", {})
+class Jobs:
+    """Runs callables on `workers` threads; a job starts once the jobs it names in `after` are done."""
+
+    def __init__(self, workers=2):
+        self.workers, self.jobs, self.done, self.results = workers, [], set(), {}
+        self.error = None
+
+    def add(self, key, fn, after=()):
+        self.jobs.append((key, fn, tuple(after)))
+
+    def run(self):
+        cond = threading.Condition()
+
+        def worker():
+            while True:
+                with cond:
+                    while True:
+                        if self.error or not self.jobs:
+                            return
+                        ready = next((j for j in self.jobs if all(a in self.done for a in j[2])), None)
+                        if ready:
+                            self.jobs.remove(ready)
+                            break
+                        cond.wait()
+                key, fn, _ = ready
+                try:
+                    value = fn()
+                except BaseException as e:  # noqa: BLE001 - reported once all workers stop
+                    with cond:
+                        self.error = self.error or e
+                        cond.notify_all()
+                    return
+                with cond:
+                    self.results[key] = value
+                    self.done.add(key)
+                    cond.notify_all()
+
+        threads = [threading.Thread(target=worker) for _ in range(self.workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if self.error:
+            raise self.error
+        return self.results
 
 
-@dataclass
-class Run:
-    """One `trmdis train` process and the checkpoint copies taken while it runs."""
-    label: str
-    method: str
-    corruption: str
-    args: list
-    directory: str
-    proc: subprocess.Popen = None
-    snapshots: list = field(default_factory=list)  # (optimizer_step, examples_seen, path)
-    last_state: tuple = None
-    last_copy: float = 0.0
+# --------------------------------------------------------------------------------------------------
+# Counting from the metrics
+# --------------------------------------------------------------------------------------------------
 
 
-def train_command(binary, task, method, corruption, data_dir, run_dir, minutes, ckpt_every):
-    nsup = task.dis_nsup if method == "dis" else TRM["nsup"]
-    rec = DIS if method == "dis" else TRM
-    cmd = [binary, "train", "--data", data_dir, "--preset", "nqueens",
-           "--hidden", str(task.hidden), "--heads", str(task.heads), "--layers", str(task.layers),
-           "--method", method, "--T", str(rec["T"]), "--n", str(rec["n"]), "--supervision-steps", str(nsup),
-           "--batch", str(task.batch), "--lr", str(task.lr), "--warmup", str(task.warmup),
-           "--ema", "0", "--grad-clip", "1.0", "--seed", "0", "--minutes", str(minutes), "--eval-limit", "16",
-           "--checkpoint", os.path.join(run_dir, "ckpt"), "--checkpoint-every", str(ckpt_every),
-           "--metrics", os.path.join(run_dir, "metrics.jsonl"), "--threads", "1"]
-    if method == "dis":
-        cmd += ["--corruption", corruption]
-    return cmd
-
-
-def poll_snapshots(run: Run, interval: float, final=False):
-    """Copies the run's latest checkpoint when it is new and `interval` seconds have passed."""
-    ck = os.path.join(run.directory, "ckpt")
-    state, model = os.path.join(ck, "state.safetensors"), os.path.join(ck, "model.safetensors")
-    try:
-        st = os.stat(state)
-    except FileNotFoundError:
-        return
-    key = (st.st_ino, st.st_mtime_ns)
-    if key == run.last_state or (not final and time.time() - run.last_copy < interval):
-        return
-    try:
-        meta = safetensors_metadata(state)
-        step = int(meta["optimizer_step"])
-        target = os.path.join(run.directory, "snapshots", f"step{step:07d}.safetensors")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copyfile(model, target)
-        if safetensors_metadata(state) != meta:  # a newer checkpoint landed meanwhile: try again later
-            os.remove(target)
-            return
-    except (OSError, ValueError, KeyError, struct.error):
-        return
-    run.last_state, run.last_copy = key, time.time()
-    if not any(s[0] == step for s in run.snapshots):
-        run.snapshots.append((step, int(meta.get("examples_seen", 0)), target))
-
-
-def train_together(runs, seconds, snapshots):
-    """Starts the runs at the same time and copies their checkpoints while they train."""
-    loads = []
-    interval = seconds / snapshots
-    for r in runs:
-        os.makedirs(r.directory, exist_ok=True)
-        for f in ("metrics.jsonl",):
-            if os.path.exists(os.path.join(r.directory, f)):
-                os.remove(os.path.join(r.directory, f))
-        shutil.rmtree(os.path.join(r.directory, "ckpt"), ignore_errors=True)
-        shutil.rmtree(os.path.join(r.directory, "snapshots"), ignore_errors=True)
-        with open(os.path.join(r.directory, "command.txt"), "w") as f:
-            f.write(" ".join(r.args) + "\n")
-        r.proc = subprocess.Popen(r.args, stdout=open(os.path.join(r.directory, "train.log"), "w"),
-                                  stderr=subprocess.STDOUT)
-        r.last_copy = time.time()
-    t0 = time.time()
-    while any(r.proc.poll() is None for r in runs):
-        for r in runs:
-            if r.proc.poll() is None:
-                poll_snapshots(r, interval)
-        loads.append(os.getloadavg()[0])
-        time.sleep(0.25)
-    for r in runs:
-        if r.proc.returncode != 0:
-            raise SystemExit(f"{r.label}: trmdis train failed, see {r.directory}/train.log")
-        poll_snapshots(r, 0, final=True)
-        r.snapshots.sort()
-    return dict(seconds=time.time() - t0, load_mean=sum(loads) / max(1, len(loads)),
-                load_max=max(loads, default=0.0))
-
-
-REPORT_RE = re.compile(r"examples, exact ([\d.]+)(?:, valid ([\d.]+))?, token ([\d.]+), (\d+) net calls per example")
-STEP_RE = re.compile(r"^\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)(?:\s+([\d.]+))?\s*$")
-
-
-def evaluate(binary, checkpoint, data_dir, limit, guidance=1.0, threads=1):
-    out = subprocess.run([binary, "eval", "--checkpoint", checkpoint, "--data", data_dir, "--limit", str(limit),
-                          "--guidance", str(guidance), "--threads", str(threads)],
-                         check=True, capture_output=True, text=True).stdout
-    m = REPORT_RE.search(out)
-    if not m:
-        raise SystemExit(f"cannot read the evaluation of {checkpoint}:\n{out}")
-    steps = []
-    for line in out.splitlines():
-        s = STEP_RE.match(line)
-        if s:
-            steps.append(dict(step=int(s[1]), exact=float(s[2]), token=float(s[3]), hamming=float(s[4]),
-                              valid=float(s[5]) if s[5] else None))
-    return dict(exact=float(m[1]), valid=float(m[2]) if m[2] else None, token=float(m[3]),
-                net_calls=int(m[4]), per_step=steps)
-
-
-def parallel_map(jobs, workers=2):
-    """Runs (callable) jobs two at a time in threads (each job is a subprocess with one thread)."""
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda j: j(), jobs))
-
-
-def read_metrics(path):
-    rows = []
-    with open(path) as f:
-        for line in f:
-            rows.append(json.loads(line))
-    return rows
-
-
-def summarise_run(task, method, rows):
-    """Counts from the JSON-lines metrics: optimiser steps, examples, network applications."""
-    nsup = task.dis_nsup if method == "dis" else TRM["nsup"]
-    rec = DIS if method == "dis" else TRM
-    per_step = rec["T"] * (rec["n"] + 1)
-    last = rows[-1]
-    opt_steps = last["metrics"]["optimizer_steps"]
-    if method == "dis":
-        examples = len(rows) * task.batch
-        train_calls_per_example = nsup * per_step
-        mean_steps = nsup
+def summarise(task, method, metrics_path, record):
+    """Optimiser steps, examples and network applications of a run (JSON-lines metrics of `trmdis train`)."""
+    rows = [json.loads(line) for line in open(metrics_path)]
+    per_step = method.calls_per_step()
+    nsup = method.supervision_steps(task)
+    if method.trainer == "dis":
+        examples, mean_steps = len(rows) * task.batch, nsup
     else:
         fin = [r["metrics"] for r in rows if r["metrics"].get("finished", 0) > 0 and r["metrics"].get("mean_steps")]
-        finished = sum(m["finished"] for m in fin)
-        mean_steps = sum(m["mean_steps"] * m["finished"] for m in fin) / finished if finished else float("nan")
-        examples = finished
-        train_calls_per_example = mean_steps * per_step
-    return dict(optimizer_steps=opt_steps, trainer_steps=last["trainer_step"], seconds=last["elapsed"],
-                examples=examples, mean_steps=mean_steps, calls_per_step=per_step,
-                train_calls_per_example=train_calls_per_example,
-                train_calls_total=opt_steps * task.batch * per_step,
-                infer_calls_per_example=nsup * per_step, nsup=nsup)
+        examples = sum(m["finished"] for m in fin)
+        mean_steps = sum(m["mean_steps"] * m["finished"] for m in fin) / examples if examples else float("nan")
+    steps = rows[-1]["metrics"]["optimizer_steps"] if rows else 0
+    return dict(optimizer_steps=steps, examples=examples, mean_steps=mean_steps, calls_per_step=per_step,
+                train_calls_total=steps * task.batch * per_step, train_calls_per_example=mean_steps * per_step,
+                infer_calls_per_example=nsup * per_step, nsup=nsup, cpu_seconds=record["cpu_seconds"],
+                wall_seconds=record["wall_seconds"])
 
 
-def elapsed_at(rows, optimizer_step):
-    """Training seconds when the run had taken `optimizer_step` optimiser steps."""
-    best = None
-    for r in rows:
-        if r["metrics"]["optimizer_steps"] <= optimizer_step:
-            best = r
-    return best["elapsed"] if best else 0.0
+# --------------------------------------------------------------------------------------------------
+# The search
+# --------------------------------------------------------------------------------------------------
 
 
-def copy_baseline(data_dir, limit):
-    """Accuracy of copying the puzzle as the answer (the clues, the given queens, the maze without a path),
-    on the evaluated test examples: what a model gets before it learns anything else."""
-    import numpy as np
-    x = np.load(os.path.join(data_dir, "test", "all__inputs.npy"))[:limit].astype(np.int64)
-    y = np.load(os.path.join(data_dir, "test", "all__labels.npy"))[:limit].astype(np.int64)
-    keep = y != -100
-    same = (x == y) & keep
-    return dict(exact=float(np.mean(same.sum(1) == keep.sum(1))),
-                token=float(np.mean(same.sum(1) / np.maximum(1, keep.sum(1)))),
-                hamming=float(np.mean((keep & (x != y)).sum(1))))
+def sweep(binary, base, tasks):
+    jobs = Jobs()
+    for task in tasks:
+        tdir = os.path.join(base, task.name)
+        data = os.path.join(tdir, "data")
+        val = os.path.join(tdir, "validation")
+        rn.make_dataset(binary, task.data, tk.DATA_SEED, data)
+        rn.carve_validation(data, val, task.validation_groups)
+        for method in tk.METHODS:
+            for lr in tk.LEARNING_RATES:
+                jobs.add((task.name, method.key, lr), lambda t=task, m=method, lr=lr, v=val, d=tdir: sweep_run(binary, t, m, lr, v, d))
+    results = jobs.run()
+    table, chosen = {}, {}
+    for task in tasks:
+        table[task.name], chosen[task.name] = {}, {}
+        for method in tk.METHODS:
+            rows = []
+            for lr in tk.LEARNING_RATES:
+                r = results[(task.name, method.key, lr)]
+                for ema in (False, True):
+                    e = r["ema" if ema else "raw"]
+                    rows.append(dict(lr=lr, ema=ema, exact=e["exact_accuracy"], valid=e.get("valid_accuracy"),
+                                     token=e["token_accuracy"], optimizer_steps=r["optimizer_steps"]))
+            best = max(rows, key=lambda r: (r["exact"], r["valid"] or 0, r["token"]))
+            table[task.name][method.key] = rows
+            chosen[task.name][method.key] = dict(lr=best["lr"], ema=best["ema"])
+    return dict(chosen=chosen, table=table, learning_rates=list(tk.LEARNING_RATES), ema_rate=tk.EMA_RATE,
+                sweep_fraction=tk.SWEEP_FRACTION, seed=tk.SWEEP_SEED,
+                budgets={t.name: t.cpu_minutes * tk.SWEEP_FRACTION for t in tasks},
+                validation={t.name: t.validation_groups for t in tasks})
 
 
-def solve_frames(binary, checkpoint, data_dir, index, kind):
-    out = subprocess.run([binary, "solve", "--checkpoint", checkpoint, "--data", data_dir, "--index", str(index)],
-                         check=True, capture_output=True, text=True).stdout
-    return parse_solve(out, kind)
+def sweep_run(binary, task, method, lr, val, tdir):
+    rdir = os.path.join(tdir, method.key, f"lr{lr:g}")
+    cmd = rn.train_command(binary, task, method, lr, tk.EMA_RATE, tk.SWEEP_SEED, val, rdir, checkpoint_every=0)
+    budget = task.cpu_minutes * tk.SWEEP_FRACTION * 60
+    record = rn.Training(rdir, cmd, budget, keep_state=True).run()
+    final = next(s for s in record["snapshots"] if s["tag"] == "final")
+    limit = task.validation_groups
+    ema = rn.evaluate(binary, final["path"], val, limit)
+    raw = rn.evaluate(binary, final["path"].replace(".safetensors", ".state.safetensors"), val, limit)
+    rn.log(f"search {task.name} {method.key} lr {lr:g}: {record['optimizer_steps']} steps; exact "
+           f"{raw['exact_accuracy']:.3f} raw, {ema['exact_accuracy']:.3f} EMA")
+    return dict(optimizer_steps=record["optimizer_steps"], ema=ema, raw=raw)
 
 
-def parse_solve(out, kind):
-    """The grids printed by `trmdis solve`: [(title, rows of cell symbols)], puzzle and answer first."""
-    lines = out.splitlines()
-    frames = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("puzzle") or line.startswith("step "):
-            starts = [m.start() for m in re.finditer(r"(puzzle|answer|step \d+: \d+ wrong)", line)]
-            titles = [line[s:e].strip() for s, e in zip(starts, starts[1:] + [None])]
-            grids = [[] for _ in starts]
-            i += 1
-            while i < len(lines) and lines[i].strip():
-                for g, (s, e) in enumerate(zip(starts, starts[1:] + [None])):
-                    cell = lines[i][s:e] if s < len(lines[i]) else ""
-                    cell = cell if kind == "maze" else cell.rstrip()
-                    grids[g].append(cell)
-                i += 1
-            for t, g in zip(titles, grids):
-                rows = [cells(kind, row) for row in g if cells(kind, row) is not None]
-                if kind == "maze":  # a square grid: as many cells per row as rows (trailing blanks included)
-                    rows = [(r + [" "] * len(rows))[:len(rows)] for r in rows]
-                frames.append((t, rows))
+# --------------------------------------------------------------------------------------------------
+# The final runs
+# --------------------------------------------------------------------------------------------------
+
+
+def final(binary, base, tasks, settings, seeds, quick):
+    jobs = Jobs()
+    out = {}
+    for task in tasks:
+        tdir = os.path.join(base, task.name)
+        data = os.path.join(tdir, "data")
+        rn.make_dataset(binary, task.data, tk.DATA_SEED, data)
+        minutes = task.quick_minutes if quick else task.cpu_minutes
+        out[task.name] = dict(task=task.__dict__.copy(), minutes=minutes, seeds=list(seeds),
+                              data_command=" ".join(["trmdis", "data"] + task.data + ["--seed", str(tk.DATA_SEED)]),
+                              copy=rn.copy_baseline(data, task.eval_limit), runs={m.key: {} for m in tk.METHODS},
+                              settings={m.key: tk.setting(settings, task, m) for m in tk.METHODS})
+        for seed in seeds:
+            # TRM-ACT (T 3, n 6) first: its final step count is where the others keep their step-matched copy.
+            ref = (task.name, "trm", seed)
+            for method in sorted(tk.METHODS, key=lambda m: m.key != "trm"):
+                key = (task.name, method.key, seed)
+                jobs.add(key, lambda t=task, m=method, s=seed, mn=minutes, d=tdir, ref=ref:
+                         final_run(binary, t, m, s, mn, d, settings, jobs.results.get(ref) if m.key != "trm" else None, quick),
+                         after=() if method.key == "trm" else (ref,))
+    results = jobs.run()
+    for (task_name, method_key, seed), r in results.items():
+        out[task_name]["runs"][method_key][str(seed)] = r
+    # Extras on the first seed: the guidance weight w, one puzzle solved step by step.
+    for task in tasks:
+        t = out[task.name]
+        data = os.path.join(base, task.name, "data")
+        first = str(seeds[0])
+        dis_final = t["runs"]["dis"][first]["final"]["checkpoint"]
+        t["guidance"] = [dict(w=w, **pick(rn.evaluate(binary, dis_final, data, task.eval_limit, guidance=w)))
+                         for w in tk.GUIDANCE]
+        t["solve"] = solve(binary, task, data, {m: t["runs"][m][first]["final"]["checkpoint"] for m in ("dis", "trm")})
+    return out
+
+
+def pick(report):
+    return dict(exact=report["exact_accuracy"], valid=report.get("valid_accuracy"), token=report["token_accuracy"],
+                hamming=report["per_step"][-1]["mean_hamming"], net_calls=report["net_calls_per_example"],
+                per_step=[dict(step=s["step"], exact=s["exact_accuracy"], token=s["token_accuracy"],
+                               hamming=s["mean_hamming"], valid=s.get("valid_accuracy")) for s in report["per_step"]])
+
+
+def final_run(binary, task, method, seed, minutes, tdir, settings, reference, quick):
+    s = tk.setting(settings, task, method)
+    rdir = os.path.join(tdir, method.key, f"seed{seed}")
+    data = os.path.join(tdir, "data")
+    ema = tk.EMA_RATE if s["ema"] else 0
+    # Checkpoint often enough that a kept copy is close to its moment (DIS steps are N_sup optimiser steps).
+    every = 2 if method.trainer == "dis" else 10
+    cmd = rn.train_command(binary, task, method, s["lr"], ema, seed, data, rdir, checkpoint_every=every)
+    fractions = (0.5,) if quick else tuple(i / tk.SNAPSHOTS for i in range(1, tk.SNAPSHOTS))
+    keep_at = reference["final"]["optimizer_steps"] if reference else None
+    record = rn.Training(rdir, cmd, minutes * 60, keep_at_fractions=fractions, keep_at_step=keep_at).run()
+    summary = summarise(task, method, os.path.join(rdir, "metrics.jsonl"), record)
+    curve, matched, last = [], None, None
+    for snap in record["snapshots"]:
+        final = snap["tag"] == "final"
+        ev = rn.evaluate(binary, snap["path"], data, task.eval_limit, predictions=final and task.kind == "nqueens")
+        point = dict(tag=snap["tag"], optimizer_steps=snap["optimizer_steps"], examples_seen=snap["examples_seen"],
+                     checkpoint=snap["path"], **pick(ev))
+        if snap["tag"].startswith("cpu"):
+            point["cpu_seconds"] = float(snap["tag"][3:]) * minutes * 60
+        if final:
+            point["cpu_seconds"] = record["cpu_seconds"]
+            if task.kind == "nqueens":
+                point["by_given"] = rn.by_given_queens(data, ev["predictions"])
+            last = point
+        if snap["tag"] == "matched":
+            matched = point
         else:
-            i += 1
-    return frames
+            curve.append(point)
+    if reference is None and method.key == "trm":
+        matched = last  # the reference is matched with itself
+    rn.log(f"{task.name} {method.key} seed {seed}: {summary['optimizer_steps']} steps in {record['cpu_seconds']:.0f} CPU s, "
+           f"exact {last['exact']:.3f}" + (f", at {matched['optimizer_steps']} steps {matched['exact']:.3f}" if matched else ""))
+    return dict(setting=s, summary=summary, curve=curve, final=last, matched=matched, command=record["command"])
 
 
-def cells(kind, row):
-    if kind == "maze":
-        return list(row) if row.strip() else None
-    if set(row) <= set("-+ "):
-        return None  # a Sudoku box rule
-    return [c for c in row.split() if c != "|"]
-
-
-# --------------------------------------------------------------------------------------------------
-# The experiment
-# --------------------------------------------------------------------------------------------------
-
-
-def run_task(binary, task, mode, base, results):
-    q = mode == "quick"
-    minutes = task.minutes[1] if q else task.minutes[0]
-    limit = task.eval_limit[1] if q else task.eval_limit[0]
-    nsnap = 2 if q else 6
-    tdir = os.path.join(base, task.name)
-    data_dir = os.path.join(tdir, "data")
-    data_cmd = [binary, "data"] + task.data + ["--seed", "1", "--threads", "1", "--out", data_dir]
-    shutil.rmtree(data_dir, ignore_errors=True)
-    subprocess.run(data_cmd, check=True, capture_output=True)
-    res = dict(task=task.__dict__.copy(), data_command=" ".join(["trmdis"] + data_cmd[1:]), minutes=minutes,
-               eval_limit=limit, runs={})
-    res["task"]["minutes"] = list(task.minutes)
-    res["copy"] = copy_baseline(data_dir, limit)
-
-    def make(method, corruption):
-        label = method if method == "trm" else ("dis" if corruption == "path" else f"dis-{corruption}")
-        rdir = os.path.join(tdir, label)
-        # DIS trainer steps are mini-batches of N_sup optimiser steps; TRM steps are single ones.
-        every = 2 if method == "dis" else 10
-        args = train_command(binary, task, method, corruption, data_dir, rdir, minutes, every)
-        return Run(label, method, corruption, args, rdir)
-
-    groups = [[make("dis", "path"), make("trm", "path")]]
-    if task.corruption and (not q or task.name == "sudoku4"):
-        groups.append([make("dis", "mask"), make("dis", "random")])
-    for group in groups:
-        log(f"{task.name}: training {' and '.join(r.label for r in group)} together for {minutes} min, 1 thread each")
-        load = train_together(group, minutes * 60, nsnap)
-        log(f"{task.name}: done in {load['seconds']:.0f} s, load average mean {load['load_mean']:.2f} max {load['load_max']:.2f}")
-        # Evaluate every copy (two evaluations at a time, one thread each).
-        jobs, keys = [], []
-        for r in group:
-            for (step, seen, path) in r.snapshots:
-                jobs.append(lambda p=path: evaluate(binary, p, data_dir, limit))
-                keys.append((r, step, seen, path))
-        evals = parallel_map(jobs)
-        for r in group:
-            rows = read_metrics(os.path.join(r.directory, "metrics.jsonl"))
-            summary = summarise_run(task, r.method, rows)
-            curve = []
-            for (rr, step, seen, path), ev in zip(keys, evals):
-                if rr is r:
-                    curve.append(dict(optimizer_step=step, examples_seen=seen, seconds=elapsed_at(rows, step),
-                                      train_calls=step * task.batch * summary["calls_per_step"], **ev))
-            res["runs"][r.label] = dict(method=r.method, corruption=r.corruption, command=" ".join(["trmdis"] + r.args[1:]),
-                                        summary=summary, curve=curve, load=load,
-                                        final_checkpoint=os.path.join(r.directory, "ckpt", "model.safetensors"))
-        log(f"{task.name}: " + "; ".join(f"{r.label} exact {res['runs'][r.label]['curve'][-1]['exact']:.3f}"
-                                         for r in group))
-    # Guidance sweep on the final checkpoints (TRM too, on fewer examples in quick mode).
-    jobs, keys = [], []
-    for label in ("dis", "trm") if not q else ("dis",):
-        ck = res["runs"][label]["final_checkpoint"]
-        lim = limit
-        for w in GUIDANCE:
-            jobs.append(lambda ck=ck, w=w, lim=lim: evaluate(binary, ck, data_dir, lim, guidance=w))
-            keys.append((label, w, lim))
-    for (label, w, lim), ev in zip(keys, parallel_map(jobs)):
-        res["runs"][label].setdefault("guidance", []).append(dict(w=w, examples=lim, **ev))
-    # One puzzle solved step by step: the first test puzzle the final DIS model solves (else puzzle 0).
-    ck = res["runs"]["dis"]["final_checkpoint"]
+def solve(binary, task, data, checkpoints):
+    """The first test puzzle (of 40) that the DIS model solves and that is not solved by copying, step by step."""
     chosen, frames = 0, None
-    for index in range(task.solve_candidates):
+    for index in range(40):
         try:
-            f = solve_frames(binary, ck, data_dir, index, task.kind)
+            f = rn.solve_frames(binary, checkpoints["dis"], data, index, task.kind)
         except subprocess.CalledProcessError:
-            break  # past the end of the test split
-        if frames is None:
-            frames = f
-        if f and f[-1][0].endswith(": 0 wrong") and int(re.search(r": (\d+) wrong", f[0 + 2][0])[1]) > 0:
+            break
+        frames = frames or f
+        if f and f[-1][0].endswith(": 0 wrong") and f[2][0] != f"step 1: 0 wrong":
             chosen, frames = index, f
             break
-    res["solve"] = dict(index=chosen, frames=frames,
-                        command=f"trmdis solve --checkpoint {os.path.relpath(ck, ROOT)} --data {os.path.relpath(data_dir, ROOT)} --index {chosen}")
-    trm_frames = solve_frames(binary, res["runs"]["trm"]["final_checkpoint"], data_dir, chosen, task.kind)
-    res["solve_trm"] = dict(index=chosen, frames=trm_frames)
-    results[task.name] = res
-    return res
+    return dict(index=chosen, frames=frames, trm_frames=rn.solve_frames(binary, checkpoints["trm"], data, chosen, task.kind),
+                command=f"trmdis solve --checkpoint {os.path.relpath(checkpoints['dis'], ROOT)} "
+                        f"--data {os.path.relpath(data, ROOT)} --index {chosen}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", choices=["quick", "full"], default="quick")
-    ap.add_argument("--bin", default=None, help="trmdis binary (default: build/bin/trmdis); copied into the work directory")
-    ap.add_argument("--out", default=None, help="work directory (default: build/experiment/<mode>)")
-    ap.add_argument("--report-dir", default=os.path.join(ROOT, "docs"), help="where results.md and results/ go")
-    ap.add_argument("--tasks", default=",".join(t.name for t in TASKS), help="comma-separated subset")
-    ap.add_argument("--report-only", action="store_true", help="redraw the report from results.json")
-    ap.add_argument("--minutes-scale", type=float, default=1.0, help="multiply every training budget (testing)")
-    a = ap.parse_args()
-    binary = a.bin or os.path.join(ROOT, "build", "bin", "trmdis")
-    base = a.out or os.path.join(ROOT, "build", "experiment", a.mode)
-    os.makedirs(base, exist_ok=True)
-    if not a.report_only:
-        # A private copy: a rebuild of build/bin/trmdis while the experiment runs cannot change it.
-        private = os.path.join(base, "trmdis")
-        if os.path.abspath(binary) != os.path.abspath(private):
-            shutil.copy2(binary, private)
-        binary = private
-    results_path = os.path.join(base, "results.json")
-    if a.report_only:
-        with open(results_path) as f:
-            meta = json.load(f)
-        for name, t in meta["tasks"].items():
-            if "copy" not in t:
-                t["copy"] = copy_baseline(os.path.join(base, name, "data"), t["eval_limit"])
-    else:
-        names = a.tasks.split(",")
-        tasks = [t for t in TASKS if t.name in names]
-        if a.minutes_scale != 1.0:
-            for t in tasks:
-                t.minutes = (t.minutes[0] * a.minutes_scale, t.minutes[1] * a.minutes_scale)
-        meta = dict(mode=a.mode, started=time.strftime("%Y-%m-%d %H:%M:%S"), uptime_start=uptime(),
-                    cpus=os.cpu_count(), command=command_line(a), tasks={})
-        t0 = time.time()
-        for t in tasks:
-            run_task(binary, t, a.mode, base, meta["tasks"])
-            with open(results_path, "w") as f:
-                json.dump(meta, f)
-        meta["seconds"] = time.time() - t0
-        meta["uptime_end"] = uptime()
-        with open(results_path, "w") as f:
-            json.dump(meta, f)
-    import report
-    report.write(meta, a.report_dir, ROOT)
-    log(f"report: {os.path.join(a.report_dir, report.report_name(meta) + '.md')}")
+# --------------------------------------------------------------------------------------------------
+# The machine, for the report
+# --------------------------------------------------------------------------------------------------
+
+
+def machine(binary):
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    info = subprocess.run([binary, "info"], capture_output=True, text=True).stdout
+    blas = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("blas:")), "")
+    return dict(cpu=cpu, isa=isa, cpus=os.cpu_count(), blas=blas, uptime=uptime())
 
 
 def uptime():
@@ -452,15 +284,58 @@ def uptime():
         return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
 
 
-def command_line(a):
-    cmd = "make experiment" if a.mode == "full" else "make experiment-quick"
-    if a.minutes_scale != 1.0:
-        cmd += f" EXPERIMENT_SCALE={a.minutes_scale:g}"
-    if a.tasks != ",".join(t.name for t in TASKS):
-        cmd += f" EXPERIMENT_TASKS={a.tasks}"
-    return cmd
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=["sweep", "quick", "full"], default="quick")
+    ap.add_argument("--bin", default=None, help="trmdis binary (default: build/bin/trmdis); copied into the work directory")
+    ap.add_argument("--out", default=None, help="work directory (default: build/experiment/<mode>)")
+    ap.add_argument("--report-dir", default=os.path.join(ROOT, "docs"), help="where results.md and results/ go")
+    ap.add_argument("--settings", default=tk.SETTINGS_PATH, help="the search's choices (written by --mode sweep)")
+    ap.add_argument("--tasks", default=",".join(t.name for t in tk.TASKS), help="comma-separated subset")
+    ap.add_argument("--report-only", action="store_true", help="redraw the report from results.json")
+    ap.add_argument("--minutes-scale", type=float, default=1.0, help="multiply every budget (trying the pipeline)")
+    a = ap.parse_args()
+    binary = a.bin or os.path.join(ROOT, "build", "bin", "trmdis")
+    base = a.out or os.path.join(ROOT, "build", "experiment", a.mode)
+    os.makedirs(base, exist_ok=True)
+    private = os.path.join(base, "trmdis")
+    if not a.report_only and not os.path.exists(private):
+        # A private copy: a rebuild of build/bin/trmdis while the experiment runs (or between an interrupted
+        # run and its continuation) cannot change it.
+        shutil.copy2(binary, private)
+    binary = private
+    tasks = [t for t in tk.TASKS if t.name in a.tasks.split(",")]
+    for t in tasks:
+        t.cpu_minutes *= a.minutes_scale
+        t.quick_minutes *= a.minutes_scale
+    results_path = os.path.join(base, "results.json")
+    if a.report_only:
+        meta = rn.read_json(results_path)
+    elif a.mode == "sweep":
+        t0 = time.time()
+        rn.log(f"search: {len(tasks)} tasks x {len(tk.METHODS)} methods x {len(tk.LEARNING_RATES)} learning rates")
+        chosen = sweep(binary, base, tasks)
+        chosen.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), seconds=time.time() - t0, machine=machine(binary),
+                      command="make experiment-sweep")
+        rn.write_json(a.settings, chosen)
+        rn.log(f"settings: {a.settings}")
+        return
+    else:
+        settings = tk.load_settings(a.settings)
+        if settings is None and a.mode == "full":
+            raise SystemExit(f"{a.settings} is missing: run `make experiment-sweep` first")
+        seeds = tk.FINAL_SEEDS if a.mode == "full" else tk.FINAL_SEEDS[:1]
+        t0 = time.time()
+        start = uptime()
+        tasks_out = final(binary, base, tasks, settings, seeds, a.mode == "quick")
+        meta = dict(mode=a.mode, finished=time.strftime("%Y-%m-%d %H:%M:%S"), seconds=time.time() - t0,
+                    uptime_start=start, machine=machine(binary), settings=settings,
+                    command="make experiment" if a.mode == "full" else "make experiment-quick", tasks=tasks_out)
+        rn.write_json(results_path, meta)
+    import report  # matplotlib: only the report needs it
+    report.write(meta, a.report_dir, ROOT)
+    rn.log(f"report: {os.path.join(a.report_dir, report.report_name(meta) + '.md')}")
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     main()

@@ -1,9 +1,13 @@
-"""Figures (PNG, matplotlib) and docs/results.md from the experiment's results.json (scripts/experiment.py)."""
+"""docs/results.md and its figures (PNG, matplotlib) from the experiment's results.json (scripts/experiment.py).
+
+Every table gives each seed's value or the mean with the seeds' spread; a difference between two methods
+counts as beyond the spread only when their seeds' ranges do not overlap (every seed of one above every
+seed of the other)."""
 from __future__ import annotations
 
 import math
 import os
-import re
+import statistics
 
 import matplotlib
 
@@ -12,203 +16,223 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
 DPI = 100
-COLOURS = {"dis": "tab:blue", "trm": "tab:red", "dis-mask": "tab:green", "dis-random": "tab:purple"}
-NAMES = {"dis": "DIS (path kernel)", "trm": "TRM-ACT", "dis-mask": "DIS (mask kernel)", "dis-random": "DIS (random kernel)"}
-PAPER_TRM, PAPER_DIS = 336, 18
+ORDER = ("dis", "trm", "trm-t1n2")
+COLOURS = {"dis": "tab:blue", "trm": "tab:red", "trm-t1n2": "tab:orange"}
+NAMES = {"dis": "DIS (T 1, n 2)", "trm": "TRM-ACT (T 3, n 6)", "trm-t1n2": "TRM-ACT (T 1, n 2)"}
 
 
 def footer(fig, command):
     fig.text(0.005, 0.005, f"made by: {command}", fontsize=7, color="0.35", ha="left", va="bottom")
 
 
-def grid_axes(n, width=4.2, height=3.2):
-    """n panels, three to a row, plus one more slot (a spare panel, or a new row) for the shared legend."""
-    cols = min(n + 1, 3)
-    rows = math.ceil((n + 1) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.4), squeeze=False)
+def panels(n, width=4.2, height=3.2):
+    """n panels, up to four to a row."""
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.9), squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
-    fig._legend_ax = axes.flat[n]
     return fig, list(axes.flat[:n])
 
 
-def shared_legend(fig, axes):
-    """One legend for every panel, in the spare slot: the union of the panels' labelled lines."""
+def finish(fig, axes, title, command, path):
+    """Title, one legend for all panels under them, the command footer, then save."""
+    fig.suptitle(title, fontsize=11)
     seen = {}
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, h)
-    fig._legend_ax.legend(list(seen.values()), list(seen.keys()), loc="center", fontsize=8, frameon=False)
-
-
-
-def finish_panels(fig, axes, title, command, path):
-    """Title, the legend shared by the panels (none when axes is None), the command footer, then save."""
-    fig.suptitle(title, fontsize=11)
-    if axes is not None:
-        shared_legend(fig, axes)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=len(seen), fontsize=8,
+                   frameon=False, bbox_to_anchor=(0.5, 0.025))
     footer(fig, command)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
 def log_x(ax):
-    """A log x axis labelled at 1, 2 and 5 times each power of ten as 200k, 1M: matplotlib's own minor
-    labels (3x10^5 4x10^5 ...) overlap on spans of about one decade."""
+    """A log axis labelled 200, 500, 1k, 2k: matplotlib's minor labels (2x10^2 3x10^2 ...) overlap."""
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1, 2, 5)))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(short_count))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda x, _: f"{x / 1e3:g}k" if x >= 1e3 else f"{x:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def short_count(x, _position=None):
-    for scale, suffix in ((1e6, "M"), (1e3, "k")):
-        if x >= scale:
-            return f"{x / scale:g}{suffix}"
-    return f"{x:g}"
 
 
 def pct(x):
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def curve_plot(meta, path, xkey, xlabel, logx, title):
-    tasks = list(meta["tasks"].values())
-    fig, axes = grid_axes(len(tasks))
-    for ax, t in zip(axes, tasks):
-        for label in ("dis", "trm"):
-            run = t["runs"].get(label)
-            if not run or not run["curve"]:
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def sd(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.stdev(xs) if len(xs) > 1 else 0.0
+
+
+def spread_text(xs):
+    """mean ± sample standard deviation, in points, and every seed: '62.3 ± 4.1 (58.0, 62.5, 66.4)'."""
+    if not xs:
+        return "n/a"
+    if len(xs) == 1:
+        return f"{100 * xs[0]:.1f}"
+    return f"{100 * mean(xs):.1f} ± {100 * sd(xs):.1f} ({', '.join(f'{100 * x:.1f}' for x in xs)})"
+
+
+def seeds_of(t, method):
+    return [t["runs"][method][s] for s in sorted(t["runs"][method], key=int)]
+
+
+def values(t, method, point, key="exact"):
+    return [r[point][key] for r in seeds_of(t, method) if r.get(point)]
+
+
+def compare(a, b):
+    """How seeds a compare with seeds b: the mean difference and whether it is beyond the spread."""
+    if not a or not b:
+        return None, False
+    diff = mean(a) - mean(b)
+    beyond = len(a) > 1 and len(b) > 1 and (min(a) > max(b) or max(a) < min(b))
+    return diff, beyond
+
+
+def verdict(a, b, name_a, name_b):
+    diff, beyond = compare(a, b)
+    if diff is None:
+        return "n/a"
+    if abs(diff) < 1e-12:
+        return "equal"
+    better, worse = (name_a, name_b) if diff > 0 else (name_b, name_a)
+    if beyond:
+        return f"**{better}** by {100 * abs(diff):.1f} points (beyond the seeds' spread)"
+    if len(a) < 2 or len(b) < 2:
+        return f"{better} by {100 * abs(diff):.1f} points (one seed: no spread)"
+    return f"{better} by {100 * abs(diff):.1f} points, within the seeds' spread"
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------------
+
+
+def curve_by_tag(t, method, xkey):
+    """The seeds' curves, point by point (the kept copies at fifths of the budget, then the final one):
+    x = the seeds' mean of xkey, y = the mean, min and max exact accuracy."""
+    runs = seeds_of(t, method)
+    if not runs:
+        return []
+    tags = [p["tag"] for p in runs[0]["curve"]]
+    out = []
+    for tag in tags:
+        pts = [next((p for p in r["curve"] if p["tag"] == tag), None) for r in runs]
+        pts = [p for p in pts if p and p.get(xkey) is not None]
+        if pts:
+            ys = [p["exact"] for p in pts]
+            out.append((mean([p[xkey] for p in pts]), mean(ys), min(ys), max(ys)))
+    return sorted(out)
+
+
+def curves_plot(meta, path, xkey, xlabel, title, logx=False):
+    tasks = meta["tasks"]
+    fig, axes = panels(len(tasks))
+    for ax, (name, t) in zip(axes, tasks.items()):
+        for m in ORDER:
+            c = curve_by_tag(t, m, xkey)
+            if not c:
                 continue
-            xs = [p[xkey] for p in run["curve"]]
-            ax.plot(xs, [p["exact"] for p in run["curve"]], "-o", ms=3, color=COLOURS[label], label=f"{NAMES[label]}: exact")
-            if run["curve"][0]["valid"] is not None:
-                ax.plot(xs, [p["valid"] for p in run["curve"]], "--s", ms=3, color=COLOURS[label], alpha=0.6,
-                        label=f"{NAMES[label]}: valid solution")
-            ax.plot(xs, [p["token"] for p in run["curve"]], ":", color=COLOURS[label], alpha=0.8,
-                    label=f"{NAMES[label]}: token")
-        if "copy" in t:
-            ax.axhline(t["copy"]["exact"], color="0.5", lw=0.8, ls="-.", label="copy the puzzle: exact")
-            ax.axhline(t["copy"]["token"], color="0.5", lw=0.8, ls=":", label="copy the puzzle: token")
-        ax.set_title(t["task"]["title"], fontsize=10)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("held-out accuracy (fraction)")
-        ax.set_ylim(-0.03, 1.03)
+            xs, ys, lo, hi = zip(*c)
+            ax.plot(xs, ys, "o-", color=COLOURS[m], label=NAMES[m], ms=3)
+            ax.fill_between(xs, lo, hi, color=COLOURS[m], alpha=0.15, lw=0)
+            if xkey == "optimizer_steps":
+                matched = [r["matched"] for r in seeds_of(t, m) if r.get("matched")]
+                if matched and m != "trm":
+                    ax.plot([p["optimizer_steps"] for p in matched], [p["exact"] for p in matched], "^",
+                            color=COLOURS[m], ms=6, mfc="none")
+        ax.axhline(t["copy"]["exact"], color="0.5", ls=":", lw=1, label="copy the puzzle")
+        ax.set_title(t["task"]["title"], fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel("exact accuracy (held out)", fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
         if logx:
             log_x(ax)
+        ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    finish_panels(fig, axes, title, meta["command"], path)
+    finish(fig, axes, title, meta["command"], path)
 
 
 def hamming_plot(meta, path):
-    tasks = list(meta["tasks"].values())
-    fig, axes = grid_axes(len(tasks))
-    for ax, t in zip(axes, tasks):
-        for label in ("dis", "trm"):
-            run = t["runs"].get(label)
-            if not run:
+    tasks = meta["tasks"]
+    fig, axes = panels(len(tasks))
+    for ax, (name, t) in zip(axes, tasks.items()):
+        for m in ORDER:
+            finals = [r["final"]["per_step"] for r in seeds_of(t, m)]
+            if not finals:
                 continue
-            steps = run["curve"][-1]["per_step"]
-            xs, ys = [s["step"] for s in steps], [s["hamming"] for s in steps]
-            if "copy" in t:  # step 0: the puzzle itself, the first step's input
-                xs, ys = [0] + xs, [t["copy"]["hamming"]] + ys
-            ax.plot(xs, ys, "-o", ms=3, color=COLOURS[label], label=NAMES[label])
-        ax.set_title(t["task"]["title"], fontsize=10)
-        ax.set_xlabel("supervision step s (0: the puzzle)")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.set_ylabel("mean Hamming distance (cells)")
-        ax.set_ylim(bottom=0)
+            steps = [s["step"] for s in finals[0]]
+            ys = [mean([f[i]["hamming"] for f in finals]) for i in range(len(steps))]
+            ax.plot(steps, ys, "o-", color=COLOURS[m], label=NAMES[m], ms=3)
+        ax.axhline(t["copy"]["hamming"], color="0.5", ls=":", lw=1, label="copy the puzzle")
+        ax.set_title(t["task"]["title"], fontsize=9)
+        ax.set_xlabel("supervision step at inference", fontsize=8)
+        ax.set_ylabel("cells wrong (mean)", fontsize=8)
+        ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    finish_panels(fig, axes, "Distance to the answer after each supervision step (final checkpoints, held-out puzzles)",
-                  meta["command"], path)
+    finish(fig, axes, "Distance to the answer after every supervision step (final checkpoints, mean over seeds)",
+           meta["command"], path)
 
 
-def inference_budget_plot(meta, path):
-    """Exact accuracy after each supervision step against the network applications spent so far."""
-    tasks = list(meta["tasks"].values())
-    fig, axes = grid_axes(len(tasks))
-    for ax, t in zip(axes, tasks):
-        for label in ("dis", "trm"):
-            run = t["runs"].get(label)
-            if not run:
+def queens_plot(meta, name, path):
+    t = meta["tasks"][name]
+    fig, axes = panels(2, width=5.2)
+    for ax, key in zip(axes, ("exact", "valid")):
+        for m in ORDER:
+            per = [r["final"].get("by_given") for r in seeds_of(t, m)]
+            per = [p for p in per if p]
+            if not per:
                 continue
-            per = run["summary"]["calls_per_step"]
-            steps = run["curve"][-1]["per_step"]
-            ax.plot([s["step"] * per for s in steps], [s["exact"] for s in steps], "-o", ms=3, color=COLOURS[label],
-                    label=f"{NAMES[label]}: exact")
-            if steps and steps[0]["valid"] is not None:
-                ax.plot([s["step"] * per for s in steps], [s["valid"] for s in steps], "--", color=COLOURS[label],
-                        alpha=0.6, label=f"{NAMES[label]}: valid")
-        ax.set_title(t["task"]["title"], fontsize=10)
-        ax.set_xlabel("network applications per example at inference (log scale)")
-        ax.set_ylabel("held-out accuracy (fraction)")
-        log_x(ax)
-        ax.set_ylim(-0.03, 1.03)
+            ks = sorted(per[0], key=int)
+            ys = [mean([p[k][key] for p in per]) for k in ks]
+            lo = [min(p[k][key] for p in per) for k in ks]
+            hi = [max(p[k][key] for p in per) for k in ks]
+            x = [int(k) for k in ks]
+            ax.plot(x, ys, "o-", color=COLOURS[m], label=NAMES[m], ms=4)
+            ax.fill_between(x, lo, hi, color=COLOURS[m], alpha=0.15, lw=0)
+        ax.set_xlabel("queens given", fontsize=8)
+        ax.set_ylabel(f"{key} accuracy", fontsize=8)
+        ax.set_title("exact: the stored solution" if key == "exact" else "valid: any solution keeping the given queens",
+                     fontsize=9)
+        ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    finish_panels(fig, axes, "Inference: accuracy after each supervision step against its cost", meta["command"], path)
+    finish(fig, axes, f"{t['task']['title']}: accuracy by the number of given queens (final checkpoints; band: seeds' range)",
+           meta["command"], path)
 
 
 def guidance_plot(meta, path):
-    tasks = list(meta["tasks"].values())
-    fig, axes = grid_axes(len(tasks))
-    for ax, t in zip(axes, tasks):
-        for label in ("dis", "trm"):
-            g = t["runs"].get(label, {}).get("guidance")
-            if not g:
-                continue
-            ax.plot([p["w"] for p in g], [p["exact"] for p in g], "-o", ms=3, color=COLOURS[label], label=f"{NAMES[label]}: exact")
-            if g[0]["valid"] is not None:
-                ax.plot([p["w"] for p in g], [p["valid"] for p in g], "--s", ms=3, color=COLOURS[label], alpha=0.6,
-                        label=f"{NAMES[label]}: valid")
-            ax.plot([p["w"] for p in g], [p["token"] for p in g], ":", color=COLOURS[label], alpha=0.8,
-                    label=f"{NAMES[label]}: token")
-        ax.set_title(t["task"]["title"], fontsize=10)
-        ax.set_xlabel("guidance weight w  (logits (1-w)·l_u + w·l_c)")
-        ax.set_ylabel("held-out accuracy (fraction)")
-        ax.set_ylim(-0.03, 1.03)
-        ax.grid(alpha=0.3)
-    finish_panels(fig, axes, "Guidance weight at inference (final checkpoints; w = 1 is plain inference)", meta["command"], path)
-
-
-def corruption_plot(meta, path):
-    tasks = [t for t in meta["tasks"].values() if "dis-mask" in t["runs"]]
-    if not tasks:
-        return False
-    fig, axes = plt.subplots(len(tasks), 2, figsize=(10, 3.4 * len(tasks) + 0.4), squeeze=False)
-    for row, t in zip(axes, tasks):
-        for label in ("dis", "dis-mask", "dis-random"):
-            run = t["runs"][label]
-            row[0].plot([p["seconds"] for p in run["curve"]], [p["exact"] for p in run["curve"]], "-o", ms=3,
-                        color=COLOURS[label], label=f"{NAMES[label]}: exact")
-            row[0].plot([p["seconds"] for p in run["curve"]], [p["token"] for p in run["curve"]], ":", color=COLOURS[label],
-                        label=f"{NAMES[label]}: token")
-            steps = run["curve"][-1]["per_step"]
-            row[1].plot([s["step"] for s in steps], [s["hamming"] for s in steps], "-o", ms=3, color=COLOURS[label],
-                        label=NAMES[label])
-        row[0].set_xlabel("training wall-clock (s, 1 thread)")
-        row[0].set_ylabel("held-out accuracy (fraction)")
-        row[0].set_ylim(-0.03, 1.03)
-        row[0].set_title(f"{t['task']['title']}: accuracy while training", fontsize=10)
-        row[1].set_xlabel("supervision step s")
-        row[1].set_ylabel("mean Hamming distance (cells)")
-        row[1].set_ylim(bottom=0)
-        row[1].set_title(f"{t['task']['title']}: distance after each step (final)", fontsize=10)
-        for ax in row:
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-    finish_panels(fig, None, "DIS corruption kernels side by side (same budget, trained two at a time)",
-                  meta["command"], path)
-    return True
+    tasks = meta["tasks"]
+    fig, axes = panels(1, width=5.2)
+    ax = axes[0]
+    for name, t in tasks.items():
+        g = t.get("guidance") or []
+        if g:
+            ax.plot([p["w"] for p in g], [p["exact"] for p in g], "o-", label=t["task"]["title"], ms=3)
+    ax.axvline(1.0, color="0.5", ls=":", lw=1)
+    ax.set_xlabel("guidance weight w (logits (1-w)·l_u + w·l_c; 1 = plain)", fontsize=8)
+    ax.set_ylabel("exact accuracy (held out)", fontsize=8)
+    ax.grid(alpha=0.3)
+    finish(fig, axes, "DIS's final model (first seed) with guidance at inference", meta["command"], path)
 
 
 SYMBOL_CODES = {".": 0, "#": 1, " ": 2, "S": 3, "G": 4, "o": 5, "Q": 6}
 
 
 def solve_plot(meta, t, path, root):
-    """The puzzle, the answer and DIS's prediction after every step; wrong cells outlined in red."""
+    """The puzzle, the answer and each step's prediction (DIS, then TRM-ACT); wrong cells outlined in red."""
     kind = t["task"]["kind"]
-    rows = [("DIS", t["solve"]["frames"]), ("TRM-ACT", t.get("solve_trm", {}).get("frames") or [])]
+    rows = [("DIS", t["solve"]["frames"]), ("TRM-ACT (T 3, n 6)", t["solve"].get("trm_frames") or [])]
     rows = [(n, f) for n, f in rows if f]
     if any(len(f) > 10 for _, f in rows):
         # TRM's 16 steps: show every other step to keep the picture readable
@@ -259,6 +283,11 @@ def draw_grid(ax, kind, grid, answer):
                     ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=1.2))
 
 
+# --------------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------------
+
+
 def report_name(meta):
     """docs/results.md (+ results/) for the full mode, docs/results-quick.md (+ results-quick/) for the quick one."""
     return "results" if meta["mode"] == "full" else "results-quick"
@@ -271,290 +300,262 @@ def write(meta, report_dir, root):
     for f in os.listdir(fig_dir):
         if f.endswith(".png"):
             os.remove(os.path.join(fig_dir, f))
-    curve_plot(meta, os.path.join(fig_dir, "accuracy_vs_network_applications.png"), "train_calls",
-               "network applications in training (count, log scale)", True,
-               "Held-out accuracy against the training compute spent")
-    curve_plot(meta, os.path.join(fig_dir, "accuracy_vs_time.png"), "seconds",
-               "training wall-clock time (s)", False,
-               "Held-out accuracy against wall-clock time (DIS and TRM trained side by side, one thread each)")
+    curves_plot(meta, os.path.join(fig_dir, "accuracy_vs_cpu_time.png"), "cpu_seconds", "training CPU seconds (one thread)",
+                "Compute-matched: held-out exact accuracy against training CPU time\n(mean of the seeds; band: their range)")
+    curves_plot(meta, os.path.join(fig_dir, "accuracy_vs_optimizer_steps.png"), "optimizer_steps", "optimiser steps (log)",
+                "Step-matched: held-out exact accuracy against optimiser steps\n(triangles: each seed's copy at "
+                "TRM-ACT (T 3, n 6)'s last step)", logx=True)
     hamming_plot(meta, os.path.join(fig_dir, "hamming_per_step.png"))
-    inference_budget_plot(meta, os.path.join(fig_dir, "accuracy_vs_inference_applications.png"))
     guidance_plot(meta, os.path.join(fig_dir, "guidance.png"))
-    has_corruption = corruption_plot(meta, os.path.join(fig_dir, "corruption_kernels.png"))
     for task_name, t in meta["tasks"].items():
-        solve_plot(meta, t, os.path.join(fig_dir, f"solve_{task_name}.png"), root)
-    text = markdown(meta, has_corruption).replace(root.rstrip("/") + "/", "").replace("](results/", f"]({name}/")
+        if t["task"]["kind"] == "nqueens":
+            queens_plot(meta, task_name, os.path.join(fig_dir, f"by_given_queens_{task_name}.png"))
+        if t.get("solve", {}).get("frames"):
+            solve_plot(meta, t, os.path.join(fig_dir, f"solve_{task_name}.png"), root)
+    text = "\n".join(markdown(meta)).replace(root.rstrip("/") + "/", "").replace("](results/", f"]({name}/")
     with open(os.path.join(report_dir, name + ".md"), "w") as f:
-        f.write(text)
+        f.write(text + "\n")
 
 
-def machine_state(meta):
-    """Quiet or shared, from the load averages measured while the runs trained: two training threads alone
-    make a load of about 2."""
-    loads = [r["load"]["load_mean"] for t in meta["tasks"].values() for r in t["runs"].values() if "load" in r]
-    if not loads:
-        return "load not recorded"
-    busiest = max(loads)
-    if busiest <= 2.6:
-        return (f"otherwise idle while the runs trained (mean load average per pair of runs {min(loads):.1f}-{busiest:.1f}: "
-                "the two training threads themselves)")
-    return (f"**shared** with other jobs while the runs trained (mean load average per pair of runs "
-            f"{min(loads):.1f}-{busiest:.1f}, where the two training threads alone make about 2)")
-
-
-def markdown(meta, has_corruption):
-    tasks = meta["tasks"]
+def markdown(meta):
+    tasks, settings, mach = meta["tasks"], meta.get("settings") or {}, meta["machine"]
     quick = meta["mode"] == "quick"
     L = []
     w = L.append
-    w("# DIS against the TRM-ACT baseline on a CPU")
+    w("# DIS against TRM-ACT on a CPU: tuned baselines, three seeds, two protocols")
     w("")
-    w(f"Generated by `{meta['command']}` (scripts/experiment.py, {meta['mode']} mode) on {meta['started']}; "
-      f"{meta.get('seconds', 0) / 60:.1f} minutes in all. Every number and figure below comes from that one command.")
+    w(f"Generated by `{meta['command']}` (scripts/experiment.py, {meta['mode']} mode), finished {meta['finished']}; "
+      f"{meta['seconds'] / 60:.0f} minutes in the invocation that finished it. Machine: {mach['cpu']} "
+      f"({mach['isa']}, {mach['cpus']} CPUs), {mach['blas']}. Every number and figure below comes from that command "
+      "and the settings the search chose (`make experiment-sweep`, scripts/experiment_settings.json).")
     w("")
     if quick:
-        w("**This is the quick mode**: about one minute of training per run, a smoke test of the whole pipeline. "
-          "At this budget the small networks have barely started to learn, so the accuracies below say little about "
-          "the methods; `make experiment` (the full mode, about two hours, report in [results.md](results.md)) gives "
-          "every run 8-15 minutes.")
+        w("**This is the quick mode**: one seed and half a CPU minute per run, a smoke test of the pipeline. The "
+          "accuracies say little about the methods; [results.md](results.md) has the full runs.")
         w("")
-    scaled = re.search(r"EXPERIMENT_SCALE=([\d.]+)", meta["command"])
-    if scaled and meta["mode"] == "full":
-        f = float(scaled[1])
-        w(f"**A shortened run**: every training budget is the full mode's times {f:g} (the command above); plain "
-          f"`make experiment` trains each run {1 / f:g}x longer (8-15 minutes). Evaluation, the guidance sweep and "
-          "the pictures are the same.")
-        w("")
-    w("## Setup")
+    w("## Verdicts")
     w("")
-    w("- Methods: **DIS** (T 1, n 2, N_sup 6 or 8, one optimiser step per supervision step, the path corruption "
-      "from input to answer, predictions fed back, no halting) and **TRM-ACT** (T 3, n 6, N_sup 16, the Q-halting "
-      "head with exploration; every example runs all 16 steps at inference). EMA is off for both (runs of a few "
-      "thousand optimiser steps are too short for a 0.999 average).")
-    w("- Same network for both on a task: attention, RoPE, no puzzle prefix, the widths in the table; "
-      "AdamATan2, stablemax cross-entropy, weight decay 0.1, gradient norm clipped at 1, seed 0.")
-    w(f"- Machine: {meta['cpus']} cores, {machine_state(meta)}. "
-      "Each task's DIS and TRM runs train at the same time, one thread each, so they see the same load. "
-      f"Load average at the start: `{meta['uptime_start'].split('load average:')[-1].strip()}`, at the end: "
-      f"`{meta.get('uptime_end', '').split('load average:')[-1].strip()}`; per task below.")
-    w("- Held-out evaluation: checkpoints copied while training and evaluated afterwards with `trmdis eval` "
-      "(so evaluation does not eat the training budget). *Exact*: every cell equals the stored answer; *valid*: "
-      "the task's checker accepts it (any valid N-Queens completion keeping the given queens, a valid Sudoku "
-      "keeping the clues, a shortest maze path).")
-    w("- Network applications: one application of the shared network to one example. Per example in training: "
-      "DIS N_sup·T·(n+1); TRM the measured mean number of supervision steps before halting times T·(n+1) = 21. "
-      "At inference both run all their steps: DIS 18 (24 with N_sup 8), TRM 336.")
+    w("Exact accuracy on held-out puzzles (every cell right), mean of the seeds. *Beyond the spread*: every seed "
+      "of the better method beats every seed of the other.")
     w("")
-    w("| task | data command | D / layers / heads | batch | lr | budget per run | eval examples | mean load (DIS+TRM) |")
-    w("|---|---|---|---|---|---|---|---|")
-    for t in tasks.values():
-        k = t["task"]
-        load = t["runs"]["dis"]["load"]
-        w(f"| {k['title']} | `{t['data_command']}` | {k['hidden']} / {k['layers']} / {k['heads']} | {k['batch']} | "
-          f"{k['lr']} | {t['minutes']:g} min | {t['eval_limit']} | {load['load_mean']:.1f} (max {load['load_max']:.1f}) |")
-    w("")
-    w("## Final accuracy and network applications")
-    w("")
-    w("| task | method | optimiser steps | examples seen | train appl. in all | train appl./example | "
-      "inference appl./example | exact | valid | token |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
-    for t in tasks.values():
-        if "copy" in t:
-            c = t["copy"]
-            w(f"| {t['task']['title']} | *copy the puzzle* | - | - | - | - | 0 | {pct(c['exact'])} | - | {pct(c['token'])} |")
-        for label in ("dis", "trm"):
-            r = t["runs"][label]
-            s, e = r["summary"], r["curve"][-1]
-            extra = f" (mean {s['mean_steps']:.2f} steps)" if label == "trm" else ""
-            w(f"| {t['task']['title']} | {NAMES[label]} | {s['optimizer_steps']:,} | {s['examples']:,} | "
-              f"{s['train_calls_total'] / 1e6:.2f} M | {s['train_calls_per_example']:.1f}{extra} | {s['infer_calls_per_example']} | {pct(e['exact'])} | "
-              f"{pct(e['valid'])} | {pct(e['token'])} |")
-    w("")
-    w("## The claim: DIS reaches TRM's accuracy with far fewer network applications")
-    w("")
-    w(f"The paper counts {PAPER_TRM} against {PAPER_DIS} applications per example ({PAPER_TRM / PAPER_DIS:.1f}x). "
-      "Measured here:")
-    w("")
-    w("Exact accuracy of the final checkpoint (in brackets: the best of the checkpoints copied during training). "
-      "The verdict uses the final one, and a task counts only where DIS solves at least two more held-out "
-      "puzzles than copying the puzzle as the answer does (copying solves mazes whose start touches the goal). "
-      "With 30 held-out puzzles (N-Queens 6x6 has few distinct puzzles) one puzzle is 3.3 points.")
-    w("")
-    w("| task | held-out puzzles | DIS exact (best copy) | TRM exact (best copy) | training ratio (TRM/DIS per example) | "
-      "inference ratio | paper | DIS ≥ TRM exact and ≥ 10x fewer? |")
-    w("|---|---|---|---|---|---|---|---|")
-    held = []
+    w("| task | protocol | DIS | TRM-ACT (T 3, n 6) | TRM-ACT (T 1, n 2) | DIS vs TRM-ACT (T 3, n 6) | DIS vs TRM-ACT (T 1, n 2) |")
+    w("|---|---|---|---|---|---|---|")
     for name, t in tasks.items():
-        d, r = t["runs"]["dis"], t["runs"]["trm"]
-        de, te = d["curve"][-1]["exact"], r["curve"][-1]["exact"]
-        tr = r["summary"]["train_calls_per_example"] / d["summary"]["train_calls_per_example"]
-        ir = r["summary"]["infer_calls_per_example"] / d["summary"]["infer_calls_per_example"]
-        copy = t.get("copy", {}).get("exact", 0.0)
-        beyond = round((de - copy) * t["eval_limit"])  # held-out puzzles DIS solves beyond copying (net)
-        ok = de >= te and ir >= 10
-        meaningful = ok and beyond >= 2
-        if meaningful:
-            held.append(t["task"]["title"])
-        if meaningful:
-            verdict = "yes"
-        elif ok and beyond <= 0:
-            verdict = f"only trivially: DIS's exact is not above copying the puzzle ({pct(copy)})"
-        elif ok:
-            verdict = f"not shown: DIS solves only {beyond} puzzle(s) more than copying does"
-        else:
-            verdict = "no"
-        db = max(p["exact"] for p in d["curve"])
-        tb = max(p["exact"] for p in r["curve"])
-        w(f"| {t['task']['title']} | {t['eval_limit']} | {pct(de)} ({pct(db)}) | {pct(te)} ({pct(tb)}) | {tr:.1f}x | {ir:.1f}x | "
-          f"{PAPER_TRM / PAPER_DIS:.1f}x | {verdict} |")
+        for label, point in (("compute-matched", "final"), ("step-matched", "matched")):
+            v = {m: values(t, m, point) for m in ORDER}
+            w(f"| {t['task']['title']} | {label} | " + " | ".join(pct(mean(v[m])) for m in ORDER) + " | "
+              + verdict(v["dis"], v["trm"], "DIS", "TRM-ACT") + " | " + verdict(v["dis"], v["trm-t1n2"], "DIS", "TRM-ACT") + " |")
     w("")
-    if len(held) >= 2:
-        w(f"**The bar holds** on {len(held)} tasks ({', '.join(held)}): DIS's exact accuracy is at least TRM's "
-          "with at least 10x fewer network applications per example at inference.")
-    else:
-        w(f"**The bar does not hold** in this run: DIS reached at least TRM's exact accuracy, above the copy baseline, on "
-          f"{len(held)} task(s){': ' + ', '.join(held) if held else ''}. See the analysis below.")
+    w("Network applications per example at inference: DIS N_sup·T·(n+1) = 18 (24 on N-Queens, N_sup 8), TRM-ACT "
+      "(T 3, n 6) 16·21 = 336, TRM-ACT (T 1, n 2) 16·3 = 48 (all run every step at inference).")
     w("")
-    w(analysis(meta))
-    w("")
-    w("## Accuracy against training compute and wall-clock time")
-    w("")
-    w("![accuracy against network applications](results/accuracy_vs_network_applications.png)")
-    w("")
-    w("Solid: exact accuracy; dashed: valid-solution accuracy. The x axis counts every network application "
-      "spent in training (optimiser steps x batch x T·(n+1)).")
-    w("")
-    w("![accuracy against time](results/accuracy_vs_time.png)")
-    w("")
-    w("## Does every step improve the answer? (the Lyapunov claim)")
-    w("")
-    w("![Hamming distance per step](results/hamming_per_step.png)")
-    w("")
-    w("Step 0 is the puzzle itself (its distance to the answer: the cells to fill). *Monotone*: the distance never "
-      "grows from one step to the next (steps 1 to N_sup).")
-    w("")
-    w("| task | method | mean Hamming distance after step 1, 2, ... | monotone? |")
-    w("|---|---|---|---|")
-    for t in tasks.values():
-        for label in ("dis", "trm"):
-            steps = t["runs"][label]["curve"][-1]["per_step"]
-            h = [s["hamming"] for s in steps]
-            mono = all(b <= a + 1e-9 for a, b in zip(h, h[1:]))
-            w(f"| {t['task']['title']} | {NAMES[label]} | {', '.join(f'{x:.2f}' for x in h)} | "
-              f"{'yes' if mono else 'no'} |")
-    w("")
-    w("![accuracy against inference cost](results/accuracy_vs_inference_applications.png)")
-    w("")
-    w("Accuracy after each supervision step of the final checkpoints against the applications spent to get "
-      "there: where TRM's curve is already flat, stopping it early would cost fewer applications.")
-    w("")
-    w("## Guidance weight at inference")
-    w("")
-    w("![guidance](results/guidance.png)")
-    w("")
-    w("| task | method | examples | " + " | ".join(f"w = {g:g}" for g in (0.0, 0.5, 1.0, 1.5, 2.0)) + " |")
-    w("|---|---|---|" + "---|" * 5)
-    for t in tasks.values():
-        for label in ("dis", "trm"):
-            g = t["runs"][label].get("guidance")
-            if not g:
-                continue
-            cells = [f"{pct(p['exact'])} / {pct(p['valid'])} / {pct(p['token'])}" for p in g]
-            w(f"| {t['task']['title']} | {NAMES[label]} | {g[0]['examples']} | " + " | ".join(cells) + " |")
-    w("")
-    w("Each cell: exact / valid / token accuracy. w = 0 uses the readout before each step (l_u), w = 1 the one "
-      "after it (l_c, plain inference), w > 1 extrapolates along the step's improvement.")
-    w("")
-    if has_corruption:
-        w("## The three corruption kernels")
-        w("")
-        w("![corruption kernels](results/corruption_kernels.png)")
-        w("")
-        w("| task | kernel | optimiser steps | exact | valid | token | Hamming after each step |")
-        w("|---|---|---|---|---|---|---|")
-        for t in tasks.values():
-            if "dis-mask" not in t["runs"]:
-                continue
-            for label in ("dis", "dis-mask", "dis-random"):
-                r = t["runs"][label]
-                e = r["curve"][-1]
-                hams = ", ".join("%.2f" % s["hamming"] for s in e["per_step"])
-                w(f"| {t['task']['title']} | {r['corruption']} | {r['summary']['optimizer_steps']:,} | {pct(e['exact'])} | "
-                  f"{pct(e['valid'])} | {pct(e['token'])} | {hams} |")
-        w("")
-        w("All three reveal the same cells at the same pace: at step s, the first ⌊s·|D|/N_sup⌋ of the cells D where "
-          "the puzzle differs from the answer, in a random order drawn each time the example is sampled. They differ "
-          "in the target of the cells not yet revealed: *path* (the official code) keeps the puzzle's value there "
-          "(a blank cell stays blank: a random-order interpolation from the puzzle to the answer), *mask* puts the "
-          "mask token (PAD, 0), *random* a random token. The mask and random runs train together after the "
-          "DIS/TRM pair, with the same budget. One seed per kernel: differences of a few puzzles are within "
-          "run-to-run noise.")
-        w("")
-    w("## One puzzle, step by step")
-    w("")
+    w(setup(meta))
+    w(search(settings, tasks))
+    w(compute_matched(tasks))
+    w(step_matched(tasks))
     for name, t in tasks.items():
-        w(f"![{t['task']['title']} solved step by step](results/solve_{name}.png)")
-        w("")
-    w("## Commands")
+        if t["task"]["kind"] == "nqueens":
+            w(queens(name, t))
+    w(figures(tasks))
+    w(reading(tasks))
+    w("## Reproduce")
     w("")
-    w("Every training run (`trmdis` is build/bin/trmdis; datasets and runs under build/experiment/):")
-    w("")
-    w("```sh")
-    for t in tasks.values():
-        w(t["data_command"])
-        for r in t["runs"].values():
-            w(r["command"])
+    w("```")
+    w("make experiment-sweep   # the search: writes scripts/experiment_settings.json (about an hour on 2 cores)")
+    w("make experiment         # the final runs and this report (at most 150 minutes on 2 cores)")
+    w("make experiment-quick   # the same pipeline in about ten minutes (docs/results-quick.md)")
     w("```")
     w("")
-    w("Evaluation of each copied checkpoint: `trmdis eval --checkpoint COPY --data DIR --limit N --guidance w "
-      "--threads 1`; the pictures: `trmdis solve`.")
+    w("Each continues where an interrupted run stopped (build/experiment/<mode>/: every finished training has a "
+      "train.json, every evaluation an .eval.json). Individual runs: each run's command is in the tables below and "
+      "in build/experiment/<mode>/<task>/<method>/seed<k>/command.txt.")
+    return L
+
+
+def setup(meta):
+    tasks = meta["tasks"]
+    L = ["## Setup", ""]
+    w = L.append
+    w("- **Methods.** DIS: T 1, n 2, N_sup 6 (8 on N-Queens, the DIS code's), one optimiser step per supervision "
+      "step, targets from the path corruption (input to answer), predictions fed back, no halting. TRM-ACT (T 3, n 6): "
+      "the TRM paper's recursion, N_sup 16, the Q-halting head with exploration 0.1. TRM-ACT (T 1, n 2): the DIS "
+      "repository's own baseline, the same recursion as DIS with TRM's halting and 16 steps.")
+    w("- **Same network and data for every method on a task**; AdamATan2 (β 0.9/0.95), weight decay 0.1, stablemax "
+      "cross-entropy, warm-up 50 optimiser steps, gradient norm clipped at 1, batch 16. Learning rate and EMA "
+      "per task and method from the search below.")
+    w("- **Compute-matched**: every run trains on one thread for the task's budget in **CPU minutes** (the process's "
+      "user + system time; two runs at a time on the 2 cores), then stops after its current step.")
+    w("- **Step-matched** (the paper's Figure 6 protocol): TRM-ACT (T 3, n 6) takes the fewest optimiser steps in the "
+      "budget; the DIS and TRM-ACT (T 1, n 2) runs of the same seed keep a copy of their weights at the first "
+      "checkpoint at or past that step count (checkpoints every 2 DIS batches = 12-16 optimiser steps, every 10 "
+      "TRM-ACT steps).")
+    w("- **Seeds**: " + ", ".join(str(s) for s in next(iter(tasks.values()))["seeds"]) + " (model initialisation, "
+      "sampling, DIS reveal orders, TRM exploration); the dataset is the same for every seed.")
+    w("- **Evaluation** on held-out test puzzles with `trmdis eval`, after training (evaluation does not eat the "
+      "budget). *Exact*: every cell equals the stored answer; *valid*: the task's checker accepts it (any valid "
+      "N-Queens completion keeping the given queens, a valid Sudoku keeping the clues, a shortest maze path).")
+    w("")
+    w("| task | data (`trmdis data ...`) | network | budget per run | test puzzles evaluated | copy the puzzle: exact / token |")
+    w("|---|---|---|---|---|---|")
+    for name, t in tasks.items():
+        task = t["task"]
+        w(f"| {task['title']} | `{' '.join(t['data_command'].split()[2:])}` | {task['network_text']} | "
+          f"{t['minutes']:g} CPU min | {task['eval_limit']} | {pct(t['copy']['exact'])} / {pct(t['copy']['token'])} |")
     w("")
     return "\n".join(L)
 
 
-def learned(run_eval, copy):
-    """What a final evaluation shows against copying the puzzle."""
-    if copy is None:
-        return ""
-    if run_eval["exact"] > round(copy["exact"], 4) + 1e-9:
-        return f"solves {pct(run_eval['exact'] - copy['exact'])} of the puzzles beyond those copying solves"
-    if run_eval["token"] > copy["token"] + 0.01:
-        return "has learned cells beyond the puzzle (token accuracy above copying) but completes no extra puzzle"
-    if run_eval["token"] >= copy["token"] - 0.01:
-        return "only copies the puzzle"
-    return "is still below copying the puzzle (it has not yet learned to keep the given cells)"
+def search(settings, tasks):
+    L = ["## The search (`make experiment-sweep`)", ""]
+    w = L.append
+    if not settings:
+        w("No search has run: every method used lr 1e-3 without EMA.")
+        w("")
+        return "\n".join(L)
+    lrs = settings["learning_rates"]
+    w(f"Each learning rate trained once per task and method (seed {settings['seed']}, {settings['sweep_fraction']:g} "
+      f"of the final budget in CPU minutes) on the training split without its last puzzles, and was scored on those "
+      f"held-out training puzzles (the validation split; the test split is never read) with the raw weights and "
+      f"with EMA {settings['ema_rate']} of the weights (one run gives both: the EMA copy never feeds back into "
+      f"training). The best by exact, then valid, then token accuracy is chosen (**bold**). Same grid and budget for "
+      f"every method. Search finished {settings.get('finished', '?')} on {settings.get('machine', {}).get('cpu', '?')}.")
+    w("")
+    w("| task | method | " + " | ".join(f"lr {lr:g} raw / EMA" for lr in lrs) + " | chosen |")
+    w("|---|---|" + "---|" * len(lrs) + "---|")
+    for name in tasks:
+        table = settings["table"].get(name)
+        if not table:
+            continue
+        for m in ORDER:
+            rows = table.get(m, [])
+            chosen = settings["chosen"][name][m]
+            cells = []
+            for lr in lrs:
+                pair = []
+                for ema in (False, True):
+                    r = next((r for r in rows if r["lr"] == lr and r["ema"] == ema), None)
+                    text = pct(r["exact"]) if r else "-"
+                    if r and chosen["lr"] == lr and chosen["ema"] == ema:
+                        text = f"**{text}**"
+                    pair.append(text)
+                cells.append(" / ".join(pair))
+            w(f"| {tasks[name]['task']['title']} | {NAMES[m]} | " + " | ".join(cells)
+              + f" | lr {chosen['lr']:g}, EMA {'on' if chosen['ema'] else 'off'} |")
+    w("")
+    return "\n".join(L)
 
 
-def analysis(meta):
-    """Plain statements generated from the numbers (the report's analysis section)."""
-    out = ["### What the numbers say", ""]
-    for t in meta["tasks"].values():
-        d, r = t["runs"]["dis"], t["runs"]["trm"]
-        ds, rs = d["summary"], r["summary"]
-        de, te = d["curve"][-1], r["curve"][-1]
-        copy = t.get("copy")
-        ratio_total = rs["train_calls_total"] / max(1, ds["train_calls_total"])
-        lines = [f"- **{t['task']['title']}**: with the same {t['minutes']:g}-minute budget DIS took {ds['optimizer_steps']:,} "
-                 f"optimiser steps on {ds['examples']:,} examples, TRM {rs['optimizer_steps']:,} steps and finished "
-                 f"{rs['examples']:,} examples (mean {rs['mean_steps']:.1f} supervision steps each); TRM spent "
-                 f"{ratio_total:.1f}x DIS's network applications in total. "
-                 f"Exact {pct(de['exact'])} against {pct(te['exact'])}, token {pct(de['token'])} against {pct(te['token'])}"
-                 + (f" (copying the puzzle: exact {pct(copy['exact'])}, token {pct(copy['token'])})" if copy else "") + "."]
-        if copy:
-            lines.append(f" DIS {learned(de, copy)}; TRM {learned(te, copy)}.")
-        h = [x["hamming"] for x in de["per_step"]]
-        ups = [k + 2 for k, (a, b) in enumerate(zip(h, h[1:])) if b > a + 1e-9]
-        lines.append(" DIS's distance to the answer " + ("never grows from one step to the next" if not ups else
-                     f"grows at step(s) {', '.join(map(str, ups))}") + f" ({h[0]:.2f} after step 1, {h[-1]:.2f} after the last).")
-        if rs["mean_steps"] > 15.5:
-            lines.append(" TRM's halting head never stopped an example early, so TRM paid the full 336 applications per "
-                         "example in training as well.")
-        out.append("".join(lines))
-    out += ["", "Why the budget decides here: per optimiser step DIS backpropagates through 3 applications and runs "
-            "none without gradient, TRM runs 14 without and 7 with gradient, so on one thread DIS takes several "
-            "optimiser steps for each of TRM's, and each TRM example needs up to 16 of them before it halts. "
-            "With minutes of a 2-core CPU both methods are still early in learning, and a task where neither beats "
-            "copying the puzzle cannot test the claim: N-Queens in particular, where a blank board is already "
-            "90-95% token-correct, is learnt last (the issue's note: a small model first learns to copy the given "
-            "queens)."]
-    return "\n".join(out)
+def compute_matched(tasks):
+    L = ["## Compute-matched: the same CPU minutes", ""]
+    w = L.append
+    w("Exact accuracy in % as mean ± standard deviation (each seed). Optimiser steps and examples: mean of the "
+      "seeds. Training applications per example: DIS N_sup·T·(n+1); TRM-ACT the measured mean number of "
+      "supervision steps before halting times T·(n+1).")
+    w("")
+    w("| task | method | lr, EMA | optimiser steps | examples seen | train appl./example | exact % | valid | token |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for name, t in tasks.items():
+        for m in ORDER:
+            runs = seeds_of(t, m)
+            if not runs:
+                continue
+            s = t["settings"][m]
+            summ = [r["summary"] for r in runs]
+            w(f"| {t['task']['title']} | {NAMES[m]} | {s['lr']:g}, {'on' if s['ema'] else 'off'} | "
+              f"{mean([x['optimizer_steps'] for x in summ]):,.0f} | {mean([x['examples'] for x in summ]):,.0f} | "
+              f"{mean([x['train_calls_per_example'] for x in summ]):.1f} | {spread_text(values(t, m, 'final'))} | "
+              f"{pct(mean(values(t, m, 'final', 'valid')))} | {pct(mean(values(t, m, 'final', 'token')))} |")
+    w("")
+    return "\n".join(L)
+
+
+def step_matched(tasks):
+    L = ["## Step-matched: the same number of optimiser steps", ""]
+    w = L.append
+    w("Each seed's step count is where TRM-ACT (T 3, n 6) of that seed stopped; the other methods' copies are taken "
+      "at the first checkpoint at or past it (their actual steps in brackets).")
+    w("")
+    w("| task | seed | optimiser steps | DIS exact | TRM-ACT (T 3, n 6) exact | TRM-ACT (T 1, n 2) exact |")
+    w("|---|---|---|---|---|---|")
+    for name, t in tasks.items():
+        for seed in sorted(t["runs"]["trm"], key=int):
+            ref = t["runs"]["trm"][seed].get("matched")
+            if not ref:
+                continue
+            cells = []
+            for m in ORDER:
+                r = t["runs"][m].get(seed, {}).get("matched")
+                cells.append("-" if not r else pct(r["exact"]) + ("" if m == "trm" else f" ({r['optimizer_steps']:,})"))
+            w(f"| {t['task']['title']} | {seed} | {ref['optimizer_steps']:,} | " + " | ".join(cells) + " |")
+        v = {m: values(t, m, "matched") for m in ORDER}
+        w(f"| {t['task']['title']} | mean | | " + " | ".join(spread_text(v[m]) for m in ORDER) + " |")
+    w("")
+    return "\n".join(L)
+
+
+def queens(name, t):
+    L = [f"## {t['task']['title']}: accuracy by the number of given queens", ""]
+    w = L.append
+    w("Final checkpoints (compute-matched), mean over seeds of the exact accuracy (valid in brackets: any "
+      "solution that keeps the given queens), on the test puzzles with that many queens given. Copying the puzzle "
+      "solves none. Training draws 1-7 given queens as the paper; the test split has only 2-6, because test puzzles "
+      "must differ from every training puzzle and the 8x8 board has only 64 boards with one queen of a solution "
+      "and 736 with seven (92 solutions x 8 rows), all of which occur among the 24,000 training puzzles.")
+    w("")
+    first = seeds_of(t, "dis")[0]["final"].get("by_given") or {}
+    ks = sorted(first, key=int)
+    w("| method | " + " | ".join(f"{k} given ({first[k]['examples']})" for k in ks) + " |")
+    w("|---|" + "---|" * len(ks))
+    for m in ORDER:
+        per = [r["final"].get("by_given") for r in seeds_of(t, m)]
+        per = [p for p in per if p]
+        if not per:
+            continue
+        w(f"| {NAMES[m]} | " + " | ".join(f"{pct(mean([p[k]['exact'] for p in per]))} ({pct(mean([p[k]['valid'] for p in per]))})"
+                                          for k in ks) + " |")
+    w("")
+    w(f"![by given queens](results/by_given_queens_{name}.png)")
+    w("")
+    return "\n".join(L)
+
+
+def figures(tasks):
+    L = ["## Figures", ""]
+    w = L.append
+    w("![compute-matched](results/accuracy_vs_cpu_time.png)")
+    w("")
+    w("![step-matched](results/accuracy_vs_optimizer_steps.png)")
+    w("")
+    w("![hamming](results/hamming_per_step.png)")
+    w("")
+    w("DIS's distance to the answer should fall step by step (each step is trained one step closer to the "
+      "answer); TRM-ACT is trained on the answer at every step.")
+    w("")
+    w("![guidance](results/guidance.png)")
+    w("")
+    for name, t in tasks.items():
+        if t.get("solve", {}).get("frames"):
+            w(f"![{name}](results/solve_{name}.png)")
+            w("")
+    return "\n".join(L)
+
+
+def reading(tasks):
+    L = ["## What the numbers say", ""]
+    w = L.append
+    for name, t in tasks.items():
+        v = {m: values(t, m, "final") for m in ORDER}
+        s = {m: values(t, m, "matched") for m in ORDER}
+        steps = {m: mean([r["summary"]["optimizer_steps"] for r in seeds_of(t, m)]) for m in ORDER}
+        copy = t["copy"]["exact"]
+        learnt = [NAMES[m] for m in ORDER if v[m] and mean(v[m]) > copy + 0.02]
+        w(f"- **{t['task']['title']}**: in {t['minutes']:g} CPU minutes DIS took {steps['dis']:,.0f} optimiser steps, "
+          f"TRM-ACT (T 3, n 6) {steps['trm']:,.0f} and TRM-ACT (T 1, n 2) {steps['trm-t1n2']:,.0f}. "
+          f"Compute-matched: DIS {spread_text(v['dis'])}, TRM-ACT (T 3, n 6) {spread_text(v['trm'])}, "
+          f"TRM-ACT (T 1, n 2) {spread_text(v['trm-t1n2'])} % exact; "
+          f"step-matched: DIS {pct(mean(s['dis']))}, TRM-ACT (T 3, n 6) {pct(mean(s['trm']))}, TRM-ACT (T 1, n 2) "
+          f"{pct(mean(s['trm-t1n2']))}. "
+          + (f"Learnt beyond copying the puzzle ({pct(copy)}): {', '.join(learnt)}." if learnt
+             else f"No method beats copying the puzzle ({pct(copy)}) by more than 2 points."))
+    w("")
+    return "\n".join(L)

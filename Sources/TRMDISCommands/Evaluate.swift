@@ -64,14 +64,26 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: "Task for the solution checker: sudoku, maze or nqueens (default: guessed; 'none' to skip).") var kind: String?
     @OptionGroup var inference: InferenceFlags
     @Flag(help: "Print the report as one JSON object (snake_case keys) instead of a table.") var json = false
+    @Option(parsing: .unconditional, help: "Write the last step's predictions here (.npy, uint8, examples × seq_len).")
+    var predictions: String?
 
     func run() throws {
         if let threads { try Threads.set(threads) }
         let model = try Model.load(from: checkpoint)
         let s = try loadSplit(directories: data, split: split)
         let checker = kind == "none" ? nil : (try? guessTask(s.split, kind: kind)).flatMap(solutionChecker(for:))
+        let n = model.config.seqLen
+        var tokens = [UInt8]()
         let report = try evaluate(model: model, examples: s.examples, batchSize: batch,
-                                  options: inference.options, limit: limit, checker: checker)
+                                  options: inference.options, limit: limit, checker: checker,
+                                  onFinalPredictions: predictions == nil ? nil : { start, count, p in
+                                      precondition(start * n == tokens.count, "batches arrive in order")
+                                      tokens += UnsafeBufferPointer(start: p, count: count * n).map { UInt8(clamping: $0) }
+                                  })
+        if let predictions {
+            let array = NpyArray(uint8: tokens, shape: [report.examples, n])
+            try writeFileAtomically(predictions, array.encoded())
+        }
         if json {
             print(jsonText(report))
             return

@@ -28,6 +28,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("n"), parsing: .unconditional, help: "Override n, the latent updates per recursion process.") var lCycles: Int?
     @Option(parsing: .unconditional, help: "Override N_sup, the supervision steps.") var supervisionSteps: Int?
     @Option(parsing: .unconditional, help: "Add the DIS step-time embedding (true/false; `train` default: on for --method dis, off for trm).") var timeEmbedding: Bool?
+    @Option(parsing: .unconditional, help: "Override the token mixer: attention or mlp_t.") var mixer: String?
+    @Option(parsing: .unconditional, help: "Override the position encoding: rope, learned or none.") var positions: String?
 
     func config() throws -> ModelConfig {
         guard let p = Preset.named(preset) else {
@@ -48,6 +50,14 @@ struct ModelOptions: ParsableArguments {
         if let lCycles { c.lCycles = lCycles }
         if let supervisionSteps { c.supervisionSteps = supervisionSteps }
         if let timeEmbedding { c.timeEmbedding = timeEmbedding }
+        if let mixer {
+            guard let m = Mixer(rawValue: mixer) else { throw ValidationError("--mixer must be attention or mlp_t") }
+            c.mixer = m
+        }
+        if let positions {
+            guard let e = PositionEncoding(rawValue: positions) else { throw ValidationError("--positions must be rope, learned or none") }
+            c.posEncoding = e
+        }
         do { try c.validate() } catch { throw ValidationError(flagNames(error)) }
         return c
     }

@@ -28,9 +28,13 @@ public typealias SolutionChecker = (_ input: [UInt8], _ prediction: [UInt8]) -> 
 /// Runs every example through `options.steps` supervision steps and scores each step's prediction;
 /// with a `checker`, also the fraction of valid solutions.
 /// `onBatch(done, total)` runs after every batch; returning false stops the evaluation with `.aborted`.
+/// `onFinalPredictions(start, count, tokens)` sees the last step's predictions of examples
+/// start..<start+count (count × seqLen tokens, valid during the call).
 public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, options: InferenceOptions? = nil,
                      limit: Int? = nil, checker: SolutionChecker? = nil,
-                     onBatch: ((Int, Int) -> Bool)? = nil) throws(TRMError) -> EvalReport {
+                     onBatch: ((Int, Int) -> Bool)? = nil,
+                     onFinalPredictions: ((_ start: Int, _ count: Int, _ tokens: UnsafePointer<Int32>) -> Void)? = nil)
+    throws(TRMError) -> EvalReport {
     try examples.validate(for: model.config)
     let c = model.config, n = c.seqLen
     let options = options ?? InferenceOptions()
@@ -61,6 +65,7 @@ public func evaluate(model: Model, examples: ExampleSet, batchSize: Int = 64, op
                             stats[r.step - 1].validAccuracy = (stats[r.step - 1].validAccuracy ?? 0) + (ok ? 1 : 0)
                         }
                     }
+                    if r.step == steps, let onFinalPredictions { onFinalPredictions(start, count, UnsafePointer(r.predictions)) }
                     if r.step == steps, let onBatch, !onBatch(start + count, total) {
                         throw .aborted("evaluation stopped after \(start + count) of \(total) examples")
                     }

@@ -27,8 +27,11 @@ extension Model {
 
     /// Loads a model written by `save` (or converted from PyTorch): the configuration from the metadata,
     /// then every tensor, checked by name, shape and dtype. Unknown or missing tensors are errors.
+    /// A trainer's `state.safetensors` loads too, as its raw weights (model.safetensors beside it holds the
+    /// EMA copy when EMA is on): so one run answers both "with EMA" and "without".
     public static func load(from path: String) throws(TRMError) -> Model {
-        let st = try SafeTensors.load(path)
+        var st = try SafeTensors.load(path)
+        if st.tensors.contains(where: { $0.0 == "optimizer.m" }) { st.dropTrainerTensors() }
         return try load(st, config: try storedConfig(st, file: path), file: path)
     }
 

@@ -73,8 +73,7 @@ extension Trainer {
             throw .format("\(path): a step or example counter is outside 0...2^53")
         }
         var tensors = st
-        let trainerOnly = ["optimizer.", "ema", "rng.", "carry.", "slots."]
-        tensors.tensors.removeAll { name, _ in trainerOnly.contains { name.hasPrefix($0) } }
+        tensors.dropTrainerTensors()
         tensors.renameLegacyTimeTable()
         let modelConfig = try ModelConfig(json: modelJSON, file: path)
         do { try examples.validate(for: modelConfig) } catch {
@@ -110,3 +109,11 @@ extension Trainer {
     }
 }
 
+extension SafeTensors {
+    /// The trainer's own tensors in a `state.safetensors`; what remains is the model's raw weights.
+    static let trainerTensorPrefixes = ["optimizer.", "ema", "rng.", "carry.", "slots."]
+
+    mutating func dropTrainerTensors() {
+        tensors.removeAll { name, _ in Self.trainerTensorPrefixes.contains { name.hasPrefix($0) } }
+    }
+}

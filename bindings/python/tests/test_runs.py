@@ -130,3 +130,37 @@ def test_predict_and_evaluate_stop_on_request_and_on_ctrl_c():
             model.evaluate(data, batch_size=32, callback=press_ctrl_c)
         assert calls == [32]  # stopped after the batch in progress
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_cli_eval_writes_predictions_and_a_training_state_loads_as_raw_weights(tmp_path):
+    """`trmdis eval --predictions` saves the last step's predictions (the experiment scores N-Queens per
+    number of given queens from them); --mixer/--positions override the preset; a trainer's
+    state.safetensors loads as the raw weights, model.safetensors beside it is the EMA copy."""
+    import numpy as np
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    subprocess.run([CLI, "data", "sudoku", "--size", "4", "--train", "64", "--test", "12", "--seed", "1",
+                    "--threads", "1", "--out", data], check=True, capture_output=True)
+    subprocess.run([CLI, "train", "--data", data, "--preset", "nqueens", "--hidden", "16", "--heads", "2", "--layers", "1",
+                    "--mixer", "mlp_t", "--positions", "none", "--steps", "3", "--batch", "8", "--lr", "1e-2",
+                    "--ema", "0.5", "--threads", "1", "--checkpoint", ckpt], check=True, capture_output=True)
+    with trmdis.Model.load(ckpt / "model.safetensors") as ema, trmdis.Model.load(ckpt / "state.safetensors") as raw:
+        assert ema.config.mixer == trmdis.Mixer.MLP_T and ema.config.pos_encoding == trmdis.PosEncoding.NONE
+        assert raw.config == ema.config
+        a, b = ema.state_dict(), raw.state_dict()
+        assert a.keys() == b.keys()
+        assert any(not np.array_equal(a[k], b[k]) for k in a), "the EMA copy equals the raw weights"
+        inputs = np.load(data / "test" / "all__inputs.npy")[:10]
+        expected = raw.predict(inputs).predictions
+    out = tmp_path / "p.npy"
+    run = subprocess.run([CLI, "eval", "--checkpoint", ckpt / "state.safetensors", "--data", data, "--limit", "10",
+                          "--batch", "4", "--threads", "1", "--predictions", out, "--json"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    p = np.load(out)
+    assert p.dtype == np.uint8 and p.shape == (10, 16)
+    assert np.array_equal(p, expected)
+    labels = np.load(data / "test" / "all__labels.npy")[:10]
+    import json
+    assert json.loads(run.stdout)["exact_accuracy"] == np.mean(np.all(p == labels, axis=1))
+    bad = subprocess.run([CLI, "train", "--data", data, "--mixer", "conv", "--steps", "1"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--mixer" in bad.stderr
