@@ -27,11 +27,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // AVX2 twins of the engine's elementwise kernels in C (a target attribute per function, no build flag),
+        // chosen at run time on CPUs with AVX2 and FMA (Sources/TRMDIS/Core/Elementwise.swift).
+        .target(name: "TRMDISKernelsC"),
         // The engine: layers, model, recursion, losses, trainers, inference, the dataset format. It knows no
-        // puzzle. Standard library, FoundationEssentials and OpenBLAS only.
+        // puzzle. Standard library, FoundationEssentials and OpenBLAS only (and its own C kernels above).
         .target(
             name: "TRMDIS",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "TRMDISKernelsC"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // Beside the engine: puzzle generators, solvers, checkers and the ARC tooling, used by the command

@@ -142,7 +142,8 @@ def main() -> int:
     blas = next((r for v in results.values() for m in v.values() for r in m["engine"]), {})
     how = ("corrected from " + str(blas.get("blas_detected_core"))) if blas.get("blas_corrected") else "detected or set"
     print(f"# blas: {blas.get('blas_version', '?')}; core {blas.get('blas_core', '?')} ({how}); "
-          f"cpu {blas.get('cpu_isa', '?')}; the sgemm peak below is measured in the engine's process")
+          f"cpu {blas.get('cpu_isa', '?')}; elementwise kernels {blas.get('elementwise', '?')}; "
+          "the sgemm peak below is measured in the engine's process")
     print(f"# load average at start {start_load}, at end {load_average()}")
     head = f"{'config':<11} {'figure':<44} {'engine':>10} {'pytorch':>10} {'ratio':>7}  {'target':<8} status"
     print(head)

@@ -77,7 +77,7 @@ METHOD = {m.key: m for m in METHODS}
 
 # The search: every learning rate, each read with and without EMA (one run gives both: the EMA copy is
 # only the evaluation weights, training never reads it).
-LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
 EMA_RATE = 0.999
 SWEEP_FRACTION = 0.5  # a search run trains for this fraction of the final budget
 SWEEP_SEED = 100

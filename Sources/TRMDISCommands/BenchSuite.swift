@@ -50,7 +50,7 @@ enum BenchSuite {
         var record: [String: Any] = ["config": b.name, "mode": mode, "threads": Threads.count,
                                      "params": model.parameterCount, "method": b.method.rawValue,
                                      "blas_core": blas.core, "blas_detected_core": blas.detectedCore,
-                                     "blas_corrected": blas.corrected, "cpu_isa": blas.isa,
+                                     "blas_corrected": blas.corrected, "cpu_isa": blas.isa, "elementwise": Elementwise.name,
                                      "blas_version": blas.version]
         switch mode {
         case "train": try train(b, model: model, repeats: repeats, into: &record)

@@ -121,12 +121,13 @@ struct Info: ParsableCommand {
 }
 
 /// One line naming the BLAS the products run on: library version, the core in use (and how it was chosen),
-/// the CPU's instruction set and the thread count; a second line with the warning, if any.
+/// the CPU's instruction set, the thread count and the engine's own elementwise kernels; a second line with
+/// the warning, if any.
 func blasLine() -> String {
     let b = BLASInfo.current
     let how = b.corrected ? "corrected from \(b.detectedCore)" : b.coreTypeFromEnvironment != nil ? "OPENBLAS_CORETYPE" : "detected"
     let version = b.version.split(separator: " ").prefix(2).joined(separator: " ")
-    var line = "blas: \(version), core \(b.core) (\(how)), cpu \(b.isa), \(b.threads) threads"
+    var line = "blas: \(version), core \(b.core) (\(how)), cpu \(b.isa), \(b.threads) threads, elementwise kernels \(Elementwise.name)"
     if let warning = b.warning { line += "\nwarning: " + warning }
     return line
 }

@@ -4,6 +4,7 @@ import Glibc
 import Testing
 @testable import TRMDIS
 @testable import TRMDISTasks
+import TRMDISKernelsC
 
 @Suite struct KernelTests {
     /// The vectorised exp stays within 4 ulp-ish (2e-7 relative) of libm over the range softmax and SiLU use.
@@ -33,5 +34,40 @@ import Testing
             sgemmSerial(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a.p, lda: lda, b.p, ldb: ldb, beta: 1, c2.p, ldc: n)
             #expect((0..<m * n).allSatisfy { abs(c1[$0] - c2[$0]) <= 1e-5 * max(1, abs(c2[$0])) })
         }
+    }
+
+    /// The AVX2 twins (Sources/TRMDISKernelsC) give the Swift kernels' bits, on values spanning exp's clamps,
+    /// lengths with and without a scalar tail, and in place (dGateUp over gateUp). On a CPU without AVX2 the
+    /// twins cannot run: the test says so and checks that the engine uses the Swift versions.
+    @Test func avx2KernelsGiveTheSwiftBits() throws {
+        guard trmdis_kernels_avx2_built() == 1, BLASRuntime.instructionSet() != "sse" else {
+            #expect(!Elementwise.usesAVX2)
+            print("KernelTests: no AVX2 on this CPU; the Swift kernels run (nothing to compare)")
+            return
+        }
+        var rng = RNG(seed: 7)
+        func values(_ n: Int, scale: Float) -> [Float] {
+            (0..<n).map { i in i % 97 == 0 ? [-200, 200, 0, -0.0][i / 97 % 4] : (Float(rng.uniform()) * 2 - 1) * scale }
+        }
+        func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
+        for n in [1, 7, 8, 9, 64, 81, 916, 1000] {
+            var a = values(n, scale: 30), b = a
+            a.withUnsafeMutableBufferPointer { Elementwise.softmaxRowSwift($0.baseAddress!, n) }
+            b.withUnsafeMutableBufferPointer { trmdis_softmax_row_avx2($0.baseAddress!, n) }
+            #expect(bits(a) == bits(b), "softmax, n = \(n)")
+        }
+        for inner in [3, 8, 13, 64, 768] {
+            let rows = 5
+            let gateUp = values(rows * 2 * inner, scale: 12), dAct = values(rows * inner, scale: 2)
+            var act1 = [Float](repeating: 0, count: rows * inner), act2 = act1
+            act1.withUnsafeMutableBufferPointer { Elementwise.swiGLUSwift(gateUp, $0.baseAddress!, inner: inner, rows: 1..<rows) }
+            act2.withUnsafeMutableBufferPointer { trmdis_swiglu_avx2(gateUp, $0.baseAddress!, inner, 1, rows) }
+            #expect(bits(act1) == bits(act2), "SwiGLU, inner = \(inner)")
+            var d1 = gateUp, d2 = gateUp  // in place, as the block's backward runs it
+            d1.withUnsafeMutableBufferPointer { Elementwise.swiGLUBackwardSwift($0.baseAddress!, dAct: dAct, dGateUp: $0.baseAddress!, inner: inner, rows: 0..<rows) }
+            d2.withUnsafeMutableBufferPointer { trmdis_swiglu_backward_avx2($0.baseAddress!, dAct, $0.baseAddress!, inner, 0, rows) }
+            #expect(bits(d1) == bits(d2), "SwiGLU backward, inner = \(inner)")
+        }
+        #expect(Elementwise.usesAVX2 == (getenv("TRMDIS_KERNELS").map { String(cString: $0) } != "baseline"))
     }
 }

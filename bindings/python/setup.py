@@ -33,7 +33,7 @@ except ImportError:  # setuptools < 70.1
 HERE = Path(__file__).resolve().parent
 SDIST_SWIFT = "_swift"  # the Swift sources inside an sdist
 # What of the repository an sdist needs to build the library: the engine and the C boundary only.
-SWIFT_PATHS = ["Include", "Sources/CBLAS", "Sources/TRMDIS", "Sources/TRMDISCAPI"]
+SWIFT_PATHS = ["Include", "Sources/CBLAS", "Sources/TRMDISKernelsC", "Sources/TRMDIS", "Sources/TRMDISCAPI"]
 
 
 def swift_package() -> Path:

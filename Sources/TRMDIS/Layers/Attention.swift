@@ -41,45 +41,12 @@ struct Attention {
                 let p = saved.probs + job * l * l
                 sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
                             q, lda: 3 * d, k, ldb: 3 * d, beta: 0, p, ldc: l)
-                for i in 0..<l { Attention.softmaxRow(p + i * l, l) }
+                for i in 0..<l { Elementwise.softmaxRow(p + i * l, l) }
                 sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: 1,
                             p, lda: l, v, ldb: 3 * d, beta: 0, saved.context + b * l * d + h * hd, ldc: d)
             }
         }
         Linear.forward(saved.context, wO, out, rows: rows, inFeatures: d, outFeatures: d)
-    }
-
-    /// p ← softmax(p) over n values, vectorised.
-    @inline(__always)
-    static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        typealias V = VectorMath.V
-        var m = -Float.infinity
-        var j = 0
-        if n >= 8 {
-            var mv = VectorMath.load(p)
-            j = 8
-            while j + 8 <= n { mv = pointwiseMax(mv, VectorMath.load(p + j)); j += 8 }
-            m = mv.max()
-        }
-        while j < n { m = max(m, p[j]); j += 1 }
-        let mv = V(repeating: m)
-        var sv = V(repeating: 0)
-        j = 0
-        while j + 8 <= n {
-            let e = VectorMath.exp(VectorMath.load(p + j) - mv)
-            VectorMath.store(e, p + j)
-            sv += e
-            j += 8
-        }
-        var sum = sv.sum()
-        while j < n {
-            let e = VectorMath.exp(V(repeating: p[j] - m))[0]
-            p[j] = e
-            sum += e
-            j += 1
-        }
-        let inv = 1 / sum
-        for i in 0..<n { p[i] *= inv }
     }
 
     /// Accumulates dW_qkv and dW_o and adds the input gradient into `dx`. `dOut` may alias `dx`.

@@ -9,23 +9,12 @@ struct SwiGLU {
     let width: Int
     let inner: Int
 
-    @inline(__always) private static func sigmoid(_ x: Float) -> Float { VectorMath.sigmoid(.init(repeating: x))[0] }
-
     /// act[r, j] = SiLU(gate[r, j]) · up[r, j], reading the fused [rows, 2·inner] projection.
     private func activate(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, rows: Int) {
         let inner = self.inner
         Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner), (gateUp, act, inner)) { args, range in
             let (gateUp, act, inner) = args
-            for r in range {
-                let g = gateUp + r * 2 * inner, u = g + inner, a = act + r * inner
-                var j = 0
-                while j + 8 <= inner {
-                    let gv = VectorMath.load(g + j)
-                    VectorMath.store(gv * VectorMath.sigmoid(gv) * VectorMath.load(u + j), a + j)
-                    j += 8
-                }
-                while j < inner { a[j] = g[j] * SwiGLU.sigmoid(g[j]) * u[j]; j += 1 }
-            }
+            Elementwise.swiGLU(gateUp, act, inner: inner, rows: range)
         }
     }
 
@@ -55,24 +44,7 @@ struct SwiGLU {
         let inner = self.inner
         Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner), (gateUp, act, dGateUp, inner)) { args, range in
             let (gateUp, act, dGateUp, inner) = args
-            for r in range {
-                let g = gateUp + r * 2 * inner, u = g + inner, da = act + r * inner
-                let dg = dGateUp + r * 2 * inner, du = dg + inner
-                var j = 0
-                while j + 8 <= inner {
-                    let gv = VectorMath.load(g + j), uv = VectorMath.load(u + j), dav = VectorMath.load(da + j)
-                    let s = VectorMath.sigmoid(gv)
-                    VectorMath.store(dav * gv * s, du + j)
-                    VectorMath.store(dav * uv * s * (1 + gv * (1 - s)), dg + j)
-                    j += 8
-                }
-                while j < inner {
-                    let gj = g[j], uj = u[j], s = SwiGLU.sigmoid(gj), silu = gj * s
-                    du[j] = da[j] * silu
-                    dg[j] = da[j] * uj * s * (1 + gj * (1 - s))
-                    j += 1
-                }
-            }
+            Elementwise.swiGLUBackward(gateUp, dAct: act, dGateUp: dGateUp, inner: inner, rows: range)
         }
         Linear.backward(dGateUp, x, wGateUp, dx: dx, dW: dWGateUp,
                         rows: rows, inFeatures: width, outFeatures: 2 * inner, accumulate: true)

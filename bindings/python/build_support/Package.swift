@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // The library-only manifest an sdist of the Python package builds libtrmdis.so with (bindings/python/setup.py).
-// It must describe the CBLAS, TRMDIS, CTRMDIS and TRMDISCAPI targets exactly as the repository's Package.swift does.
+// It must describe the CBLAS, TRMDISKernelsC, TRMDIS, CTRMDIS and TRMDISCAPI targets exactly as the repository's
+// Package.swift does.
 import PackageDescription
 
 let abiVersion = 3
@@ -10,7 +11,8 @@ let package = Package(
     products: [.library(name: "TRMDISCAPI", type: .dynamic, targets: ["TRMDISCAPI"])],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TRMDIS", dependencies: ["CBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "TRMDISKernelsC"),
+        .target(name: "TRMDIS", dependencies: ["CBLAS", "TRMDISKernelsC"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .systemLibrary(name: "CTRMDIS", path: "Include"),
         .target(
             name: "TRMDISCAPI",

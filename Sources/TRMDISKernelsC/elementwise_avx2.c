@@ -1,0 +1,116 @@
+/* The AVX2 twins of Sources/TRMDIS/Core/Elementwise.swift (see include/trmdis_kernels.h). Every expression
+ * mirrors the Swift one operation for operation: a*b + c is a multiply then an add (two roundings, as Swift
+ * computes it), sums run lane by lane in the same order, and a scalar tail uses lane 0 of the vector formula. */
+#include "trmdis_kernels.h"
+
+/* Never fuse a*b + c into one rounding: the Swift versions round twice. */
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+int trmdis_kernels_avx2_built(void) { return 1; }
+
+/* e^x = 2^n * p(r): Elementwise.exp. */
+AVX2 static inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.7f);
+    __m256 c = _mm256_blendv_ps(x, lo, _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+    c = _mm256_blendv_ps(c, hi, _mm256_cmp_ps(c, hi, _CMP_GT_OQ));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 shifted = _mm256_add_ps(_mm256_mul_ps(c, _mm256_set1_ps(1.44269504f)), magic);
+    __m256 n = _mm256_sub_ps(shifted, magic);
+    __m256 r = _mm256_sub_ps(c, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.1219444e-4f)));
+    __m256 p = _mm256_set1_ps(1.98756915e-4f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000 - 127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* 1 / (1 + e^-x): Elementwise.sigmoid. */
+AVX2 static inline __m256 sigmoid8(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)))));
+}
+
+AVX2 static inline float sigmoid1(float x) { return _mm256_cvtss_f32(sigmoid8(_mm256_set1_ps(x))); }
+
+AVX2 void trmdis_softmax_row_avx2(float *p, ptrdiff_t n) {
+    float m = -__builtin_inff();
+    ptrdiff_t j = 0;
+    if (n >= 8) {
+        __m256 mv = _mm256_loadu_ps(p);
+        for (j = 8; j + 8 <= n; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(p + j));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, mv);
+        m = lanes[0];
+        for (int i = 1; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+    }
+    for (; j < n; j++) m = p[j] > m ? p[j] : m;
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 sv = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= n; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + j), mv));
+        _mm256_storeu_ps(p + j, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sv);
+    float sum = -0.0f;  /* SIMD.sum(): -0 + lane 0 + lane 1 + ... in order */
+    for (int i = 0; i < 8; i++) sum += lanes[i];
+    for (; j < n; j++) {
+        float e = _mm256_cvtss_f32(exp8(_mm256_set1_ps(p[j] - m)));
+        p[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (ptrdiff_t i = 0; i < n; i++) p[i] *= inv;
+}
+
+AVX2 void trmdis_swiglu_avx2(const float *gate_up, float *act, ptrdiff_t inner, ptrdiff_t row_begin, ptrdiff_t row_end) {
+    for (ptrdiff_t r = row_begin; r < row_end; r++) {
+        const float *g = gate_up + r * 2 * inner, *u = g + inner;
+        float *a = act + r * inner;
+        ptrdiff_t j = 0;
+        for (; j + 8 <= inner; j += 8) {
+            __m256 gv = _mm256_loadu_ps(g + j);
+            _mm256_storeu_ps(a + j, _mm256_mul_ps(_mm256_mul_ps(gv, sigmoid8(gv)), _mm256_loadu_ps(u + j)));
+        }
+        for (; j < inner; j++) a[j] = g[j] * sigmoid1(g[j]) * u[j];
+    }
+}
+
+AVX2 void trmdis_swiglu_backward_avx2(const float *gate_up, const float *d_act, float *d_gate_up, ptrdiff_t inner,
+                                      ptrdiff_t row_begin, ptrdiff_t row_end) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (ptrdiff_t r = row_begin; r < row_end; r++) {
+        const float *g = gate_up + r * 2 * inner, *u = g + inner, *da = d_act + r * inner;
+        float *dg = d_gate_up + r * 2 * inner, *du = dg + inner;
+        ptrdiff_t j = 0;
+        for (; j + 8 <= inner; j += 8) {
+            __m256 gv = _mm256_loadu_ps(g + j), uv = _mm256_loadu_ps(u + j), dav = _mm256_loadu_ps(da + j);
+            __m256 s = sigmoid8(gv);
+            _mm256_storeu_ps(du + j, _mm256_mul_ps(_mm256_mul_ps(dav, gv), s));
+            __m256 slope = _mm256_add_ps(one, _mm256_mul_ps(gv, _mm256_sub_ps(one, s)));
+            _mm256_storeu_ps(dg + j, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(dav, uv), s), slope));
+        }
+        for (; j < inner; j++) {
+            float gj = g[j], uj = u[j], s = sigmoid1(gj), silu = gj * s;
+            du[j] = da[j] * silu;
+            dg[j] = da[j] * uj * s * (1 + gj * (1 - s));
+        }
+    }
+}
+
+#else
+
+int trmdis_kernels_avx2_built(void) { return 0; }
+
+#endif

@@ -1,0 +1,26 @@
+/* AVX2 twins of the engine's elementwise row kernels (Sources/TRMDIS/Core/Elementwise.swift), compiled for
+ * AVX2 function by function (a target attribute, no build flag), so the rest of the library still runs on
+ * any x86-64. The engine calls them only on a CPU with AVX2 and FMA. Each repeats the Swift version's
+ * operations in the same order without fused multiply-adds, so both give the same bits. Not part of the C
+ * API (Include/trmdis.h): internal to the engine. */
+#ifndef TRMDIS_KERNELS_H
+#define TRMDIS_KERNELS_H
+
+#include <stddef.h>
+
+/* 1 when this build has the AVX2 kernels (an x86-64 compiler), 0 elsewhere (the functions are then absent). */
+int trmdis_kernels_avx2_built(void);
+
+/* p <- softmax(p) over n values. */
+void trmdis_softmax_row_avx2(float *p, ptrdiff_t n);
+
+/* act[r, j] = SiLU(gate[r, j]) * up[r, j] for rows [row_begin, row_end), gate_up holding [rows, 2*inner]
+ * (the gate half first). */
+void trmdis_swiglu_avx2(const float *gate_up, float *act, ptrdiff_t inner, ptrdiff_t row_begin, ptrdiff_t row_end);
+
+/* The gradient of act = SiLU(g)*u for rows [row_begin, row_end): dU = dAct*SiLU(g), dG = dAct*u*s*(1 + g*(1 - s))
+ * with s = sigmoid(g). d_gate_up may be gate_up itself. */
+void trmdis_swiglu_backward_avx2(const float *gate_up, const float *d_act, float *d_gate_up, ptrdiff_t inner,
+                                 ptrdiff_t row_begin, ptrdiff_t row_end);
+
+#endif
