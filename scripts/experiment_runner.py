@@ -138,11 +138,14 @@ class Training:
             return read_json(self.done_file)
         shutil.rmtree(self.directory, ignore_errors=True)
         os.makedirs(os.path.join(self.directory, "snapshots"))
+        # A wall-clock bound far past the CPU budget: should this script die without stopping the run (a
+        # SIGKILL), the orphaned trainer still ends.
+        command = self.command + ["--minutes", f"{10 * self.cpu_budget / 60 + 10:g}"]
         with open(os.path.join(self.directory, "command.txt"), "w") as f:
-            f.write(" ".join(self.command) + "\n")
+            f.write(" ".join(command) + "\n")
         t0 = time.time()
         with open(os.path.join(self.directory, "train.log"), "w") as out:
-            proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         fractions = list(self.keep_at_fractions)
         matched = None
         used, interrupted = 0.0, False
@@ -171,7 +174,7 @@ class Training:
             self.snapshots.append(matched)
         record = dict(cpu_seconds=used, wall_seconds=time.time() - t0, snapshots=self.snapshots,
                       optimizer_steps=final["optimizer_steps"], examples_seen=final["examples_seen"],
-                      command=" ".join(self.command))
+                      command=" ".join(command))
         write_json(self.done_file, record)
         return record
 
