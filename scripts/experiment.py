@@ -255,7 +255,7 @@ def solve(binary, task, data, checkpoints):
         except subprocess.CalledProcessError:
             break
         frames = frames or f
-        if f and f[-1][0].endswith(": 0 wrong") and f[2][0] != f"step 1: 0 wrong":
+        if f and f[-1][0].endswith(": 0 wrong") and f[2][0] != "step 1: 0 wrong":
             chosen, frames = index, f
             break
     return dict(index=chosen, frames=frames, trm_frames=rn.solve_frames(binary, checkpoints["trm"], data, chosen, task.kind),
@@ -270,10 +270,10 @@ def solve(binary, task, data, checkpoints):
 
 def machine(binary):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
-    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
     info = subprocess.run([binary, "info"], capture_output=True, text=True).stdout
     blas = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("blas:")), "")
+    # The engine's own reading of the instruction set (the blas line's "cpu avx512"), not a second one here.
+    isa = next((part.split()[1] for part in blas.split(", ") if part.startswith("cpu ")), "?")
     return dict(cpu=cpu, isa=isa, cpus=os.cpu_count(), blas=blas, uptime=uptime())
 
 

@@ -247,7 +247,7 @@ def copy_baseline(data_dir, limit):
     """Accuracy of copying the puzzle as the answer: what a model gets before it learns anything else."""
     x = np.load(os.path.join(data_dir, "test", "all__inputs.npy"))[:limit].astype(np.int64)
     y = np.load(os.path.join(data_dir, "test", "all__labels.npy"))[:limit].astype(np.int64)
-    keep = y != 0  # the ignore label of every generated task is 0 (PAD)
+    keep = y != read_json(os.path.join(data_dir, "test", "dataset.json"))["ignore_label_id"]
     same = (x == y) & keep
     return dict(exact=float(np.mean(same.sum(1) == keep.sum(1))),
                 token=float(np.mean(same.sum(1) / np.maximum(1, keep.sum(1)))),
