@@ -24,7 +24,7 @@ For several configurations this script
 
 Exit status 1 if any comparison is outside its tolerance. Run from the repository root:
 
-    make lib cli                      # build/lib/libtrmdis.so, .build/release/trmdis
+    make lib cli                      # build/lib/libtrmdis.so, build/bin/trmdis
     .venv-torch/bin/python bench/check_pytorch_interop.py [--full] [--keep DIR]
 
 (TRMDIS_LIBRARY defaults to build/lib/libtrmdis.so.) See docs/pytorch.md for the measured differences.
@@ -472,7 +472,7 @@ def check_converter(work: str, report: Report) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cli", default=os.path.join(ROOT, ".build", "release", "trmdis"))
+    parser.add_argument("--cli", default=os.path.join(ROOT, "build", "bin", "trmdis"))
     parser.add_argument("--full", action="store_true", help="also the full-size sudoku-att and sudoku-mlp presets")
     parser.add_argument("--keep", help="write the files here instead of a temporary folder")
     parser.add_argument("--only", help="run only cases whose name contains this")
@@ -481,7 +481,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not os.path.exists(args.cli):
-        print(f"{args.cli} not found: build it with `swift build -c release --product trmdis`")
+        print(f"{args.cli} not found: build it with `make cli`")
         return 2
     print(f"torch {torch.__version__}, trmdis {trmdis.version()} ({trmdis.library_path})")
     report = Report()

@@ -22,11 +22,13 @@ import Testing
         #expect(g.relativeError(param: x.p, count: x.count, analytic: dx.p, eps: 1e-3, loss: loss) < Self.tolerance)
     }
 
-    @Test func swiGLU() throws {
+    /// 1,100 rows run in three blocks of 512, 512 and 76 (SwiGLU.chunkRows): dW_down sums across them.
+    @Test(arguments: [4, 1100]) func swiGLU(rows: Int) throws {
         var g = GradCheck()
-        let rows = 4, s = SwiGLU(width: 5, inner: 6)
+        let s = SwiGLU(width: 5, inner: 6)
+        #expect(s.actScratch(rows: rows) == min(rows, 512) * 6)
         let x = Buffer(rows * 5), wgu = Buffer(12 * 5), wd = Buffer(5 * 6), gu = Buffer(rows * 12)
-        let act = Buffer(rows * 6), out = Buffer(rows * 5), r = Buffer(rows * 5)
+        let act = Buffer(s.actScratch(rows: rows)), out = Buffer(rows * 5), r = Buffer(rows * 5)
         let dx = Buffer(rows * 5), dwgu = Buffer(12 * 5), dwd = Buffer(5 * 6), dgu = Buffer(rows * 12)
         g.fill(x.p, x.count); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count); g.fill(r.p, r.count)
         func loss() -> Double {

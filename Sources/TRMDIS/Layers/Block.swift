@@ -41,8 +41,8 @@ struct Block {
             let rows = s.rows, d = s.dModel
             xT = try arena.floats(s.tokenMixer != nil ? rows * d : 0)
             dT = try arena.floats(s.tokenMixer != nil ? rows * d : 0)
-            let tokenInner = s.tokenMixer.map { $0.channelRows * $0.swiglu.inner } ?? 0
-            act = try arena.floats(max(rows * s.mlp.inner, tokenInner))
+            let tokenAct = s.tokenMixer.map { $0.swiglu.actScratch(rows: $0.channelRows) } ?? 0
+            act = try arena.floats(max(s.mlp.actScratch(rows: rows), tokenAct))
             dProbsSlots = Threads.count
             // Per slot: dP, and dK while the in-place backward still needs Q (Attention.backward).
             let slots = dProbsSlots, length = s.length

@@ -32,8 +32,10 @@ public final class Runner {
     public let logits: UnsafeMutablePointer<Float>
     /// [B, 2]: q_halt, q_continue.
     public let qLogits: UnsafeMutablePointer<Float>
-    /// x of the last forward, [B, L, D]; backward overwrites it with dX.
-    package let x: UnsafeMutablePointer<Float>
+    /// x = embed(tokens) of the current forward, [B, L, D]. It lives in the y-update's input buffer of the
+    /// gradient-bearing cycle: every z-update has read x before the y-update's input is formed there, and
+    /// the calls without gradient use the first call's buffers, so x needs no memory of its own.
+    private let x: UnsafeMutablePointer<Float>
 
     // Gradients: the caller writes dLogits and dQ, `backward` accumulates into `gradients`.
     public let dLogits: UnsafeMutablePointer<Float>
@@ -42,10 +44,9 @@ public final class Runner {
     public let gradients: UnsafeMutablePointer<Float>
     /// [B, puzzleEmbDim]: the gradient of each example's puzzle-embedding row (overwritten by backward).
     package let puzzleGradients: UnsafeMutablePointer<Float>
-    /// The gradient of x from the last backward, [B, L, D]. It is `x`'s memory: x is dead once the
-    /// forward has run (backward reads the saved call inputs, and the embedding's backward the tokens),
-    /// so backward overwrites it.
-    package var dX: UnsafeMutablePointer<Float> { x }
+    /// The gradient of x in backward, [B, L, D]: the y-update's input buffer again, dead once that call's
+    /// backward has read it (the embedding's backward reads the tokens, not x).
+    private var dX: UnsafeMutablePointer<Float> { x }
 
     /// Bytes of the activations kept for backward: the inputs and saved buffers of the gradient-bearing
     /// cycle's n+1 net calls (the benchmark's memory yardstick, with parameters and optimiser state).
@@ -82,7 +83,6 @@ public final class Runner {
         puzzleIds = try arena.int32s(batchSize)
         y = try arena.floats(n)
         z = try arena.floats(n)
-        x = try arena.floats(n)
         logits = try arena.floats(batchSize * c.seqLen * c.vocabSize)
         qLogits = try arena.floats(batchSize * 2)
         dLogits = try arena.floats(batchSize * c.seqLen * c.vocabSize)
@@ -97,6 +97,7 @@ public final class Runner {
                  blocks: try (0..<c.numLayers).map { (_) throws(TRMError) in try Block.Saved(blockShapes, arena: arena) })
         }
         activationBytes = arena.bytes - before
+        x = gradCalls[c.lCycles].input  // lCycles >= 1: never the first call's, which the free cycles reuse
         scratchCall = Call(input: gradCalls[0].input, blocks: [gradCalls[0].blocks[0]])
         scratch = try Block.Scratch(blockShapes, arena: arena)
         resetCarry()
