@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TRMDIS_BIN:-}
 if [ -z "$bin" ]; then
-    swift build -c release --product trmdis --scratch-path .build-bench >&2
+    # Built as `make cli` builds it (the Swift runtime linked in), which the memory figures depend on.
+    swift build -c release -Xswiftc -static-stdlib --product trmdis --scratch-path .build-bench >&2
     bin=.build-bench/release/trmdis
 fi
 torch=${TORCH_PYTHON:-.venv-torch/bin/python}
