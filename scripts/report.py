@@ -546,9 +546,28 @@ def figures(tasks):
     return "\n".join(L)
 
 
+def tally(tasks, point, other):
+    """For DIS against `other`: 'ahead (beyond the spread) on 4x4 Sudoku, 6x6 Sudoku; behind (within the spread) on ...'."""
+    groups = {}
+    for t in tasks.values():
+        a, b = values(t, "dis", point), values(t, other, point)
+        diff, beyond = compare(a, b)
+        if diff is None:
+            continue
+        side = "ahead" if diff > 0 else "behind" if diff < 0 else "equal"
+        how = "beyond the spread" if beyond else "one seed, no spread" if min(len(a), len(b)) < 2 else "within the spread"
+        groups.setdefault(f"{side} ({how})", []).append(t["task"]["title"])
+    order = [f"{side} ({how})" for side in ("ahead", "equal", "behind")
+             for how in ("beyond the spread", "within the spread", "one seed, no spread")]
+    return "; ".join(f"{k} on {', '.join(groups[k])}" for k in order if k in groups) or "n/a"
+
+
 def reading(tasks):
     L = ["## What the numbers say", ""]
     w = L.append
+    for label, point in (("Compute-matched", "final"), ("Step-matched", "matched")):
+        w(f"- **{label}**, DIS against TRM-ACT (T 3, n 6): {tally(tasks, point, 'trm')}. Against TRM-ACT (T 1, n 2): "
+          f"{tally(tasks, point, 'trm-t1n2')}.")
     for name, t in tasks.items():
         v = {m: values(t, m, "final") for m in ORDER}
         s = {m: values(t, m, "matched") for m in ORDER}

@@ -191,6 +191,8 @@ def test_report():
         assert ("| N-Queens 8x8 (1-7 given) | compute-matched | 85.0% | 40.0% | 83.7% | **DIS** by 45.0 points (beyond the "
                 "seeds' spread) | DIS by 1.3 points, within the seeds' spread |") in text, text
         assert "85.0 ± 5.0 (80.0, 85.0, 90.0)" in text
+        assert ("- **Compute-matched**, DIS against TRM-ACT (T 3, n 6): ahead (beyond the spread) on N-Queens 8x8 "
+                "(1-7 given). Against TRM-ACT (T 1, n 2): ahead (within the spread) on N-Queens 8x8 (1-7 given).") in text, text
         assert "| DIS (T 1, n 2) | **50.0% / 50.0%**" not in text and "lr 0.001, EMA on |" in text
         pngs = sorted(os.listdir(os.path.join(d, "results")))
         assert pngs == ["accuracy_vs_cpu_time.png", "accuracy_vs_optimizer_steps.png", "by_given_queens_nqueens8.png",
