@@ -201,6 +201,7 @@ def queens_plot(meta, name, path):
             x = [int(k) for k in ks]
             ax.plot(x, ys, "o-", color=COLOURS[m], label=NAMES[m], ms=4)
             ax.fill_between(x, lo, hi, color=COLOURS[m], alpha=0.15, lw=0)
+            ax.set_xticks(x)
         ax.set_xlabel("queens given", fontsize=8)
         ax.set_ylabel(f"{key} accuracy", fontsize=8)
         ax.set_title("exact: the stored solution" if key == "exact" else "valid: any solution keeping the given queens",
@@ -213,7 +214,7 @@ def queens_plot(meta, name, path):
 
 def guidance_plot(meta, path):
     tasks = meta["tasks"]
-    fig, axes = panels(1, width=5.2)
+    fig, axes = panels(1, width=9)  # wide enough for the legend's four task names in one row
     ax = axes[0]
     for name, t in tasks.items():
         g = t.get("guidance") or []
@@ -367,8 +368,8 @@ def markdown(meta):
     w("```")
     w("")
     w("Each continues where an interrupted run stopped (build/experiment/<mode>/: every finished training has a "
-      "train.json, every evaluation an .eval.json). Individual runs: each run's command is in the tables below and "
-      "in build/experiment/<mode>/<task>/<method>/seed<k>/command.txt.")
+      "train.json, every evaluation an .eval.json). Individual runs: each run's command is in "
+      "build/experiment/<mode>/<task>/<method>/seed<k>/command.txt.")
     return L
 
 
