@@ -95,7 +95,7 @@ bench: deps
 # each method's learning rate and EMA on a validation split carved from the training data and writes
 # scripts/experiment_settings.json (about an hour); experiment trains the final runs with those settings,
 # three seeds, and writes docs/results.md with its figures (at most 150 minutes on 2 cores); experiment-quick
-# runs the same pipeline in about ten minutes (docs/results-quick.md). All three continue an interrupted
+# runs the same pipeline in about five minutes (docs/results-quick.md). All three continue an interrupted
 # run: results are kept under build/experiment/<mode>/. EXPERIMENT_SCALE multiplies every training budget;
 # EXPERIMENT_TASKS picks tasks (comma-separated).
 EXP_VENV ?= .venv-experiment
