@@ -3,7 +3,7 @@
 
     python scripts/experiment.py --mode sweep   # make experiment-sweep: choose lr and EMA (about an hour)
     python scripts/experiment.py --mode full    # make experiment: the final runs and docs/results.md
-    python scripts/experiment.py --mode quick   # make experiment-quick: the same pipeline in ~10 minutes
+    python scripts/experiment.py --mode quick   # make experiment-quick: the same pipeline in ~5 minutes
 
 The search (item 1 of the issue): for every task and method, each learning rate of LEARNING_RATES trains
 for SWEEP_FRACTION of the final budget on a validation split carved from the training data (the test
