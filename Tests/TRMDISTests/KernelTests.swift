@@ -36,6 +36,32 @@ import TRMDISKernelsC
         }
     }
 
+    /// The batched transpose, and the AVX2 row kernel alone over a sub-range, put every element where the
+    /// definition says, for shapes with and without 8-row and 8-column remainders (the mixer's 97 x 512 too).
+    @Test func transposeMovesEveryElement() {
+        for (batch, rows, cols) in [(1, 1, 5), (2, 8, 8), (3, 13, 9), (2, 97, 512), (2, 512, 97), (1, 40, 33)] {
+            let n = batch * rows * cols
+            let src = (0..<n).map { Float($0) + 0.25 }
+            var dst = [Float](repeating: -1, count: n)
+            dst.withUnsafeMutableBufferPointer { Kernels.transpose(src, $0.baseAddress!, batch: batch, rows: rows, cols: cols) }
+            let expected = (0..<n).map { i -> Float in
+                let b = i / (rows * cols), c = i % (rows * cols) / rows, r = i % rows
+                return src[b * rows * cols + r * cols + c]
+            }
+            #expect(dst == expected, "\(batch) x \(rows) x \(cols)")
+            guard trmdis_kernels_avx2_built() == 1, BLASRuntime.instructionSet() != "sse" else { continue }
+            var part = [Float](repeating: -1, count: rows * cols)
+            let first = rows / 3, last = rows - rows / 4
+            part.withUnsafeMutableBufferPointer { trmdis_transpose_rows_avx2(src, $0.baseAddress!, rows, cols, first, last) }
+            for c in 0..<cols {
+                for r in 0..<rows where part[c * rows + r] != ((first..<last).contains(r) ? src[r * cols + c] : -1) {
+                    Issue.record("AVX2 rows \(first)..<\(last) of \(rows) x \(cols): wrong at r \(r), c \(c)")
+                    return
+                }
+            }
+        }
+    }
+
     /// The AVX2 twins (Sources/TRMDISKernelsC) give the Swift kernels' bits, on values spanning exp's clamps,
     /// lengths with and without a scalar tail, and in place (dGateUp over gateUp). On a CPU without AVX2 the
     /// twins cannot run: the test says so and checks that the engine uses the Swift versions.

@@ -23,4 +23,9 @@ void trmdis_swiglu_avx2(const float *gate_up, float *act, ptrdiff_t inner, ptrdi
 void trmdis_swiglu_backward_avx2(const float *gate_up, const float *d_act, float *d_gate_up, ptrdiff_t inner,
                                  ptrdiff_t row_begin, ptrdiff_t row_end);
 
+/* dst[c * rows + r] = src[r * cols + c] for r in [row_begin, row_end) and every c: rows of one src [rows, cols]
+ * matrix written as columns of dst [cols, rows]. A copy, so the same bits as any other order. */
+void trmdis_transpose_rows_avx2(const float *src, float *dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t row_begin,
+                                ptrdiff_t row_end);
+
 #endif
