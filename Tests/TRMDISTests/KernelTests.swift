@@ -21,6 +21,33 @@ import TRMDISKernelsC
         #expect(VectorMath.sigmoid(.init(repeating: 0))[0] == 0.5)
     }
 
+    /// The vectorised atan2 of the AdamATan2 update against libm over its half-plane x ≥ 0: ratios from 1e-6
+    /// to 1e6 and both signs of y, and the edges (zeros, infinities, NaN) as atan2f gives them.
+    @Test func vectorATan2MatchesLibm() {
+        var worst: Float = 0
+        var pairs: [(Float, Float)] = []
+        for i in 0..<4000 {
+            let ratio = powf(10, -6 + 12 * Float(i) / 4000), x = 1 + Float(i % 13) * 0.37
+            pairs.append((ratio * x, x))
+            pairs.append((-ratio * x, x))
+        }
+        for (y, x) in pairs {
+            let v = VectorMath.atan2(.init(repeating: y), nonNegative: .init(repeating: x))[0]
+            worst = max(worst, abs(v - atan2f(y, x)) / abs(atan2f(y, x)))
+        }
+        #expect(worst < 3e-7)
+        let inf = Float.infinity
+        for (y, x) in [(0, 0), (-0.0, 0), (1, 0), (-1, 0), (0, 1), (-0.0, 1), (inf, 1), (-inf, 1), (1, inf), (inf, inf),
+                       (-inf, inf), (3e-38, 1e30), (1e30, 3e-38)] as [(Float, Float)] {
+            let v = VectorMath.atan2(.init(repeating: y), nonNegative: .init(repeating: x))[0]
+            #expect(v.bitPattern == atan2f(y, x).bitPattern || abs(v - atan2f(y, x)) <= 2e-7 * abs(atan2f(y, x)),
+                    "atan2(\(y), \(x)) = \(v), libm \(atan2f(y, x))")
+        }
+        for (y, x) in [(Float.nan, 1), (1, .nan), (.nan, .nan), (.nan, 0)] as [(Float, Float)] {
+            #expect(VectorMath.atan2(.init(repeating: y), nonNegative: .init(repeating: x))[0].isNaN)
+        }
+    }
+
     /// The split GEMM equals the single-call result for every transpose combination and both split axes.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func splitGemmMatchesSerial(transposes: (Bool, Bool)) {

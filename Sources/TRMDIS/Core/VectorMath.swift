@@ -1,6 +1,6 @@
-/// Vectorised transcendental functions for the elementwise kernels (softmax, SiLU), accurate to a few
-/// ulp in fp32: e^x = 2^n · p(r) with n = round(x·log2 e) and a degree-6 polynomial on
-/// r = x − n·ln 2 (Cephes coefficients).
+/// Vectorised transcendental functions for the elementwise kernels (softmax, SiLU) and the AdamATan2 update,
+/// accurate to a few ulp in fp32: e^x = 2^n · p(r) with n = round(x·log2 e) and a degree-6 polynomial on
+/// r = x − n·ln 2; atan on [0, tan π/8] by an odd degree-9 polynomial (Cephes coefficients for both).
 package enum VectorMath {
     package typealias V = SIMD8<Float>
 
@@ -22,6 +22,34 @@ package enum VectorMath {
         let y = p * r * r + r + 1
         let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- (0x4B40_0000 - 127)) &<< 23
         return y * unsafeBitCast(exponent, to: V.self)
+    }
+
+    /// atan2(y, x) for x ≥ 0 (or +0), the only half-plane AdamATan2 needs (x = √v̂): t = min/max of |y| and x
+    /// lies in [0, 1]; above tan π/8 it is folded to (t − 1)/(t + 1) around π/4; where |y| > x the angle is
+    /// π/2 minus atan(x/|y|); y's sign is copied last, so atan2(±0, 0) = ±0 and atan2(y, 0) = ±π/2, as libm.
+    /// Within 3·10⁻⁷ relative of atan2f, NaN in NaN out (KernelTests). Negative x is outside the domain.
+    @inline(__always)
+    package static func atan2(_ y: V, nonNegative x: V) -> V {
+        let signMask = SIMD8<UInt32>(repeating: 0x8000_0000)
+        let yBits = unsafeBitCast(y, to: SIMD8<UInt32>.self)
+        let a = unsafeBitCast(yBits & ~signMask, to: V.self)
+        let big = pointwiseMax(a, x), small = pointwiseMin(a, x)
+        var t = small / big
+        t.replace(with: 1, where: small .== big)  // ∞/∞: atan2(±∞, ∞) = ±π/4
+        t.replace(with: 0, where: big .== 0)
+        let folded = t .> 0.414_213_56
+        let u = t.replacing(with: (t - 1) / (t + 1), where: folded)
+        let z = u * u
+        var p = V(repeating: 8.053_744_495_38e-2)
+        p = p * z - 1.387_768_560_32e-1
+        p = p * z + 1.997_771_064_78e-1
+        p = p * z - 3.333_294_915_39e-1
+        var r = p * z * u + u
+        r.replace(with: r + 0.785_398_163_397, where: folded)
+        r.replace(with: 1.570_796_326_79 - r, where: a .> x)
+        var result = unsafeBitCast(unsafeBitCast(r, to: SIMD8<UInt32>.self) | (yBits & signMask), to: V.self)
+        result.replace(with: .nan, where: (y .!= y) .| (x .!= x))  // min and max above drop a NaN
+        return result
     }
 
     @inline(__always)

@@ -68,12 +68,28 @@ package final class AdamATan2: AdamOptimizer {
         let decay = 1 - lr * weightDecay
         let stepSize = lr / (1 - powf(b1, Float(step)))
         let vScale = 1 / (1 - powf(b2, Float(step))).squareRoot()
-        for i in range {
-            let g = grads[i]
-            params[i] *= decay
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            params[i] -= stepSize * atan2f(m[i], v[i].squareRoot() * vScale)
+        // Eight at a time with the vectorised atan2 (libm's scalar atan2f was 2.5% of a dis-medium training
+        // step); the tail runs the same formula in lane 0, so an element's result does not depend on its index.
+        typealias V = VectorMath.V
+        func update(_ p: V, _ g: V, _ mi: V, _ vi: V) -> (p: V, m: V, v: V) {
+            let m = b1 * mi + (1 - b1) * g, v = b2 * vi + (1 - b2) * g * g
+            return (p * decay - stepSize * VectorMath.atan2(m, nonNegative: v.squareRoot() * vScale), m, v)
+        }
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let r = update(VectorMath.load(params + i), VectorMath.load(grads + i), VectorMath.load(m + i),
+                           VectorMath.load(v + i))
+            VectorMath.store(r.p, params + i)
+            VectorMath.store(r.m, m + i)
+            VectorMath.store(r.v, v + i)
+            i += 8
+        }
+        while i < range.upperBound {
+            let r = update(V(repeating: params[i]), V(repeating: grads[i]), V(repeating: m[i]), V(repeating: v[i]))
+            params[i] = r.p[0]
+            m[i] = r.m[0]
+            v[i] = r.v[0]
+            i += 1
         }
     }
 }
