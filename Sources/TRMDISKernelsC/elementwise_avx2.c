@@ -1,6 +1,7 @@
-/* The AVX2 twins of Sources/TRMDIS/Core/Elementwise.swift (see include/trmdis_kernels.h). Every expression
- * mirrors the Swift one operation for operation: a*b + c is a multiply then an add (two roundings, as Swift
- * computes it), sums run lane by lane in the same order, and a scalar tail uses lane 0 of the vector formula. */
+/* The AVX2 twins of Sources/TRMDIS/Core/Elementwise.swift, and the row kernel of Kernels.transpose (see
+ * include/trmdis_kernels.h). Every arithmetic expression mirrors the Swift one operation for operation:
+ * a*b + c is a multiply then an add (two roundings, as Swift computes it), sums run lane by lane in the same
+ * order, and a scalar tail uses lane 0 of the vector formula. */
 #include "trmdis_kernels.h"
 
 /* Never fuse a*b + c into one rounding: the Swift versions round twice. */

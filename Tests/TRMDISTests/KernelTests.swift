@@ -63,8 +63,9 @@ import TRMDISKernelsC
         }
     }
 
-    /// The batched transpose, and the AVX2 row kernel alone over a sub-range, put every element where the
-    /// definition says, for shapes with and without 8-row and 8-column remainders (the mixer's 97 x 512 too).
+    /// The batched transpose, and each row kernel alone (scalar tiles, AVX2 blocks) over a sub-range, put every
+    /// element where the definition says, for shapes with and without 8-row and 8-column remainders (the
+    /// mixer's 97 x 512 too).
     @Test func transposeMovesEveryElement() {
         for (batch, rows, cols) in [(1, 1, 5), (2, 8, 8), (3, 13, 9), (2, 97, 512), (2, 512, 97), (1, 40, 33)] {
             let n = batch * rows * cols
@@ -76,15 +77,20 @@ import TRMDISKernelsC
                 return src[b * rows * cols + r * cols + c]
             }
             #expect(dst == expected, "\(batch) x \(rows) x \(cols)")
-            guard trmdis_kernels_avx2_built() == 1, BLASRuntime.instructionSet() != "sse" else { continue }
-            var part = [Float](repeating: -1, count: rows * cols)
             let first = rows / 3, last = rows - rows / 4
-            part.withUnsafeMutableBufferPointer { trmdis_transpose_rows_avx2(src, $0.baseAddress!, rows, cols, first, last) }
-            for c in 0..<cols {
-                for r in 0..<rows where part[c * rows + r] != ((first..<last).contains(r) ? src[r * cols + c] : -1) {
-                    Issue.record("AVX2 rows \(first)..<\(last) of \(rows) x \(cols): wrong at r \(r), c \(c)")
-                    return
+            var kernels: [(String, (UnsafeMutablePointer<Float>) -> Void)] = [
+                ("scalar", { Kernels.transposeRowsScalar(src, $0, rows: rows, cols: cols, first..<last) })]
+            if trmdis_kernels_avx2_built() == 1, BLASRuntime.instructionSet() != "sse" {
+                kernels.append(("AVX2", { trmdis_transpose_rows_avx2(src, $0, rows, cols, first, last) }))
+            }
+            for (name, kernel) in kernels {
+                var part = [Float](repeating: -1, count: rows * cols)
+                part.withUnsafeMutableBufferPointer { kernel($0.baseAddress!) }
+                let wrong = (0..<rows * cols).first { i in
+                    let c = i / rows, r = i % rows
+                    return part[i] != ((first..<last).contains(r) ? src[r * cols + c] : -1)
                 }
+                #expect(wrong == nil, "\(name) rows \(first)..<\(last) of \(rows) x \(cols): wrong at \(wrong ?? -1)")
             }
         }
     }

@@ -43,7 +43,7 @@ package enum Kernels {
     /// Batched transpose: for each of `batch` matrices, dst[b][c][r] = src[b][r][c] (src rows × cols).
     /// One job per 32 source rows of one matrix; on an AVX2 CPU the rows go through 8×8 register
     /// transposes (Sources/TRMDISKernelsC, about three times the scalar tiles' speed on the `mlp_t` mixer's
-    /// [B, L, D] activations), otherwise through 32×32 scalar tiles. A copy: the same bits either way.
+    /// [B, L, D] activations), otherwise through 32×32 scalar tiles (`transposeRowsScalar`). A copy: the same bits either way.
     package static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                                  batch: Int, rows: Int, cols: Int) {
         let block = 32
@@ -54,17 +54,20 @@ package enum Kernels {
                 let b = job / tiles, r0 = (job % tiles) * block
                 let s = src + b * rows * cols, d = dst + b * rows * cols
                 let r1 = min(rows, r0 + block)
-                if Elementwise.usesAVX2 {
-                    trmdis_transpose_rows_avx2(s, d, rows, cols, r0, r1)
-                    continue
-                }
-                var c0 = 0
-                while c0 < cols {
-                    let c1 = min(cols, c0 + block)
-                    for r in r0..<r1 { for c in c0..<c1 { d[c * rows + r] = s[r * cols + c] } }
-                    c0 += block
-                }
+                if Elementwise.usesAVX2 { trmdis_transpose_rows_avx2(s, d, rows, cols, r0, r1) }
+                else { transposeRowsScalar(s, d, rows: rows, cols: cols, r0..<r1) }
             }
+        }
+    }
+
+    /// dst[c][r] = src[r][c] for the source rows `range` of one src [rows, cols], in 32-column tiles.
+    package static func transposeRowsScalar(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>,
+                                           rows: Int, cols: Int, _ range: Range<Int>) {
+        var c0 = 0
+        while c0 < cols {
+            let c1 = min(cols, c0 + 32)
+            for r in range { for c in c0..<c1 { d[c * rows + r] = s[r * cols + c] } }
+            c0 += 32
         }
     }
 

@@ -1,4 +1,5 @@
-/* AVX2 twins of the engine's elementwise row kernels (Sources/TRMDIS/Core/Elementwise.swift), compiled for
+/* AVX2 twins of the engine's elementwise row kernels (Sources/TRMDIS/Core/Elementwise.swift) and of the
+ * batched transpose's row kernel (Core/Kernels.swift), compiled for
  * AVX2 function by function (a target attribute, no build flag), so the rest of the library still runs on
  * any x86-64. The engine calls them only on a CPU with AVX2 and FMA. Each repeats the Swift version's
  * operations in the same order without fused multiply-adds, so both give the same bits. Not part of the C
