@@ -196,6 +196,16 @@ def main() -> int:
                 if ci:
                     row(name, f"  vs torch.compile, batch {b}, ms", ei, ci, ci / ei if ei else None,
                         INFER_B1_COMPILED_TARGET.get(name) if b == 1 else None)
+        if a.rounds > 1:
+            # The medians hide how the rounds spread (batch-1 latency on a shared VM can be bimodal).
+            def rounds(records: List[Dict], key: str) -> str:
+                return ", ".join(fmt(r.get(key)) for r in records) or "-"
+            print(f"{'':<11} {'  each round: training ms per step':<44} engine {rounds(tr['engine'], 'ms')}; "
+                  f"eager {rounds(tr['torch'], 'ms')}; compiled {rounds(tr['compiled'], 'ms')}")
+            if "infer" in results[name]:
+                inf = results[name]["infer"]
+                print(f"{'':<11} {'  each round: batch 1 ms':<44} engine {rounds(inf['engine'], 'infer_b1_ms')}; "
+                      f"eager {rounds(inf['torch'], 'infer_b1_ms')}; compiled {rounds(inf['compiled'], 'infer_b1_ms')}")
         print(f"{'':<11} {'  load average after each round':<44} " + "; ".join(tr["load"]
               + results[name].get("infer", {}).get("load", [])))
     print()
