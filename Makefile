@@ -9,8 +9,17 @@ STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
 all: lib cli
 
-deps:
+deps: build/.trmdis-h-checked
 	@scripts/install-deps.sh
+
+# SwiftPM does not rebuild TRMDISCAPI when the system-library header it imports (Include/trmdis.h, as
+# CTRMDIS) changes, so an edited header would go unchecked against the exports until a clean build.
+# Whenever the header changes, drop that module's object files in every build directory: the compiler
+# then runs again and checks every @c @implementation against the new declarations.
+build/.trmdis-h-checked: Include/trmdis.h
+	rm -f .build*/*/TRMDISCAPI.build/*.o
+	@mkdir -p build
+	@touch $@
 
 # The C library's ABI major version (TRM_ABI_VERSION), which its SONAME carries, and its version.
 ABI := $(shell sed -n 's/^\#define TRM_ABI_VERSION \([0-9]*\)/\1/p' Include/trmdis.h)
