@@ -90,8 +90,8 @@ public struct ExampleSet: Sendable {
 /// order, draws one of the group's puzzles uniformly, and yields all of that puzzle's examples one after the
 /// other, so they fill consecutive batch slots (ARC: a task version's demonstration pairs together;
 /// Sudoku and Maze: one example per puzzle). Unlike the official sampler, a puzzle that does not fit in
-/// the rest of a batch continues in the next one instead of losing its tail (docs/data.md). Everything
-/// comes from one seeded RNG, and `position` can be saved and restored for an exact resume.
+/// the rest of a batch continues in the next one instead of losing its tail (docs/formats.md: Sampling).
+/// Everything comes from one seeded RNG, and `position` can be saved and restored for an exact resume.
 package struct BatchSampler: Sendable {
     package struct Position: Codable, Sendable, Equatable {
         package var epoch = 0
