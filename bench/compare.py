@@ -103,6 +103,10 @@ def fmt(x: Optional[float], digits: int = 1) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
+def each_round(records: List[Dict], key: str) -> str:
+    return ", ".join(fmt(r.get(key)) for r in records) or "-"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--engine", required=True, help="the trmdis command-line binary")
@@ -201,14 +205,10 @@ def main() -> int:
                         INFER_B1_COMPILED_TARGET.get(name) if b == 1 else None)
         if a.rounds > 1:
             # The medians hide how the rounds spread (batch-1 latency on a shared VM can be bimodal).
-            def rounds(records: List[Dict], key: str) -> str:
-                return ", ".join(fmt(r.get(key)) for r in records) or "-"
-            print(f"{'':<11} {'  each round: training ms per step':<44} engine {rounds(tr['engine'], 'ms')}; "
-                  f"eager {rounds(tr['torch'], 'ms')}; compiled {rounds(tr['compiled'], 'ms')}")
-            if "infer" in results[name]:
-                inf = results[name]["infer"]
-                print(f"{'':<11} {'  each round: batch 1 ms':<44} engine {rounds(inf['engine'], 'infer_b1_ms')}; "
-                      f"eager {rounds(inf['torch'], 'infer_b1_ms')}; compiled {rounds(inf['compiled'], 'infer_b1_ms')}")
+            for figure, m, key in (("training ms per step", tr, "ms"), ("batch 1 ms", results[name].get("infer"), "infer_b1_ms")):
+                if m:
+                    print(f"{'':<11} {'  each round: ' + figure:<44} engine {each_round(m['engine'], key)}; "
+                          f"eager {each_round(m['torch'], key)}; compiled {each_round(m['compiled'], key)}")
         print(f"{'':<11} {'  load average after each round':<44} " + "; ".join(tr["load"]
               + results[name].get("infer", {}).get("load", [])))
     print()

@@ -43,7 +43,8 @@ package enum Kernels {
     /// Batched transpose: for each of `batch` matrices, dst[b][c][r] = src[b][r][c] (src rows × cols).
     /// One job per 32 source rows of one matrix; on an AVX2 CPU the rows go through 8×8 register
     /// transposes (Sources/TRMDISKernelsC, about three times the scalar tiles' speed on the `mlp_t` mixer's
-    /// [B, L, D] activations), otherwise through 32×32 scalar tiles (`transposeRowsScalar`). A copy: the same bits either way.
+    /// [B, L, D] activations), otherwise through 32×32 scalar tiles (`transposeRowsScalar`). A copy: the
+    /// same bits either way.
     package static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                                  batch: Int, rows: Int, cols: Int) {
         let block = 32

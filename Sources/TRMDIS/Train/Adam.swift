@@ -69,7 +69,7 @@ package final class AdamATan2: AdamOptimizer {
         let stepSize = lr / (1 - powf(b1, Float(step)))
         let vScale = 1 / (1 - powf(b2, Float(step))).squareRoot()
         // Eight at a time with the vectorised atan2 (libm's scalar atan2f was 2.5% of a dis-medium training
-        // step); the tail runs the same formula in lane 0, so an element's result does not depend on its index.
+        // profile); the tail runs the same formula in lane 0, so an element's result does not depend on its index.
         typealias V = VectorMath.V
         func update(_ p: V, _ g: V, _ mi: V, _ vi: V) -> (p: V, m: V, v: V) {
             let m = b1 * mi + (1 - b1) * g, v = b2 * vi + (1 - b2) * g * g
