@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli mpi install demo test test-swift test-c test-python test-python-tree python-install venv bench experiment experiment-sweep experiment-quick test-experiment experiment-venv clean
+.PHONY: all deps lib cli mpi install demo test test-swift test-c test-cpus test-python test-python-tree python-install venv bench experiment experiment-sweep experiment-quick test-experiment experiment-venv clean
 
 all: lib cli
 
@@ -65,7 +65,7 @@ demo:
 	@scripts/demo.sh
 
 # Everything the README's examples use is built too (build/bin/trmdis: the CLI tests of pytest run it).
-test: test-swift test-c test-python test-experiment
+test: test-swift test-c test-python test-cpus test-experiment
 
 test-python: cli
 
@@ -81,6 +81,12 @@ test-c: lib
 
 venv:
 	@scripts/make-venv.sh $(VENV)
+
+# The CLI, the C example and the Python package on emulated CPUs (qemu-user): an AVX2 CPU that OpenBLAS
+# does not know, the same with a generic core forced by the user, and an SSE-only CPU.
+test-cpus: cli lib venv
+	$(MAKE) -s -C examples/c all
+	PY=$(PY) scripts/check-emulated-cpus.sh
 
 # The Python package as users install it: `pip wheel ./bindings/python` (its build step compiles
 # libtrmdis.so into the package), installed into a fresh venv, the pytest suite run against that copy.

@@ -96,6 +96,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     CHECK(trm_set_num_threads(2));
+    /* The matrix kernels in use: a generic OpenBLAS core on a CPU that could do better is corrected by the
+     * library, or reported through the log callback when it cannot be (docs/performance.md). */
+    trm_blas_info blas = {.struct_size = sizeof blas};
+    CHECK(trm_get_blas_info(&blas));
+    printf("blas: %s core %s (OpenBLAS chose %s%s), cpu %s\n", blas.corrected ? "corrected to" : "running on", blas.core,
+           blas.detected_core, blas.core_from_environment ? ", OPENBLAS_CORETYPE set" : "", blas.isa);
 
     /* ---- The data: 512 training and 128 held-out puzzles. ---- */
     int32_t *train_x = checked_malloc(sizeof(int32_t) * N_TRAIN * SEQ), *train_y = checked_malloc(sizeof(int32_t) * N_TRAIN * SEQ);

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CBLAS
+import TRMDISKernelsC
 
 /// Which OpenBLAS kernels the engine's matrix products run on, chosen from the CPU's instruction set.
 ///
@@ -72,9 +73,10 @@ package final class BLASRuntime: @unchecked Sendable {
             if let userCore {
                 info.warning = "OpenBLAS runs its generic '\(detected)' kernels on a CPU with \(isa) because OPENBLAS_CORETYPE="
                     + "\(userCore) is set; unset it for the \(BLASRuntime.bestCore(isa)) kernels (several times faster)"
-            } else if let copy = BLASRuntime.loadCopy(path: info.library, core: BLASRuntime.bestCore(isa)) {
+            } else if let copy = BLASRuntime.candidateCores(isa).lazy
+                .compactMap({ BLASRuntime.loadCopy(path: info.library, core: $0) }).first {
                 (sgemm, setThreads) = (copy.sgemm, copy.setThreads)
-                info.core = copy.core
+                (info.core, info.version) = (copy.core, copy.version)
                 info.corrected = true
             } else {
                 info.warning = "OpenBLAS runs its generic '\(detected)' kernels on a CPU with \(isa), and loading its "
@@ -87,31 +89,32 @@ package final class BLASRuntime: @unchecked Sendable {
         self.info = info
     }
 
-    /// The core for an instruction set: Cooperlake needs AVX-512 BF16, SkylakeX AVX-512, Haswell AVX2 + FMA.
-    static func bestCore(_ isa: String) -> String {
+    /// The cores for an instruction set, best first: Cooperlake needs AVX-512 BF16, SkylakeX AVX-512,
+    /// Haswell AVX2 + FMA. An OpenBLAS older than a core lacks it, so the next one is tried.
+    static func candidateCores(_ isa: String) -> [String] {
         switch isa {
-        case "avx512": return cpuFlags.contains("avx512_bf16") ? "Cooperlake" : "SkylakeX"
-        case "avx2": return "Haswell"
-        default: return "Prescott"
+        case "avx512":
+            let bf16 = cpuFeatures & TRMDIS_CPU_AVX512_BF16 != 0
+            return (bf16 ? ["Cooperlake"] : []) + ["SkylakeX", "Haswell"]
+        case "avx2": return ["Haswell"]
+        default: return []
         }
     }
 
-    /// The CPU's best vector instruction set, from the flags the kernel reports (which also means the OS
-    /// saves the registers).
+    /// The core the engine asks for first on this CPU (named in warnings).
+    static func bestCore(_ isa: String) -> String { candidateCores(isa).first ?? "Prescott" }
+
+    /// The CPU's best vector instruction set: "avx512", "avx2" (with FMA) or "sse".
     static func instructionSet() -> String {
-        let flags = cpuFlags
-        if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains) { return "avx512" }
-        if flags.contains("avx2") && flags.contains("fma") { return "avx2" }
+        if cpuFeatures & TRMDIS_CPU_AVX512 != 0 { return "avx512" }
+        if cpuFeatures & TRMDIS_CPU_AVX2_FMA != 0 { return "avx2" }
         return "sse"
     }
 
-    /// The flags of the first CPU in /proc/cpuinfo, read once.
-    static let cpuFlags: Set<String> = {
-        guard let text = MemoryBudget.smallFile("/proc/cpuinfo"),  // the first CPU's entry is enough
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
-        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
-    }()
+    /// CPUID's instruction sets that the operating system has enabled (Sources/TRMDISKernelsC/cpu_features.c):
+    /// what OpenBLAS itself tests, read once. /proc/cpuinfo is not used: under an emulator it describes
+    /// the host, not the CPU the program runs on.
+    static let cpuFeatures: UInt32 = trmdis_cpu_features()
 
     /// The file a symbol was loaded from.
     static func libraryPath(of symbol: UnsafeRawPointer) -> String {
@@ -121,16 +124,24 @@ package final class BLASRuntime: @unchecked Sendable {
     }
 
     /// A second copy of OpenBLAS in a new link-map namespace, initialised with OPENBLAS_CORETYPE = `core`
-    /// (set for the load only; the process's environment is restored). nil if it cannot be loaded or does
-    /// not take the core.
-    static func loadCopy(path: String, core: String) -> (sgemm: trmdis_sgemm_fn, setThreads: trmdis_set_threads_fn, core: String)? {
+    /// (set for the load only; the process's environment is restored). nil, and the copy closed again, if
+    /// it cannot be loaded or settles on a generic core (OpenBLAS replaces a core the CPU cannot run by
+    /// the best one it can; a non-generic replacement is kept and reported by its name).
+    static func loadCopy(path: String, core: String)
+        -> (sgemm: trmdis_sgemm_fn, setThreads: trmdis_set_threads_fn, core: String, version: String)? {
         setenv("OPENBLAS_CORETYPE", core, 1)
         let handle = trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
         unsetenv("OPENBLAS_CORETYPE")
-        guard let handle, let s = dlsym(handle, "cblas_sgemm"), let t = dlsym(handle, "openblas_set_num_threads"),
-              let n = dlsym(handle, "openblas_get_corename") else { return nil }
-        guard let corename = unsafeBitCast(n, to: trmdis_string_fn.self)(), String(cString: corename) == core else { return nil }
-        let name = String(cString: corename)
-        return (unsafeBitCast(s, to: trmdis_sgemm_fn.self), unsafeBitCast(t, to: trmdis_set_threads_fn.self), name)
+        guard let handle else { return nil }
+        guard let s = dlsym(handle, "cblas_sgemm"), let t = dlsym(handle, "openblas_set_num_threads"),
+              let n = dlsym(handle, "openblas_get_corename"), let c = dlsym(handle, "openblas_get_config"),
+              let corename = unsafeBitCast(n, to: trmdis_string_fn.self)(),
+              let config = unsafeBitCast(c, to: trmdis_string_fn.self)(),
+              case let name = String(cString: corename), !genericCores.contains(name) else {
+            dlclose(handle)
+            return nil
+        }
+        return (unsafeBitCast(s, to: trmdis_sgemm_fn.self), unsafeBitCast(t, to: trmdis_set_threads_fn.self), name,
+                String(cString: config))
     }
 }

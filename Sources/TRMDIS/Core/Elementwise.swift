@@ -6,7 +6,7 @@ import TRMDISKernelsC
 /// The elementwise row kernels that dominate after the matrix products (the attention softmax, the SwiGLU
 /// activation and its gradient), written here in Swift with SIMD8. The default x86-64 build has only SSE,
 /// so each SIMD8 operation is two 4-wide instructions; Sources/TRMDISKernelsC holds AVX2 twins (compiled
-/// for AVX2 function by function, so the library still runs on any x86-64), used on a CPU whose flags show
+/// for AVX2 function by function, so the library still runs on any x86-64), used on a CPU whose CPUID shows
 /// AVX2 and FMA. The twins repeat these operations in the same order without fused multiply-adds: results
 /// are the same bits either way (KernelTests). TRMDIS_KERNELS=baseline forces the Swift versions
 /// (docs/performance.md).

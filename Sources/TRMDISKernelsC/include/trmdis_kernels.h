@@ -1,13 +1,20 @@
-/* AVX2 twins of the engine's elementwise row kernels (Sources/TRMDIS/Core/Elementwise.swift) and of the
- * batched transpose's row kernel (Core/Kernels.swift), compiled for
- * AVX2 function by function (a target attribute, no build flag), so the rest of the library still runs on
- * any x86-64. The engine calls them only on a CPU with AVX2 and FMA. Each repeats the Swift version's
- * operations in the same order without fused multiply-adds, so both give the same bits. Not part of the C
- * API (Include/trmdis.h): internal to the engine. */
+/* The CPU feature probe (cpu_features.c), and AVX2 twins of the engine's elementwise row kernels
+ * (Sources/TRMDIS/Core/Elementwise.swift) and of the batched transpose's row kernel (Core/Kernels.swift),
+ * compiled for AVX2 function by function (a target attribute, no build flag), so the rest of the library
+ * still runs on any x86-64. The engine calls them only on a CPU with AVX2 and FMA. Each repeats the Swift
+ * version's operations in the same order without fused multiply-adds, so both give the same bits. Not part
+ * of the C API (Include/trmdis.h): internal to the engine. */
 #ifndef TRMDIS_KERNELS_H
 #define TRMDIS_KERNELS_H
 
 #include <stddef.h>
+
+/* The CPU's vector instruction sets (cpu_features.c): CPUID's flags, counted only where the operating system
+ * saves the registers (XGETBV). 0 on other architectures. */
+#define TRMDIS_CPU_AVX2_FMA 1u    /* AVX2 and FMA */
+#define TRMDIS_CPU_AVX512 2u      /* AVX-512 F, DQ, BW and VL */
+#define TRMDIS_CPU_AVX512_BF16 4u /* AVX-512 BF16 (OpenBLAS's Cooperlake kernels) */
+unsigned int trmdis_cpu_features(void);
 
 /* 1 when this build has the AVX2 kernels (an x86-64 compiler), 0 elsewhere (the functions are then absent). */
 int trmdis_kernels_avx2_built(void);

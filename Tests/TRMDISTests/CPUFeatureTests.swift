@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import TRMDIS
+import TRMDISKernelsC
+
+/// The engine reads the CPU's instruction sets from CPUID and XGETBV (Sources/TRMDISKernelsC/cpu_features.c),
+/// the test OpenBLAS applies. On a machine that is not emulated the kernel's /proc/cpuinfo flags say the
+/// same; scripts/check-emulated-cpus.sh covers emulated CPUs, where the two differ.
+@Suite struct CPUFeatureTests {
+    /// The flags line of the first CPU in /proc/cpuinfo.
+    static func kernelFlags() -> Set<String>? {
+        guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>? = nil
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0 {
+            let text = String(cString: line!)
+            guard text.hasPrefix("flags"), let colon = text.firstIndex(of: ":") else { continue }
+            return Set(text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+        }
+        return nil
+    }
+
+    @Test func cpuidAgreesWithTheKernelsFlags() throws {
+        #if arch(x86_64)
+        let flags = try #require(Self.kernelFlags(), "an x86-64 Linux has /proc/cpuinfo")
+        let features = trmdis_cpu_features()
+        let avx2 = flags.contains("avx2") && flags.contains("fma")
+        let avx512 = avx2 && ["avx512f", "avx512dq", "avx512bw", "avx512vl"].allSatisfy(flags.contains)
+        #expect((features & TRMDIS_CPU_AVX2_FMA != 0) == avx2)
+        #expect((features & TRMDIS_CPU_AVX512 != 0) == avx512)
+        #expect((features & TRMDIS_CPU_AVX512_BF16 != 0) == (avx512 && flags.contains("avx512_bf16")))
+        #expect(BLASRuntime.instructionSet() == (avx512 ? "avx512" : avx2 ? "avx2" : "sse"))
+        let first = BLASRuntime.candidateCores(BLASRuntime.instructionSet()).first
+        #expect(first == (avx512 ? (flags.contains("avx512_bf16") ? "Cooperlake" : "SkylakeX") : avx2 ? "Haswell" : nil))
+        #else
+        #expect(trmdis_cpu_features() == 0)
+        #expect(BLASRuntime.instructionSet() == "sse")
+        #endif
+    }
+}
