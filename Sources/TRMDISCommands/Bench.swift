@@ -18,6 +18,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions (the median is reported).") var repeats = 3
     @Option(help: "Threads for the kernels and OpenBLAS (default: all cores).") var threads: Int?
     @Flag(help: "Skip the sgemm peak measurement.") var noPeak = false
+    @Flag(help: "With --config: time every matrix product of the timed repetitions, by shape (a table after the record).")
+    var gemmProfile = false
 
     func run() throws {
         if let threads { try Threads.set(threads) }
@@ -26,9 +28,10 @@ struct Bench: ParsableCommand {
                 throw ValidationError("unknown configuration '\(config)'; choose one of \(BenchConfig.names.joined(separator: ", "))")
             }
             let batches = inferBatches.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }
-            let r = try BenchSuite.run(b, mode: mode, repeats: repeats, inferBatches: batches)
+            let r = try BenchSuite.run(b, mode: mode, repeats: repeats, inferBatches: batches, gemmProfile: gemmProfile)
             if json { print(BenchSuite.json(r)) } else {
-                for key in r.keys.sorted() { print("\(key): \(r[key]!)") }
+                for key in r.keys.sorted() where key != "gemm_profile" { print("\(key): \(r[key]!)") }
+                for line in r["gemm_profile"] as? [String] ?? [] { print(line) }
             }
             return
         }

@@ -43,7 +43,8 @@ struct BenchConfig {
 /// Measures one named configuration in this process: training throughput (the real `Trainer`), or
 /// full inference latency (the real `Predictor`, N_sup steps, batch 1 and 64). Prints one JSON object.
 enum BenchSuite {
-    static func run(_ b: BenchConfig, mode: String, repeats: Int, inferBatches: [Int] = [1, 64]) throws -> [String: Any] {
+    static func run(_ b: BenchConfig, mode: String, repeats: Int, inferBatches: [Int] = [1, 64],
+                    gemmProfile: Bool = false) throws -> [String: Any] {
         let c = b.model
         let model = try Model(config: c, seed: 0)
         let blas = BLASInfo.current
@@ -52,11 +53,13 @@ enum BenchSuite {
                                      "blas_core": blas.core, "blas_detected_core": blas.detectedCore,
                                      "blas_corrected": blas.corrected, "cpu_isa": blas.isa, "elementwise": Elementwise.name,
                                      "blas_version": blas.version]
+        var profile = Profile(enabled: gemmProfile)
         switch mode {
-        case "train": try train(b, model: model, repeats: repeats, into: &record)
-        case "infer": try infer(b, model: model, repeats: repeats, batches: inferBatches, into: &record)
+        case "train": try train(b, model: model, repeats: repeats, profile: &profile, into: &record)
+        case "infer": try infer(b, model: model, repeats: repeats, batches: inferBatches, profile: &profile, into: &record)
         default: throw TRMError.invalidArgument("mode must be train or infer")
         }
+        if gemmProfile { record["gemm_profile"] = profile.lines() }
         if record["peak_rss_mib"] == nil { record["peak_rss_mib"] = Double(peakRSSBytes()) / 1_048_576 }
         return record
     }
@@ -72,7 +75,8 @@ enum BenchSuite {
 
     /// One `trainStep` is a DIS mini-batch (N_sup optimiser steps) or one TRM supervision step; the
     /// figure is per optimiser step = per supervision step, so it compares with PyTorch's one step.
-    static func train(_ b: BenchConfig, model: Model, repeats: Int, into r: inout [String: Any]) throws {
+    static func train(_ b: BenchConfig, model: Model, repeats: Int, profile: inout Profile,
+                      into r: inout [String: Any]) throws {
         let c = b.model
         var t = TrainingConfig()
         t.method = b.method
@@ -80,7 +84,7 @@ enum BenchSuite {
         t.warmupSteps = 0
         let trainer = try Trainer(model: model, examples: examples(c, count: 4 * b.batch), config: t)
         let stepsPerCall = b.method == .dis ? c.supervisionSteps : 1
-        let times = try timed(warmup: 1, repeats: repeats) { _ = try trainer.trainStep() }
+        let times = try timed(warmup: 1, repeats: repeats, profile: &profile) { _ = try trainer.trainStep() }
         let seconds = median(times) / Double(stepsPerCall)
         let flops = c.flopsPerStep(training: true) * Double(b.batch)
         r["batch"] = b.batch
@@ -105,7 +109,8 @@ enum BenchSuite {
 
     /// Full inference from a fresh carry: N_sup supervision steps without gradient, predictions fed back
     /// (DIS), at batch 1 and batch 64.
-    static func infer(_ b: BenchConfig, model: Model, repeats: Int, batches: [Int], into r: inout [String: Any]) throws {
+    static func infer(_ b: BenchConfig, model: Model, repeats: Int, batches: [Int], profile: inout Profile,
+                      into r: inout [String: Any]) throws {
         let c = model.config
         let set = examples(c, count: max(64, batches.max() ?? 1))
         for batch in batches {
@@ -114,7 +119,7 @@ enum BenchSuite {
             // Batch 1 is quick: more repeats for a stable median.
             let n = batch == 1 ? max(repeats, 20) : repeats
             let times = try set.inputs.withUnsafeBufferPointer { inputs in
-                try timed(warmup: batch == 1 ? 3 : 1, repeats: n) {
+                try timed(warmup: batch == 1 ? 3 : 1, repeats: n, profile: &profile) {
                     try predictor.run(inputs: inputs.baseAddress!, puzzleIds: nil, count: batch, options: options) { _ in }
                 }
             }
@@ -123,15 +128,43 @@ enum BenchSuite {
         r["infer_steps"] = c.supervisionSteps
     }
 
-    static func timed(warmup: Int, repeats: Int, _ body: () throws -> Void) throws -> [Double] {
+    static func timed(warmup: Int, repeats: Int, profile: inout Profile, _ body: () throws -> Void) throws -> [Double] {
         for _ in 0..<warmup { try body() }
+        if profile.enabled { GEMMProfile.start() }
         var times: [Double] = []
         for _ in 0..<max(1, repeats) {
             let t0 = monotonicSeconds()
             try body()
             times.append(monotonicSeconds() - t0)
         }
+        if profile.enabled { profile.add(GEMMProfile.stop(), repeats: times.count, seconds: times.reduce(0, +)) }
         return times
+    }
+
+    /// `--gemm-profile`: the matrix products of the timed repetitions, by shape, per repetition. The products
+    /// split across the pool are timed (every projection and its gradients); attention's per-head score
+    /// products run inside its own parallel loop, with the softmax, and count with the rest.
+    struct Profile {
+        let enabled: Bool
+        var sections: [(entries: [GEMMProfile.Entry], repeats: Int, seconds: Double)] = []
+
+        mutating func add(_ entries: [GEMMProfile.Entry], repeats: Int, seconds: Double) {
+            sections.append((entries, repeats, seconds))
+        }
+
+        func lines() -> [String] {
+            sections.flatMap { s -> [String] in
+                let per = Double(s.repeats)
+                let inProducts = s.entries.reduce(0) { $0 + $1.seconds }
+                let flops = s.entries.reduce(0) { $0 + $1.flops }
+                let head = "gemm: \(fmt(100 * inProducts / s.seconds))% of \(fmt(1000 * s.seconds / per)) ms per repetition in "
+                    + "products, \(fmt(flops / inProducts / 1e9)) GFLOP/s"
+                return [head] + s.entries.map { e in
+                    "gemm: \(fmt(100 * e.seconds / s.seconds))%  \(fmt(1000 * e.seconds / per)) ms  "
+                        + "\(fmt(e.flops / e.seconds / 1e9)) GFLOP/s  \(e.calls / s.repeats) calls  \(e.shape)"
+                }
+            }
+        }
     }
 
     static func median(_ xs: [Double]) -> Double {
@@ -155,6 +188,7 @@ enum BenchSuite {
             case let b as Bool: return b ? "true" : "false"
             case let s as String: return "\"\(s)\""
             case let a as [Double]: return "[" + a.map { value($0) }.joined(separator: ",") + "]"
+            case let a as [String]: return "[" + a.map { value($0) }.joined(separator: ",") + "]"
             default: return "null"
             }
         }

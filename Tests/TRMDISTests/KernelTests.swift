@@ -63,6 +63,28 @@ import TRMDISKernelsC
         }
     }
 
+    /// `trmdis bench --gemm-profile`: while recording, each product is counted under its shape with its FLOPs
+    /// and the same result; after `stop` nothing more is recorded. (Other tests' products may land in the
+    /// window too, under their own shapes, so only this test's unusual ones are checked.)
+    @Test func gemmProfileCountsProductsByShape() {
+        var g = GradCheck()
+        let (m, n, k) = (37, 23, 19)
+        let a = Buffer(m * k), b = Buffer(n * k), c1 = Buffer(m * n), c2 = Buffer(m * n)
+        g.fill(a.p, a.count); g.fill(b.p, b.count)
+        GEMMProfile.start()
+        for _ in 0..<3 { sgemm(transA: false, transB: true, m: m, n: n, k: k, a.p, lda: k, b.p, ldb: k, c1.p, ldc: n) }
+        sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a.p, lda: k, c1.p, ldb: n, beta: 1, c2.p, ldc: n)
+        let entries = GEMMProfile.stop()
+        sgemm(transA: false, transB: true, m: m, n: n, k: k, a.p, lda: k, b.p, ldb: k, c2.p, ldc: n)
+        #expect(!GEMMProfile.isRecording)
+        let forward = entries.first { $0.shape == "NT m37 n23 k19 beta0" }
+        #expect(forward?.calls == 3)
+        #expect(forward?.flops == Double(3 * 2 * 37 * 23 * 19))
+        #expect((forward?.seconds ?? -1) >= 0)
+        #expect(entries.first { $0.shape == "TN m19 n23 k37 beta1" }?.calls == 1)
+        #expect((0..<m * n).allSatisfy { c1[$0] == c2[$0] })  // the product recorded computes what one unrecorded does
+    }
+
     /// The batched transpose, and each row kernel alone (scalar tiles, AVX2 blocks) over a sub-range, put every
     /// element where the definition says, for shapes with and without 8-row and 8-column remainders (the
     /// mixer's 97 x 512 too).

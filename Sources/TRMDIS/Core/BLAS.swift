@@ -12,6 +12,22 @@ package func sgemm(
     beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
+    guard GEMMProfile.isRecording else {
+        return sgemmSplit(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                          beta: beta, c, ldc: ldc)
+    }
+    let start = monotonicSeconds()
+    sgemmSplit(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+               beta: beta, c, ldc: ldc)
+    GEMMProfile.record(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta, seconds: monotonicSeconds() - start)
+}
+
+/// `sgemm` without the profile: serial below the split threshold, else one block of C per pool thread.
+private func sgemmSplit(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
+) {
     let threads = Threads.count
     // Below ~1 MFLOP a split costs more than it saves.
     if threads == 1 || m * n * k < 1 << 19 {

@@ -1,0 +1,42 @@
+import Synchronization
+
+/// Wall time in the matrix products, by shape: where a step's time goes and how close each product runs to
+/// the sgemm peak (`trmdis bench --config X --gemm-profile`; docs/performance.md). Off by default: then
+/// each product pays one relaxed atomic load and nothing else (no allocation per step).
+package enum GEMMProfile {
+    package struct Entry: Sendable {
+        /// "NT m3104 n3072 k512 beta0": op(A), op(B) (N or T), the row-major shape, and C's beta.
+        package let shape: String
+        package var calls = 0
+        package var seconds = 0.0
+        package var flops = 0.0
+    }
+
+    private static let enabled = Atomic<Bool>(false)
+    private static let entries = Mutex<[String: Entry]>([:])
+
+    @inline(__always) static var isRecording: Bool { enabled.load(ordering: .relaxed) }
+
+    /// Starts recording from nothing.
+    package static func start() {
+        entries.withLock { $0 = [:] }
+        enabled.store(true, ordering: .relaxed)
+    }
+
+    /// Stops recording; the shapes by time spent, most first.
+    package static func stop() -> [Entry] {
+        enabled.store(false, ordering: .relaxed)
+        return entries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds }
+    }
+
+    static func record(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, beta: Float, seconds: Double) {
+        let shape = "\(transA ? "T" : "N")\(transB ? "T" : "N") m\(m) n\(n) k\(k) beta\(beta == 0 ? "0" : beta == 1 ? "1" : "\(beta)")"
+        entries.withLock { all in
+            var e = all[shape] ?? Entry(shape: shape)
+            e.calls += 1
+            e.seconds += seconds
+            e.flops += 2 * Double(m) * Double(n) * Double(k)
+            all[shape] = e
+        }
+    }
+}
