@@ -15,7 +15,10 @@ cd "$(dirname "$0")/.."
 bin=build/bin/trmdis
 py=${PY:-.venv/bin/python}
 if [ "$(uname -m)" != x86_64 ]; then echo "check-emulated-cpus: not an x86-64 machine, nothing to emulate"; exit 0; fi
-command -v qemu-x86_64 >/dev/null || { echo "check-emulated-cpus: qemu-x86_64 missing (make deps installs qemu-user)"; exit 1; }
+if ! command -v qemu-x86_64 >/dev/null; then
+  echo "check-emulated-cpus: qemu-x86_64 missing (make deps installs qemu-user)"
+  exit 1
+fi
 
 # Each case sets what it needs; nothing from the caller's environment chooses a core or a kernel.
 unset OPENBLAS_CORETYPE TRMDIS_KERNELS TRMDIS_BLAS_TREAT_AS_GENERIC
@@ -37,19 +40,21 @@ line=$(emulated "$unknown_avx2" "$bin" info | blas_line)
 echo "emulated $unknown_avx2: $line"
 [[ $line == *"core Haswell (corrected from Prescott), cpu avx2"* ]] || fail "expected the correction to Haswell"
 [[ $line == *"elementwise kernels avx2"* ]] || fail "expected the AVX2 elementwise kernels"
-emulated "$unknown_avx2" "$bin" "${train[@]}" --checkpoint "$work/emulated" | grep -q '^checkpoint:' \
+emulated "$unknown_avx2" "$bin" "${train[@]}" --checkpoint "$work/emulated" | grep '^checkpoint:' >/dev/null \
     || fail "training on the emulated CPU"
 OPENBLAS_CORETYPE=Haswell "$bin" "${train[@]}" --checkpoint "$work/haswell" >/dev/null
 OPENBLAS_CORETYPE=Prescott "$bin" "${train[@]}" --checkpoint "$work/prescott" >/dev/null
 [ "$(weights emulated)" = "$(weights haswell)" ] || fail "emulated weights differ from Haswell's kernels on this machine"
-[ "$(weights emulated)" != "$(weights prescott)" ] || fail "Prescott's kernels gave the same weights: the comparison cannot tell cores apart"
-echo "  4 DIS steps: the same weights as OPENBLAS_CORETYPE=Haswell here ($(weights emulated | cut -c1-12)), not Prescott's"
+[ "$(weights emulated)" != "$(weights prescott)" ] \
+    || fail "Prescott's kernels gave the same weights: the comparison cannot tell cores apart"
+echo "  4 DIS steps: the same weights as OPENBLAS_CORETYPE=Haswell here ($(weights emulated | cut -c1-12)),"\
+     "not Prescott's"
 
 line=$(emulated "$unknown_avx2" examples/c/main 1 | blas_line)
 echo "  C example: $line"
 [ "$line" = "blas: corrected to core Haswell (OpenBLAS chose Prescott), cpu avx2" ] || fail "the C example's BLAS"
 line=$(TRMDIS_LIBRARY=$PWD/build/lib/libtrmdis.so PYTHONPATH=bindings/python emulated "$unknown_avx2" "$py" -c \
-    'import trmdis; i = trmdis.blas_info(); print(i["core"], i["detected_core"], i["isa"], i["corrected"], i["warning"])')
+    'import trmdis; i = trmdis.blas_info(); print(*(i[k] for k in ("core", "detected_core", "isa", "corrected", "warning")))')
 echo "  Python: $line"
 [ "$line" = "Haswell Prescott avx2 True False" ] || fail "the Python package's BLAS"
 
@@ -62,11 +67,13 @@ grep -q "^warning: OpenBLAS runs its generic 'Prescott' kernels on a CPU with av
 out=$(emulated Nehalem "$bin" info)
 line=$(blas_line <<<"$out")
 echo "emulated Nehalem: $line"
-[[ $line == *"core Nehalem (detected), cpu sse"*"elementwise kernels baseline (SSE)"* ]] || fail "expected SSE, nothing corrected"
+[[ $line == *"core Nehalem (detected), cpu sse"*"elementwise kernels baseline (SSE)"* ]] \
+    || fail "expected SSE, nothing corrected"
 ! grep -q '^warning' <<<"$out" || fail "a warning on a CPU with nothing better"
-emulated Nehalem "$bin" "${train[@]}" --checkpoint "$work/nehalem" | grep -q '^checkpoint:' \
+emulated Nehalem "$bin" "${train[@]}" --checkpoint "$work/nehalem" | grep '^checkpoint:' >/dev/null \
     || fail "training on the emulated SSE-only CPU"
 OPENBLAS_CORETYPE=Nehalem TRMDIS_KERNELS=baseline "$bin" "${train[@]}" --checkpoint "$work/nehalem-here" >/dev/null
-[ "$(weights nehalem)" = "$(weights nehalem-here)" ] || fail "SSE-only weights differ from this machine's Nehalem + baseline run"
+[ "$(weights nehalem)" = "$(weights nehalem-here)" ] \
+    || fail "SSE-only weights differ from this machine's Nehalem + baseline run"
 echo "  4 DIS steps: the same weights as OPENBLAS_CORETYPE=Nehalem TRMDIS_KERNELS=baseline here"
 echo "check-emulated-cpus: ok"

@@ -56,7 +56,8 @@ enum BenchSuite {
         var profile = Profile(enabled: gemmProfile)
         switch mode {
         case "train": try train(b, model: model, repeats: repeats, profile: &profile, into: &record)
-        case "infer": try infer(b, model: model, repeats: repeats, batches: inferBatches, profile: &profile, into: &record)
+        case "infer":
+            try infer(b, model: model, repeats: repeats, batches: inferBatches, profile: &profile, into: &record)
         default: throw TRMError.invalidArgument("mode must be train or infer")
         }
         if gemmProfile { record["gemm_profile"] = profile.lines() }
@@ -84,7 +85,9 @@ enum BenchSuite {
         t.warmupSteps = 0
         let trainer = try Trainer(model: model, examples: examples(c, count: 4 * b.batch), config: t)
         let stepsPerCall = b.method == .dis ? c.supervisionSteps : 1
-        let times = try timed(warmup: 1, repeats: repeats, profile: &profile) { _ = try trainer.trainStep() }
+        let times = try timed(warmup: 1, repeats: repeats, profile: &profile, label: "training") {
+            _ = try trainer.trainStep()
+        }
         let seconds = median(times) / Double(stepsPerCall)
         let flops = c.flopsPerStep(training: true) * Double(b.batch)
         r["batch"] = b.batch
@@ -119,7 +122,7 @@ enum BenchSuite {
             // Batch 1 is quick: more repeats for a stable median.
             let n = batch == 1 ? max(repeats, 20) : repeats
             let times = try set.inputs.withUnsafeBufferPointer { inputs in
-                try timed(warmup: batch == 1 ? 3 : 1, repeats: n, profile: &profile) {
+                try timed(warmup: batch == 1 ? 3 : 1, repeats: n, profile: &profile, label: "batch \(batch)") {
                     try predictor.run(inputs: inputs.baseAddress!, puzzleIds: nil, count: batch, options: options) { _ in }
                 }
             }
@@ -128,7 +131,8 @@ enum BenchSuite {
         r["infer_steps"] = c.supervisionSteps
     }
 
-    static func timed(warmup: Int, repeats: Int, profile: inout Profile, _ body: () throws -> Void) throws -> [Double] {
+    static func timed(warmup: Int, repeats: Int, profile: inout Profile, label: String,
+                      _ body: () throws -> Void) throws -> [Double] {
         for _ in 0..<warmup { try body() }
         if profile.enabled { GEMMProfile.start() }
         var times: [Double] = []
@@ -137,7 +141,9 @@ enum BenchSuite {
             try body()
             times.append(monotonicSeconds() - t0)
         }
-        if profile.enabled { profile.add(GEMMProfile.stop(), repeats: times.count, seconds: times.reduce(0, +)) }
+        if profile.enabled {
+            profile.sections.append((label, GEMMProfile.stop(), times.count, times.reduce(0, +)))
+        }
         return times
     }
 
@@ -146,19 +152,15 @@ enum BenchSuite {
     /// products run inside its own parallel loop, with the softmax, and count with the rest.
     struct Profile {
         let enabled: Bool
-        var sections: [(entries: [GEMMProfile.Entry], repeats: Int, seconds: Double)] = []
-
-        mutating func add(_ entries: [GEMMProfile.Entry], repeats: Int, seconds: Double) {
-            sections.append((entries, repeats, seconds))
-        }
+        var sections: [(label: String, entries: [GEMMProfile.Entry], repeats: Int, seconds: Double)] = []
 
         func lines() -> [String] {
             sections.flatMap { s -> [String] in
                 let per = Double(s.repeats)
                 let inProducts = s.entries.reduce(0) { $0 + $1.seconds }
                 let flops = s.entries.reduce(0) { $0 + $1.flops }
-                let head = "gemm: \(fmt(100 * inProducts / s.seconds))% of \(fmt(1000 * s.seconds / per)) ms per repetition in "
-                    + "products, \(fmt(flops / inProducts / 1e9)) GFLOP/s"
+                let head = "gemm, \(s.label): \(fmt(100 * inProducts / s.seconds))% of "
+                    + "\(fmt(1000 * s.seconds / per)) ms per repetition in products, \(fmt(flops / inProducts / 1e9)) GFLOP/s"
                 return [head] + s.entries.map { e in
                     "gemm: \(fmt(100 * e.seconds / s.seconds))%  \(fmt(1000 * e.seconds / per)) ms  "
                         + "\(fmt(e.flops / e.seconds / 1e9)) GFLOP/s  \(e.calls / s.repeats) calls  \(e.shape)"

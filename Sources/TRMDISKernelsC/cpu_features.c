@@ -22,16 +22,18 @@ unsigned int trmdis_cpu_features(void) {
     const unsigned long long state = xcr0();
     if ((state & 0x6) != 0x6) return 0;  /* XMM and YMM state */
     if (__get_cpuid_max(0, 0) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
+    __cpuid_count(7, 0, a, b, c, d);  /* a: the highest sub-leaf of leaf 7 */
     unsigned int features = 0;
     if (((b >> 5) & 1) && fma) features |= TRMDIS_CPU_AVX2_FMA;
     /* AVX-512 F, DQ, BW and VL (bits 16, 17, 30, 31), with opmask and ZMM state enabled (XCR0 bits 5-7). */
     const unsigned int avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
     if ((b & avx512) == avx512 && (state & 0xE0) == 0xE0 && (features & TRMDIS_CPU_AVX2_FMA)) {
         features |= TRMDIS_CPU_AVX512;
-        unsigned int a1, b1, c1, d1;
-        __cpuid_count(7, 1, a1, b1, c1, d1);
-        if (a >= 1 && ((a1 >> 5) & 1)) features |= TRMDIS_CPU_AVX512_BF16;  /* leaf 7.1 EAX bit 5 */
+        if (a >= 1) {
+            unsigned int a1, b1, c1, d1;
+            __cpuid_count(7, 1, a1, b1, c1, d1);
+            if ((a1 >> 5) & 1) features |= TRMDIS_CPU_AVX512_BF16;  /* leaf 7.1 EAX bit 5 */
+        }
     }
     return features;
 }

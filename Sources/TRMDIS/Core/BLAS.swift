@@ -19,7 +19,8 @@ package func sgemm(
     let start = monotonicSeconds()
     sgemmSplit(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
                beta: beta, c, ldc: ldc)
-    GEMMProfile.record(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta, seconds: monotonicSeconds() - start)
+    GEMMProfile.record(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta,
+                       seconds: monotonicSeconds() - start)
 }
 
 /// `sgemm` without the profile: serial below the split threshold, else one block of C per pool thread.

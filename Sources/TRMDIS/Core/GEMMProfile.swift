@@ -30,7 +30,8 @@ package enum GEMMProfile {
     }
 
     static func record(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, beta: Float, seconds: Double) {
-        let shape = "\(transA ? "T" : "N")\(transB ? "T" : "N") m\(m) n\(n) k\(k) beta\(beta == 0 ? "0" : beta == 1 ? "1" : "\(beta)")"
+        let betaName = beta == 0 ? "0" : beta == 1 ? "1" : "\(beta)"
+        let shape = "\(transA ? "T" : "N")\(transB ? "T" : "N") m\(m) n\(n) k\(k) beta\(betaName)"
         entries.withLock { all in
             var e = all[shape] ?? Entry(shape: shape)
             e.calls += 1
