@@ -277,6 +277,18 @@ def machine(binary):
     return dict(cpu=cpu, isa=isa, cpus=os.cpu_count(), blas=blas, uptime=uptime())
 
 
+def binary_origin(binary):
+    """The commit the binary was built from, recorded when the experiment copies it (the report names it)."""
+    def git(*args):
+        done = subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+    commit = git("rev-parse", "--short=12", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return dict(commit=commit, uncommitted_changes=bool(changes) if changes is not None else None,
+                copied=time.strftime("%Y-%m-%d %H:%M:%S"), version=subprocess.run(
+                    [binary, "--version"], capture_output=True, text=True).stdout.strip())
+
+
 def uptime():
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -299,11 +311,14 @@ def main():
     base = a.out or os.path.join(ROOT, "build", "experiment", a.mode)
     os.makedirs(base, exist_ok=True)
     private = os.path.join(base, "trmdis")
+    origin_path = os.path.join(base, "binary.json")
     if not a.report_only and not os.path.exists(private):
         # A private copy: a rebuild of build/bin/trmdis while the experiment runs (or between an interrupted
-        # run and its continuation) cannot change it.
+        # run and its continuation) cannot change it. Where it came from is kept beside it.
         shutil.copy2(binary, private)
+        rn.write_json(origin_path, binary_origin(private))
     binary = private
+    origin = rn.read_json(origin_path) if os.path.exists(origin_path) else None
     tasks = [t for t in tk.TASKS if t.name in a.tasks.split(",")]
     for t in tasks:
         t.cpu_minutes *= a.minutes_scale
@@ -316,7 +331,7 @@ def main():
         rn.log(f"search: {len(tasks)} tasks x {len(tk.METHODS)} methods x {len(tk.LEARNING_RATES)} learning rates")
         chosen = sweep(binary, base, tasks)
         chosen.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), seconds=time.time() - t0, machine=machine(binary),
-                      command="make experiment-sweep")
+                      command="make experiment-sweep", binary=origin)
         rn.write_json(a.settings, chosen)
         rn.log(f"settings: {a.settings}")
         return
@@ -329,7 +344,7 @@ def main():
         start = uptime()
         tasks_out = final(binary, base, tasks, settings, seeds, a.mode == "quick")
         meta = dict(mode=a.mode, finished=time.strftime("%Y-%m-%d %H:%M:%S"), seconds=time.time() - t0,
-                    uptime_start=start, machine=machine(binary), settings=settings,
+                    uptime_start=start, machine=machine(binary), settings=settings, binary=origin,
                     command="make experiment" if a.mode == "full" else "make experiment-quick", tasks=tasks_out)
         rn.write_json(results_path, meta)
     import report  # matplotlib: only the report needs it

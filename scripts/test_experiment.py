@@ -164,7 +164,7 @@ def synthetic_results():
         matched = dict(curve[1], tag="matched", exact=exact / 2)
         return dict(setting=dict(lr=1e-3, ema=False), curve=curve, final=final, matched=matched, command="trmdis train ...",
                     summary=dict(optimizer_steps=500, examples=80, mean_steps=nsup, calls_per_step=3, train_calls_total=7200,
-                                 train_calls_per_example=nsup * 3, infer_calls_per_example=nsup * 3))
+                                 train_calls_per_example=nsup * 3, infer_calls_per_example=nsup * 3, cpu_seconds=72.0))
     exact = {"dis": (0.8, 0.85, 0.9), "trm": (0.3, 0.4, 0.5), "trm-t1n2": (0.7, 0.86, 0.95)}
     frames = rn.parse_solve(SOLVE_SUDOKU, "sudoku")
     task = tk.TASKS[-1].__dict__.copy()
@@ -179,7 +179,8 @@ def synthetic_results():
     settings = dict(chosen={"nqueens8": {m: dict(lr=1e-3, ema=m == "trm") for m in exact}}, table=table,
                     learning_rates=list(tk.LEARNING_RATES), ema_rate=0.999, sweep_fraction=0.5, seed=100)
     return dict(mode="full", finished="now", seconds=60, uptime_start="", settings=settings, command="make experiment",
-                machine=dict(cpu="Test CPU", isa="AVX2", cpus=2, blas="OpenBLAS"), tasks={"nqueens8": t})
+                machine=dict(cpu="Test CPU", isa="AVX2", cpus=2, blas="OpenBLAS"), tasks={"nqueens8": t},
+                binary=dict(commit="0123456789ab", uncommitted_changes=True, version="0.5.0", copied="then"))
 
 
 def test_report():
@@ -191,6 +192,9 @@ def test_report():
         assert ("| N-Queens 8x8 (1-7 given) | compute-matched | 85.0% | 40.0% | 83.7% | **DIS** by 45.0 points (beyond the "
                 "seeds' spread) | DIS by 1.3 points, within the seeds' spread |") in text, text
         assert "85.0 ± 5.0 (80.0, 85.0, 90.0)" in text
+        # 3 methods x 3 seeds of 72 CPU s each: 0.18 CPU hours, whichever invocations ran them.
+        assert ("Its 9 training runs took 0.2 CPU hours between them (each run's own count, whichever invocation "
+                "ran it); the binary was built from commit 0123456789ab with uncommitted changes (0.5.0).") in text, text
         assert ("- **Compute-matched**, DIS against TRM-ACT (T 3, n 6): ahead (beyond the spread) on N-Queens 8x8 "
                 "(1-7 given). Against TRM-ACT (T 1, n 2): ahead (within the spread) on N-Queens 8x8 (1-7 given).") in text, text
         assert "| DIS (T 1, n 2) | **50.0% / 50.0%**" not in text and "lr 0.001, EMA on |" in text
