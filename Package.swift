@@ -22,11 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
+        // The declarations the engine needs to call OpenBLAS, which it loads at run time (libopenblas.so.0,
+        // Debian's libopenblas0; Sources/TRMDIS/Core/BLASRuntime.swift says why it is not linked).
+        .systemLibrary(name: "CBLAS"),
         // AVX2 twins of the engine's elementwise kernels in C (a target attribute per function, no build flag),
         // chosen at run time on CPUs with AVX2 and FMA (Sources/TRMDIS/Core/Elementwise.swift).
         .target(name: "TRMDISKernelsC"),

@@ -136,7 +136,8 @@ typedef struct trm_blas_info {
 } trm_blas_info;
 
 /* Fills `out` (whose struct_size the caller sets; TRM_ERR_ABI for another size). Strings are NUL-terminated,
- * cut to their field's size. */
+ * cut to their field's size. The library loads OpenBLAS (libopenblas.so.0) itself at first use; where it cannot,
+ * `library` is empty, `warning` is 1, the log callback says why, and every computation fails with TRM_ERR_IO. */
 int trm_get_blas_info(trm_blas_info *out);
 
 /* ---- Model configuration -------------------------------------------------------------------------------- */

@@ -1,8 +1,12 @@
-// OpenBLAS's CBLAS interface plus its thread-count and core queries (openblas_set_num_threads,
-// openblas_get_corename, openblas_get_config), and the two loader calls the engine needs to load a second,
-// correctly configured copy of OpenBLAS (Core/BLASRuntime.swift). dlmopen and dladdr are GNU extensions that
-// <dlfcn.h> declares only with _GNU_SOURCE, so they are declared here under names of their own.
-#include <cblas.h>
+// What the engine needs to call OpenBLAS, which it loads itself at first use (Core/BLASRuntime.swift) rather
+// than linking it: the CBLAS enumerations and integer type of cblas_sgemm's signature (the values of the
+// CBLAS standard; blasint is int in OpenBLAS built without INTERFACE64, as Debian's libopenblas0 is), the
+// signatures it calls through pointers, and the loader calls for a second, correctly configured copy.
+// dlmopen and dladdr are GNU extensions that <dlfcn.h> declares only with _GNU_SOURCE, so they are declared
+// here under names of their own.
+typedef enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 } CBLAS_ORDER;
+typedef enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112, CblasConjTrans = 113 } CBLAS_TRANSPOSE;
+typedef int blasint;
 
 struct trmdis_dl_info {
     const char *dli_fname;

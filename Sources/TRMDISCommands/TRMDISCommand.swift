@@ -127,7 +127,8 @@ func blasLine() -> String {
     let b = BLASInfo.current
     let how = b.corrected ? "corrected from \(b.detectedCore)" : b.coreTypeFromEnvironment != nil ? "OPENBLAS_CORETYPE" : "detected"
     let version = b.version.split(separator: " ").prefix(2).joined(separator: " ")
-    var line = "blas: \(version), core \(b.core) (\(how)), cpu \(b.isa), \(b.threads) threads, elementwise kernels \(Elementwise.name)"
+    let kernels = b.library.isEmpty ? "none (OpenBLAS not loaded)" : "\(version), core \(b.core) (\(how))"
+    var line = "blas: \(kernels), cpu \(b.isa), \(b.threads) threads, elementwise kernels \(Elementwise.name)"
     if let warning = b.warning { line += "\nwarning: " + warning }
     return line
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CBLAS
+import Synchronization
 import TRMDISKernelsC
 
 /// Which OpenBLAS kernels the engine's matrix products run on, chosen from the CPU's instruction set.
@@ -14,6 +15,12 @@ import TRMDISKernelsC
 /// of OpenBLAS in a namespace of its own (dlmopen) with OPENBLAS_CORETYPE set to the core that matches
 /// the instruction set, and calls that copy from then on. A user's OPENBLAS_CORETYPE always wins (a
 /// generic one is reported, with a warning, never overridden). docs/performance.md has the figures.
+///
+/// The engine loads OpenBLAS itself (libopenblas.so.0, with dlopen) instead of linking it, so that it starts
+/// with OPENBLAS_NUM_THREADS=1 (set for the load only): the engine calls OpenBLAS from its own pool, one
+/// thread per call, and OpenBLAS's own workers would sit idle with a 128 MiB work buffer each, which under
+/// an address-space limit (`ulimit -v`) they fail to allocate and spin on, hanging the process at exit
+/// (docs/engine.md). An OpenBLAS the host process already loaded is used as it is.
 public struct BLASInfo: Sendable, Equatable {
     /// The OpenBLAS library file in use.
     public var library: String
@@ -34,7 +41,8 @@ public struct BLASInfo: Sendable, Equatable {
     /// A warning for the user: the products run on a generic core although the CPU can do better.
     public var warning: String?
 
-    /// The engine's BLAS, resolved at first use.
+    /// The engine's BLAS, resolved at first use. Without OpenBLAS, `library` is empty and `warning` says why
+    /// (every computation then fails with that message: `BLASRuntime.require`).
     public static var current: BLASInfo {
         var info = BLASRuntime.shared.info
         info.threads = Threads.count
@@ -55,17 +63,78 @@ package final class BLASRuntime: @unchecked Sendable {
                                             "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat", "Katmai", "Coppermine",
                                             "Northwood", "Banias", "Sandybridge"]
 
+    /// Why OpenBLAS could not be loaded, if it could not; `sgemm` then stops the process, so every path to a
+    /// product checks `require()` first.
+    let loadError: String?
+
+    /// Throws unless OpenBLAS is loaded and has its work buffers for every pool thread: Runner (every
+    /// training, prediction and evaluation) calls it first.
+    package static func require() throws(TRMError) {
+        if let why = shared.loadError { throw TRMError.io(why) }
+        try reserveWorkBuffers()
+    }
+
+    /// OpenBLAS's work buffer: 128 MiB of address space (BUFFER_SIZE in its x86-64 builds) plus a page,
+    /// touched only as far as a product needs.
+    static let workBufferBytes = (128 << 20) + 4096
+    /// The most pool threads that have run a product (each needs a buffer; OpenBLAS keeps them for reuse).
+    private static let threadsWithBuffers = Mutex<Int>(0)
+    /// Pool threads that have reached the warm-up product.
+    private static let arrived = Atomic<Int>(0)
+
+    /// OpenBLAS allocates one work buffer for each thread calling it at once, at that thread's first product,
+    /// and retries for ever when the allocation fails: under an address-space limit (`ulimit -v`) without
+    /// room for them the process would hang (docs/engine.md). So before the pool's first product: throw
+    /// `.outOfMemory` if the limit leaves no room for the buffers, else have every pool thread run one small
+    /// product, so that they exist (and later budget checks count them as mapped).
+    static func reserveWorkBuffers() throws(TRMError) {
+        let threads = Threads.count
+        try threadsWithBuffers.withLock { (done: inout Int) throws(TRMError) in
+            guard threads > done else { return }
+            let needed = (threads - done) * workBufferBytes
+            if let room = MemoryBudget.addressSpaceHeadroom(), needed > room {
+                throw .outOfMemory("OpenBLAS's work buffers (128 MiB of address space for each of \(threads) threads) "
+                    + "need \(MemoryBudget.gib(needed)) GiB, more than the \(MemoryBudget.gib(room)) GiB left under "
+                    + "\(MemoryBudget.addressSpaceLimit); use fewer threads or raise the limit")
+            }
+            arrived.store(0, ordering: .sequentiallyConsistent)
+            Threads.pool.runOnAll { _ in
+                // All threads in OpenBLAS at once, so that each takes a buffer of its own. Bounded: if the
+                // pool runs the jobs one after another (another caller holds it), nobody waits for ever.
+                arrived.add(1, ordering: .sequentiallyConsistent)
+                let deadline = monotonicSeconds() + 0.005
+                while arrived.load(ordering: .sequentiallyConsistent) < threads && monotonicSeconds() < deadline {}
+                var a = [Float](repeating: 0, count: 64), c = [Float](repeating: 0, count: 64)
+                a.withUnsafeMutableBufferPointer { a in
+                    c.withUnsafeMutableBufferPointer { c in
+                        sgemmSerial(transA: false, transB: false, m: 8, n: 8, k: 8, alpha: 1, a.baseAddress!, lda: 8,
+                                    a.baseAddress!, ldb: 8, beta: 0, c.baseAddress!, ldc: 8)
+                    }
+                }
+            }
+            done = threads
+        }
+    }
+
     init(environment: (String) -> String?) {
-        let linkedSgemm: trmdis_sgemm_fn = cblas_sgemm
-        let linkedThreads: trmdis_set_threads_fn = openblas_set_num_threads
-        let detected = String(cString: openblas_get_corename())
-        let version = String(cString: openblas_get_config())
         let isa = BLASRuntime.instructionSet()
         let userCore = environment("OPENBLAS_CORETYPE").flatMap { $0.isEmpty ? nil : $0 }
-        var info = BLASInfo(library: BLASRuntime.libraryPath(of: unsafeBitCast(linkedSgemm, to: UnsafeRawPointer.self)),
-                            version: version, core: detected, detectedCore: detected, isa: isa, corrected: false,
+        let chosen = environment("TRMDIS_OPENBLAS").flatMap { $0.isEmpty ? nil : $0 }
+        guard let linked = BLASRuntime.openLibrary(chosen) else {
+            let why = "OpenBLAS could not be loaded (\(chosen ?? "libopenblas.so.0"): \(BLASRuntime.lastLoaderError())); "
+                + (chosen == nil ? "install libopenblas0 (apt) or put it on the library path" : "check TRMDIS_OPENBLAS")
+            sgemm = { _, _, _, _, _, _, _, _, _, _, _, _, _, _ in fatalError("libtrmdis: OpenBLAS is not loaded") }
+            setThreads = { _ in }
+            loadError = why
+            info = BLASInfo(library: "", version: "", core: "", detectedCore: "", isa: isa, corrected: false,
+                            coreTypeFromEnvironment: userCore, threads: 1, warning: why)
+            return
+        }
+        let detected = linked.core
+        var info = BLASInfo(library: BLASRuntime.libraryPath(of: unsafeBitCast(linked.sgemm, to: UnsafeRawPointer.self)),
+                            version: linked.version, core: detected, detectedCore: detected, isa: isa, corrected: false,
                             coreTypeFromEnvironment: userCore, threads: 1, warning: nil)
-        var sgemm = linkedSgemm, setThreads = linkedThreads
+        var sgemm = linked.sgemm, setThreads = linked.setThreads
         // TRMDIS_BLAS_TREAT_AS_GENERIC=1 makes the engine correct a core it would keep, so that the
         // correction itself can be tested on any CPU that OpenBLAS recognises.
         let generic = BLASRuntime.genericCores.contains(detected) || environment("TRMDIS_BLAS_TREAT_AS_GENERIC") == "1"
@@ -86,7 +155,53 @@ package final class BLASRuntime: @unchecked Sendable {
         setThreads(1)
         self.sgemm = sgemm
         self.setThreads = setThreads
+        self.loadError = nil
         self.info = info
+    }
+
+    /// The functions the engine calls in one loaded OpenBLAS, and what it says about itself.
+    struct Library {
+        let sgemm: trmdis_sgemm_fn
+        let setThreads: trmdis_set_threads_fn
+        let core: String
+        let version: String
+
+        init?(_ handle: UnsafeMutableRawPointer) {
+            guard let s = dlsym(handle, "cblas_sgemm"), let t = dlsym(handle, "openblas_set_num_threads"),
+                  let n = dlsym(handle, "openblas_get_corename"), let c = dlsym(handle, "openblas_get_config"),
+                  let corename = unsafeBitCast(n, to: trmdis_string_fn.self)(),
+                  let config = unsafeBitCast(c, to: trmdis_string_fn.self)() else { return nil }
+            sgemm = unsafeBitCast(s, to: trmdis_sgemm_fn.self)
+            setThreads = unsafeBitCast(t, to: trmdis_set_threads_fn.self)
+            (core, version) = (String(cString: corename), String(cString: config))
+        }
+    }
+
+    /// The process's OpenBLAS if the host already loaded one (its settings are the host's), else a fresh load
+    /// that starts no worker threads. TRMDIS_OPENBLAS names another OpenBLAS build (a file name or a path,
+    /// with the standard symbol names), e.g. a newer release that knows a CPU the system's does not.
+    static func openLibrary(_ chosen: String?) -> Library? {
+        let names = chosen.map { [$0] } ?? ["libopenblas.so.0", "libopenblas.so"]
+        let handle = names.lazy.compactMap { dlopen($0, RTLD_NOW | RTLD_NOLOAD) }.first
+            ?? withEnvironment(["OPENBLAS_NUM_THREADS": "1"]) {
+                names.lazy.compactMap { dlopen($0, RTLD_NOW | RTLD_LOCAL) }.first
+            }
+        return handle.flatMap(Library.init)
+    }
+
+    static func lastLoaderError() -> String { dlerror().map { String(cString: $0) } ?? "no OpenBLAS symbols in it" }
+
+    /// `body` run with `values` in the process's environment, which is then restored. OpenBLAS reads its
+    /// variables once, when it loads, so they need to be there only for the load.
+    static func withEnvironment<T>(_ values: [String: String], _ body: () -> T) -> T {
+        let saved = values.keys.map { ($0, getenv($0).map { String(cString: $0) }) }
+        for (name, value) in values { setenv(name, value, 1) }
+        defer {
+            for (name, old) in saved {
+                if let old { setenv(name, old, 1) } else { unsetenv(name) }
+            }
+        }
+        return body()
     }
 
     /// The cores for an instruction set, best first: Cooperlake needs AVX-512 BF16, SkylakeX AVX-512,
@@ -123,25 +238,19 @@ package final class BLASRuntime: @unchecked Sendable {
         return String(cString: name)
     }
 
-    /// A second copy of OpenBLAS in a new link-map namespace, initialised with OPENBLAS_CORETYPE = `core`
-    /// (set for the load only; the process's environment is restored). nil, and the copy closed again, if
-    /// it cannot be loaded or settles on a generic core (OpenBLAS replaces a core the CPU cannot run by
-    /// the best one it can; a non-generic replacement is kept and reported by its name).
-    static func loadCopy(path: String, core: String)
-        -> (sgemm: trmdis_sgemm_fn, setThreads: trmdis_set_threads_fn, core: String, version: String)? {
-        setenv("OPENBLAS_CORETYPE", core, 1)
-        let handle = trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
-        unsetenv("OPENBLAS_CORETYPE")
+    /// A second copy of OpenBLAS in a new link-map namespace, initialised with OPENBLAS_CORETYPE = `core` and no
+    /// worker threads (both set for the load only). nil, and the copy closed again, if it cannot be loaded or
+    /// settles on a generic core (OpenBLAS replaces a core the CPU cannot run by the best one it can; a
+    /// non-generic replacement is kept and reported by its name).
+    static func loadCopy(path: String, core: String) -> Library? {
+        let handle = withEnvironment(["OPENBLAS_CORETYPE": core, "OPENBLAS_NUM_THREADS": "1"]) {
+            trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
+        }
         guard let handle else { return nil }
-        guard let s = dlsym(handle, "cblas_sgemm"), let t = dlsym(handle, "openblas_set_num_threads"),
-              let n = dlsym(handle, "openblas_get_corename"), let c = dlsym(handle, "openblas_get_config"),
-              let corename = unsafeBitCast(n, to: trmdis_string_fn.self)(),
-              let config = unsafeBitCast(c, to: trmdis_string_fn.self)(),
-              case let name = String(cString: corename), !genericCores.contains(name) else {
+        guard let copy = Library(handle), !genericCores.contains(copy.core) else {
             dlclose(handle)
             return nil
         }
-        return (unsafeBitCast(s, to: trmdis_sgemm_fn.self), unsafeBitCast(t, to: trmdis_set_threads_fn.self), name,
-                String(cString: config))
+        return copy
     }
 }

@@ -18,13 +18,22 @@ package enum MemoryBudget {
             guard let bytes else { return }
             if best == nil || bytes < best!.0 { best = (max(0, bytes), limit) }
         }
-        var rl = rlimit()
-        if getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max, let mapped = mappedBytes() {
-            consider(Int(clamping: rl.rlim_cur) - mapped, "the address-space limit (ulimit -v)")
-        }
+        consider(addressSpaceHeadroom(), addressSpaceLimit)
         if let (limit, usage) = cgroupLimit() { consider(limit - usage, "the cgroup memory limit") }
         consider(memAvailable(), "the system's available memory")
         return best
+    }
+
+    static let addressSpaceLimit = "the address-space limit (ulimit -v)"
+
+    /// RLIMIT_AS less what is mapped; nil without a limit. Address space, not memory: what a mapping
+    /// reserves counts whether or not it is ever touched.
+    package static func addressSpaceHeadroom() -> Int? {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max, let mapped = mappedBytes() else {
+            return nil
+        }
+        return max(0, Int(clamping: rl.rlim_cur) - mapped)
     }
 
     /// Throws `.outOfMemory` when `bytes` exceed the headroom; `what` says what needed them.

@@ -71,6 +71,7 @@ public final class Runner {
         }
         let c = model.config
         try Runner.checkAddressable(c, batch: batchSize)
+        try BLASRuntime.require()  // OpenBLAS is loaded at first use; without it no product can run
         self.model = model
         self.batchSize = batchSize
         let blockShapes = Block.Shapes(c, batch: batchSize)

@@ -16,14 +16,15 @@ import pytest
 
 import trmdis
 
-from helpers import progression, progression_config
+from helpers import REPO, progression, progression_config
 
 HERE = Path(__file__).resolve().parent
 
 
-def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Runs `code` in a fresh interpreter with this package importable; returns the finished process."""
-    env = dict(os.environ, PYTHONPATH=f"{HERE.parent}{os.pathsep}{HERE}")
+def run_python(code: str, timeout: float = 120, **environment: str) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter with this package importable, and `environment` added to its
+    environment; returns the finished process."""
+    env = dict(os.environ, PYTHONPATH=f"{HERE.parent}{os.pathsep}{HERE}", **environment)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -64,6 +65,63 @@ def test_out_of_memory_under_an_address_space_limit():
         print("ok")
     """)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_openblas_work_buffers_under_an_address_space_limit():
+    # OpenBLAS takes a 128 MiB work buffer (address space) for each thread calling it and retries for ever when
+    # it cannot (docs/engine.md). The engine reserves the buffers before the first product: under a limit
+    # without room for two, the first prediction is an OutOfMemoryError naming them, not a hang; with one
+    # thread the same model predicts.
+    done = run_python("""
+        import resource, trmdis
+        from helpers import progression_config
+        trmdis.set_num_threads(2)
+        model = trmdis.Model(progression_config())
+        pages = int(open("/proc/self/statm").read().split()[0])
+        resource.setrlimit(resource.RLIMIT_AS, (pages * resource.getpagesize() + 160 * 2**20, resource.RLIM_INFINITY))
+        try:
+            model.predict([[1] * 10], logits=True)
+            print("no error")
+        except trmdis.OutOfMemoryError as e:
+            assert "OpenBLAS's work buffers" in str(e) and "2 threads" in str(e), e
+        trmdis.set_num_threads(1)
+        assert model.predict([[1] * 10], logits=True).trace.shape == (4, 1, 10)
+        print("ok")
+    """, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+def test_the_command_line_exits_under_an_address_space_limit():
+    # OpenBLAS linked into a process starts a worker per core at load, each allocating its work buffer and
+    # retrying for ever when it cannot, and joins them at exit: under `ulimit -v 200000` `trmdis --version`
+    # used to hang there. The engine loads OpenBLAS itself, without those workers.
+    import resource
+    cli = REPO / "build" / "bin" / "trmdis"
+    assert cli.exists(), f"{cli} is missing: `make test` builds it (make cli)"
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (200_000 * 1024, resource.RLIM_INFINITY))
+    for args in (["--version"], ["info"]):
+        done = subprocess.run([cli, *args], preexec_fn=limit, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+    assert "blas: OpenBLAS" in done.stdout, done.stdout
+
+
+def test_without_openblas_every_computation_is_an_error():
+    # The engine loads OpenBLAS at first use (TRMDIS_OPENBLAS names the file; here one that does not exist):
+    # the library still loads, blas_info says why there is no BLAS, and a prediction is an error, not a crash.
+    done = run_python("""
+        import trmdis
+        from helpers import progression_config
+        info = trmdis.blas_info()
+        assert info["warning"] and info["library"] == "" and info["core"] == "", info
+        with trmdis.Model(progression_config()) as model:
+            try:
+                model.predict([[1] * 10], logits=True)
+                print("no error")
+            except trmdis.TRMIOError as e:
+                assert "OpenBLAS could not be loaded (/nonexistent/libopenblas.so.0" in str(e), e
+        print("ok")
+    """, TRMDIS_OPENBLAS="/nonexistent/libopenblas.so.0")
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
 
 
 def test_threads_that_cannot_start_are_an_error():
