@@ -254,10 +254,19 @@ public enum Threads {
     public static let maximum = 1024
 
     /// Sets the thread count (1...maximum). Not safe to call while a step runs. If the threads cannot be
-    /// started, the previous pool stays and `.outOfMemory` is thrown.
+    /// started, or the address-space limit leaves no room for OpenBLAS's work buffer for each of them
+    /// (BLASRuntime.reserveWorkBuffers), the previous pool stays and `.outOfMemory` is thrown.
     public static func set(_ count: Int) throws(TRMError) {
         guard (1...maximum).contains(count) else { throw .invalidArgument("threads must be in 1...\(maximum) (got \(count))") }
-        if count != current.threadCount { current = try ThreadPool(threads: count) }
+        guard count != current.threadCount else { return }
+        let previous = current
+        current = try ThreadPool(threads: count)
+        if BLASRuntime.shared.loadError == nil {
+            do throws(TRMError) { try BLASRuntime.reserveWorkBuffers() } catch {
+                current = previous
+                throw error
+            }
+        }
     }
 
     static func defaultCount() -> Int {

@@ -71,7 +71,7 @@ def test_openblas_work_buffers_under_an_address_space_limit():
     # OpenBLAS takes a 128 MiB work buffer (address space) for each thread calling it and retries for ever when
     # it cannot (docs/engine.md). The engine reserves the buffers before the first product: under a limit
     # without room for two, the first prediction is an OutOfMemoryError naming them, not a hang; with one
-    # thread the same model predicts.
+    # thread the same model predicts, and asking for more threads again is refused the same way.
     done = run_python("""
         import resource, trmdis
         from helpers import progression_config
@@ -85,6 +85,13 @@ def test_openblas_work_buffers_under_an_address_space_limit():
         except trmdis.OutOfMemoryError as e:
             assert "OpenBLAS's work buffers" in str(e) and "2 threads" in str(e), e
         trmdis.set_num_threads(1)
+        assert model.predict([[1] * 10], logits=True).trace.shape == (4, 1, 10)
+        try:
+            trmdis.set_num_threads(4)
+            print("4 threads")
+        except trmdis.OutOfMemoryError as e:
+            assert "OpenBLAS's work buffers" in str(e), e
+        assert trmdis.get_num_threads() == 1
         assert model.predict([[1] * 10], logits=True).trace.shape == (4, 1, 10)
         print("ok")
     """, timeout=60)
