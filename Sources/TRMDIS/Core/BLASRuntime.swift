@@ -93,7 +93,8 @@ package final class BLASRuntime: @unchecked Sendable {
             guard threads > done else { return }
             let needed = (threads - done) * workBufferBytes
             if let room = MemoryBudget.addressSpaceHeadroom(), needed > room {
-                throw .outOfMemory("OpenBLAS's work buffers (128 MiB of address space for each of \(threads) threads) "
+                throw .outOfMemory("OpenBLAS's work buffers (128 MiB of address space for each of \(threads) "
+                    + "threads) "
                     + "need \(MemoryBudget.gib(needed)) GiB, more than the \(MemoryBudget.gib(room)) GiB left under "
                     + "\(MemoryBudget.addressSpaceLimit); use fewer threads or raise the limit")
             }
@@ -120,9 +121,9 @@ package final class BLASRuntime: @unchecked Sendable {
         let isa = BLASRuntime.instructionSet()
         let userCore = environment("OPENBLAS_CORETYPE").flatMap { $0.isEmpty ? nil : $0 }
         let chosen = environment("TRMDIS_OPENBLAS").flatMap { $0.isEmpty ? nil : $0 }
-        guard let linked = BLASRuntime.openLibrary(chosen) else {
-            let why = "OpenBLAS could not be loaded (\(chosen ?? "libopenblas.so.0"): \(BLASRuntime.lastLoaderError())); "
-                + (chosen == nil ? "install libopenblas0 (apt) or put it on the library path" : "check TRMDIS_OPENBLAS")
+        guard let loaded = BLASRuntime.openLibrary(chosen) else {
+            let remedy = chosen == nil ? "install libopenblas0 (apt) or put it on the library path" : "check TRMDIS_OPENBLAS"
+            let why = "OpenBLAS could not be loaded (\(chosen ?? "libopenblas.so.0"): \(BLASRuntime.lastLoaderError())); \(remedy)"
             sgemm = { _, _, _, _, _, _, _, _, _, _, _, _, _, _ in fatalError("libtrmdis: OpenBLAS is not loaded") }
             setThreads = { _ in }
             loadError = why
@@ -130,14 +131,15 @@ package final class BLASRuntime: @unchecked Sendable {
                             coreTypeFromEnvironment: userCore, threads: 1, warning: why)
             return
         }
-        let detected = linked.core
-        var info = BLASInfo(library: BLASRuntime.libraryPath(of: unsafeBitCast(linked.sgemm, to: UnsafeRawPointer.self)),
-                            version: linked.version, core: detected, detectedCore: detected, isa: isa, corrected: false,
-                            coreTypeFromEnvironment: userCore, threads: 1, warning: nil)
-        var sgemm = linked.sgemm, setThreads = linked.setThreads
+        let detected = loaded.core
+        let library = BLASRuntime.libraryPath(of: unsafeBitCast(loaded.sgemm, to: UnsafeRawPointer.self))
+        var info = BLASInfo(library: library, version: loaded.version, core: detected, detectedCore: detected, isa: isa,
+                            corrected: false, coreTypeFromEnvironment: userCore, threads: 1, warning: nil)
+        var sgemm = loaded.sgemm, setThreads = loaded.setThreads
         // TRMDIS_BLAS_TREAT_AS_GENERIC=1 makes the engine correct a core it would keep, so that the
         // correction itself can be tested on any CPU that OpenBLAS recognises.
-        let generic = BLASRuntime.genericCores.contains(detected) || environment("TRMDIS_BLAS_TREAT_AS_GENERIC") == "1"
+        let generic = BLASRuntime.genericCores.contains(detected)
+            || environment("TRMDIS_BLAS_TREAT_AS_GENERIC") == "1"
         if generic && isa != "sse" {
             if let userCore {
                 info.warning = "OpenBLAS runs its generic '\(detected)' kernels on a CPU with \(isa) because OPENBLAS_CORETYPE="
