@@ -10,7 +10,7 @@ The project's metadata lives in pyproject.toml; this file only adds the build st
 
 The wheel holds a native library, so it is tagged for this platform (py3-none-linux_x86_64): it calls
 the C ABI through ctypes and does not depend on the Python ABI. libtrmdis.so links the Swift runtime
-statically; it needs the system's libopenblas.so.0 (docs/python.md, "Installing").
+statically and loads the system's libopenblas.so.0 at first use (bindings/python/README.md).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def build_library() -> Path:
     root = swift_package()
     swift = os.environ.get("SWIFT", "swift")
     if shutil.which(swift) is None:
-        raise RuntimeError("trmdis: building the wheel needs the Swift toolchain (swift.org) and "
-                           "libopenblas-dev; or set TRMDIS_PREBUILT_LIBRARY to a built libtrmdis.so")
+        raise RuntimeError("trmdis: building the wheel needs the Swift toolchain (swift.org); "
+                           "or set TRMDIS_PREBUILT_LIBRARY to a built libtrmdis.so")
     scratch = root / ".build-static"
     command = [swift, "build", "-c", "release", "-Xswiftc", "-static-stdlib", "--product", "TRMDISCAPI",
                "--package-path", str(root), "--scratch-path", str(scratch)]
