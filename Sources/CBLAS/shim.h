@@ -19,7 +19,7 @@ extern void *trmdis_dlmopen(long namespace_id, const char *file, int mode) __asm
 /* LM_ID_NEWLM of <dlfcn.h>: a new link-map namespace. */
 #define TRMDIS_LM_ID_NEWLM (-1L)
 
-/* The signatures the engine calls through pointers (the linked OpenBLAS, or the second copy). */
+/* The signatures the engine calls through pointers (the OpenBLAS it loaded, or the corrected second copy). */
 typedef void (*trmdis_sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint, blasint, blasint,
                                 float, const float *, blasint, const float *, blasint, float, float *, blasint);
 typedef void (*trmdis_set_threads_fn)(int);

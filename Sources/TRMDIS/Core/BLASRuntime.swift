@@ -20,7 +20,7 @@ import TRMDISKernelsC
 /// with OPENBLAS_NUM_THREADS=1 (set for the load only): the engine calls OpenBLAS from its own pool, one
 /// thread per call, and OpenBLAS's own workers would sit idle with a 128 MiB work buffer each, which under
 /// an address-space limit (`ulimit -v`) they fail to allocate and spin on, hanging the process at exit
-/// (docs/engine.md). An OpenBLAS the host process already loaded is used as it is.
+/// (docs/engine.md). Where the host process uses OpenBLAS itself, the engine loads a private copy.
 public struct BLASInfo: Sendable, Equatable {
     /// The OpenBLAS library file in use.
     public var library: String
@@ -179,15 +179,21 @@ package final class BLASRuntime: @unchecked Sendable {
         }
     }
 
-    /// The process's OpenBLAS if the host already loaded one (its settings are the host's), else a fresh load
-    /// that starts no worker threads. TRMDIS_OPENBLAS names another OpenBLAS build (a file name or a path,
-    /// with the standard symbol names), e.g. a newer release that knows a CPU the system's does not.
+    /// OpenBLAS for the engine, loaded so that it starts no worker threads. Where the host process already
+    /// loaded the same library, a private copy of that file in a namespace of its own (dlmopen), so that the
+    /// engine's setting (one thread per call) never changes the host's. TRMDIS_OPENBLAS names another
+    /// OpenBLAS build (a file name or a path, with the standard symbol names), e.g. a newer release that
+    /// knows a CPU the system's does not.
     static func openLibrary(_ chosen: String?) -> Library? {
         let names = chosen.map { [$0] } ?? ["libopenblas.so.0", "libopenblas.so"]
-        let handle = names.lazy.compactMap { dlopen($0, RTLD_NOW | RTLD_NOLOAD) }.first
-            ?? withEnvironment(["OPENBLAS_NUM_THREADS": "1"]) {
-                names.lazy.compactMap { dlopen($0, RTLD_NOW | RTLD_LOCAL) }.first
+        let handle = withEnvironment(["OPENBLAS_NUM_THREADS": "1"]) { () -> UnsafeMutableRawPointer? in
+            if let hosts = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_NOLOAD) }).first {
+                let path = dlsym(hosts, "cblas_sgemm").map { libraryPath(of: UnsafeRawPointer($0)) } ?? names[0]
+                dlclose(hosts)  // the reference RTLD_NOLOAD took
+                return trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
             }
+            return names.lazy.compactMap { dlopen($0, RTLD_NOW | RTLD_LOCAL) }.first
+        }
         return handle.flatMap(Library.init)
     }
 
