@@ -189,8 +189,11 @@ package final class BLASRuntime: @unchecked Sendable {
         let handle = withEnvironment(["OPENBLAS_NUM_THREADS": "1"]) { () -> UnsafeMutableRawPointer? in
             if let hosts = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_NOLOAD) }).first {
                 let path = dlsym(hosts, "cblas_sgemm").map { libraryPath(of: UnsafeRawPointer($0)) } ?? names[0]
+                guard let copy = trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL) else {
+                    return hosts  // no namespace left for a copy: share the host's (as a linked library would)
+                }
                 dlclose(hosts)  // the reference RTLD_NOLOAD took
-                return trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
+                return copy
             }
             return names.lazy.compactMap { dlopen($0, RTLD_NOW | RTLD_LOCAL) }.first
         }
