@@ -11,18 +11,10 @@ import TRMDISKernelsC
 @Suite struct CPUFeatureTests {
     /// The flags line of the first CPU in /proc/cpuinfo.
     static func kernelFlags() -> Set<String>? {
-        guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0 {
-            let text = String(cString: line!)
-            guard text.hasPrefix("flags"), let colon = text.firstIndex(of: ":") else { continue }
-            let words = text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" })
-            return Set(words.map(String.init))
-        }
-        return nil
+        guard let text = MemoryBudget.smallFile("/proc/cpuinfo"),  // the first CPU's entry is enough
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = line.firstIndex(of: ":") else { return nil }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
     }
 
     @Test func cpuidAgreesWithTheKernelsFlags() throws {

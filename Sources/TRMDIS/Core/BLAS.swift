@@ -12,15 +12,13 @@ package func sgemm(
     beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    guard GEMMProfile.isRecording else {
-        return sgemmSplit(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                          beta: beta, c, ldc: ldc)
-    }
-    let start = monotonicSeconds()
+    let start = GEMMProfile.isRecording ? monotonicSeconds() : nil
     sgemmSplit(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
                beta: beta, c, ldc: ldc)
-    GEMMProfile.record(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta,
-                       seconds: monotonicSeconds() - start)
+    if let start {
+        GEMMProfile.record(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta,
+                           seconds: monotonicSeconds() - start)
+    }
 }
 
 /// `sgemm` without the profile: serial below the split threshold, else one block of C per pool thread.

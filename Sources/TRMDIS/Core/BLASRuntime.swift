@@ -86,8 +86,10 @@ package final class BLASRuntime: @unchecked Sendable {
     /// and retries for ever when the allocation fails: under an address-space limit (`ulimit -v`) without
     /// room for them the process would hang (docs/engine.md). So before the pool's first product: throw
     /// `.outOfMemory` if the limit leaves no room for the buffers, else have every pool thread run one small
-    /// product, so that they exist (and later budget checks count them as mapped).
+    /// product, so that they exist (and later budget checks count them as mapped). Without OpenBLAS there
+    /// is nothing to reserve (`require` reports that).
     static func reserveWorkBuffers() throws(TRMError) {
+        guard shared.loadError == nil else { return }
         let threads = Threads.count
         try threadsWithBuffers.withLock { (done: inout Int) throws(TRMError) in
             guard threads > done else { return }

@@ -261,11 +261,9 @@ public enum Threads {
         guard count != current.threadCount else { return }
         let previous = current
         current = try ThreadPool(threads: count)
-        if BLASRuntime.shared.loadError == nil {
-            do throws(TRMError) { try BLASRuntime.reserveWorkBuffers() } catch {
-                current = previous
-                throw error
-            }
+        do throws(TRMError) { try BLASRuntime.reserveWorkBuffers() } catch {
+            current = previous
+            throw error
         }
     }
 
