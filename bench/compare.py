@@ -42,14 +42,21 @@ def load_average() -> str:
 
 
 def cpu_model() -> str:
+    """The model name with CPUID's family and model (a VM may show only "AMD EPYC")."""
+    fields: Dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                if not line.strip():
+                    break  # the first CPU's entry
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or "?"
+    name = fields.get("model name") or platform.processor() or "?"
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']} model {fields['model']})"
+    return name
 
 
 def run_json(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Dict:
@@ -144,10 +151,17 @@ def main() -> int:
     print(f"# engine: {a.engine}; PyTorch: {torch_version or 'not found'} (eager{', torch.compile inductor' if a.compile else ''})"
           f"{' (OMP_WAIT_POLICY=' + runner.torch_env.get('OMP_WAIT_POLICY', 'default') + ')' if torch_version else ''}")
     blas = next((r for v in results.values() for m in v.values() for r in m["engine"]), {})
-    how = ("corrected from " + str(blas.get("blas_detected_core"))) if blas.get("blas_corrected") else "detected or set"
+    if blas.get("blas_corrected"):
+        how = "corrected from " + str(blas.get("blas_detected_core"))
+    elif blas.get("blas_coretype_env"):
+        how = "OPENBLAS_CORETYPE=" + str(blas["blas_coretype_env"])
+    else:
+        how = "detected"
     print(f"# blas: {blas.get('blas_version', '?')}; core {blas.get('blas_core', '?')} ({how}); "
           f"cpu {blas.get('cpu_isa', '?')}; elementwise kernels {blas.get('elementwise', '?')}; "
           "the sgemm peak below is measured in the engine's process")
+    if blas.get("blas_warning"):
+        print(f"# WARNING: {blas['blas_warning']}")
     print(f"# load average at start {start_load}, at end {load_average()}")
     head = f"{'config':<11} {'figure':<44} {'engine':>10} {'pytorch':>10} {'ratio':>7}  {'target':<8} status"
     print(head)

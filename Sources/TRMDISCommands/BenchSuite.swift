@@ -52,7 +52,8 @@ enum BenchSuite {
                                      "params": model.parameterCount, "method": b.method.rawValue,
                                      "blas_core": blas.core, "blas_detected_core": blas.detectedCore,
                                      "blas_corrected": blas.corrected, "cpu_isa": blas.isa, "elementwise": Elementwise.name,
-                                     "blas_version": blas.version]
+                                     "blas_version": blas.version, "blas_coretype_env": blas.coreTypeFromEnvironment ?? "",
+                                     "blas_warning": blas.warning ?? ""]
         var profile = Profile(enabled: gemmProfile)
         switch mode {
         case "train": try train(b, model: model, repeats: repeats, profile: &profile, into: &record)

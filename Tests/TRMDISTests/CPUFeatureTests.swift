@@ -35,4 +35,16 @@ import TRMDISKernelsC
         #expect(BLASRuntime.instructionSet() == "sse")
         #endif
     }
+
+    /// Which detected cores the engine replaces (or, when the user forced them, warns about).
+    @Test func aCoreBelowTheInstructionSetIsLagging() {
+        #expect(BLASRuntime.lagging(core: "Prescott", isa: "avx2") == "generic")
+        #expect(BLASRuntime.lagging(core: "Sandybridge", isa: "avx512") == "generic")
+        #expect(BLASRuntime.lagging(core: "Haswell", isa: "avx512") == "AVX2")
+        #expect(BLASRuntime.lagging(core: "Zen", isa: "avx512") == "AVX2")
+        #expect(BLASRuntime.lagging(core: "Haswell", isa: "avx2") == nil)
+        #expect(BLASRuntime.lagging(core: "Cooperlake", isa: "avx512") == nil)
+        #expect(BLASRuntime.lagging(core: "SapphireRapids", isa: "avx512") == nil)  // newer than the table: kept
+        #expect(BLASRuntime.lagging(core: "Prescott", isa: "sse") == nil)  // nothing better to load
+    }
 }

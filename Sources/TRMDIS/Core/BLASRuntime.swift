@@ -10,11 +10,14 @@ import TRMDISKernelsC
 /// OpenBLAS built with DYNAMIC_ARCH picks its kernels from a table of CPU models when it loads. A CPU newer
 /// than the OpenBLAS release (a new Xeon, Zen 5, a cloud VM that masks the model) falls back to a generic
 /// core (Prescott: SSE3), which runs sgemm 4-6x slower than the AVX2 or AVX-512 kernels the CPU can run.
-/// At first use the engine asks the loaded OpenBLAS which core it picked; if it is a generic one on a CPU
-/// with AVX2+FMA or AVX-512, and the user has not chosen one with OPENBLAS_CORETYPE, it loads a second copy
-/// of OpenBLAS in a namespace of its own (dlmopen) with OPENBLAS_CORETYPE set to the core that matches
-/// the instruction set, and calls that copy from then on. A user's OPENBLAS_CORETYPE always wins (a
-/// generic one is reported, with a warning, never overridden). docs/performance.md has the figures.
+/// At first use the engine asks the loaded OpenBLAS which core it picked; if it is below the CPU's
+/// instruction set (a generic core on a CPU with AVX2+FMA or AVX-512, or an AVX2 core on an AVX-512 CPU:
+/// OpenBLAS itself never picks one there unless it misreads the CPU), and the user has not chosen one with
+/// OPENBLAS_CORETYPE, it loads a second copy of OpenBLAS in a namespace of its own (dlmopen) with
+/// OPENBLAS_CORETYPE set to the core that matches the instruction set, and calls that copy from then on.
+/// A user's OPENBLAS_CORETYPE always wins (one below the CPU is reported, with a warning, never
+/// overridden: on a Zen 5 its Haswell kernels run sgemm at half the speed of its Cooperlake ones).
+/// docs/performance.md has the figures.
 ///
 /// The engine loads OpenBLAS itself (libopenblas.so.0, with dlopen) instead of linking it, so that it starts
 /// with OPENBLAS_NUM_THREADS=1 (set for the load only): the engine calls OpenBLAS from its own pool, one
@@ -32,13 +35,13 @@ public struct BLASInfo: Sendable, Equatable {
     public var detectedCore: String
     /// The CPU's best vector instruction set: "avx512", "avx2" (with FMA) or "sse".
     public var isa: String
-    /// True when the engine replaced a generic core with the one for `isa`.
+    /// True when the engine replaced a core below `isa` (see `BLASRuntime`) with the one for `isa`.
     public var corrected: Bool
     /// OPENBLAS_CORETYPE as the user set it, if they did.
     public var coreTypeFromEnvironment: String?
     /// The engine's thread count (OpenBLAS itself runs one thread per call; see `Threads`).
     public var threads: Int
-    /// A warning for the user: the products run on a generic core although the CPU can do better.
+    /// A warning for the user: the products run on a core below the CPU's instruction set.
     public var warning: String?
 
     /// The engine's BLAS, resolved at first use. Without OpenBLAS, `library` is empty and `warning` says why
@@ -62,6 +65,17 @@ package final class BLASRuntime: @unchecked Sendable {
     static let genericCores: Set<String> = ["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Nano",
                                             "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat", "Katmai", "Coppermine",
                                             "Northwood", "Banias", "Sandybridge"]
+    /// Cores with AVX2 + FMA kernels but no AVX-512 ones.
+    static let avx2Cores: Set<String> = ["Haswell", "Zen", "Excavator"]
+
+    /// The kind of kernels a core below the CPU's instruction set runs ("generic" or "AVX2"), nil when the
+    /// core matches the CPU or is one this table does not know (a newer OpenBLAS's: kept as it is).
+    static func lagging(core: String, isa: String) -> String? {
+        if isa == "sse" { return nil }
+        if genericCores.contains(core) { return "generic" }
+        if isa == "avx512" && avx2Cores.contains(core) { return "AVX2" }
+        return nil
+    }
 
     /// Why OpenBLAS could not be loaded, if it could not; `sgemm` then stops the process, so every path to a
     /// product checks `require()` first.
@@ -140,19 +154,19 @@ package final class BLASRuntime: @unchecked Sendable {
         var sgemm = loaded.sgemm, setThreads = loaded.setThreads
         // TRMDIS_BLAS_TREAT_AS_GENERIC=1 makes the engine correct a core it would keep, so that the
         // correction itself can be tested on any CPU that OpenBLAS recognises.
-        let generic = BLASRuntime.genericCores.contains(detected)
-            || environment("TRMDIS_BLAS_TREAT_AS_GENERIC") == "1"
-        if generic && isa != "sse" {
+        let hook = environment("TRMDIS_BLAS_TREAT_AS_GENERIC") == "1" && isa != "sse" ? "generic" : nil
+        if let kind = BLASRuntime.lagging(core: detected, isa: isa) ?? hook {
             if let userCore {
-                info.warning = "OpenBLAS runs its generic '\(detected)' kernels on a CPU with \(isa) because OPENBLAS_CORETYPE="
-                    + "\(userCore) is set; unset it for the \(BLASRuntime.bestCore(isa)) kernels (several times faster)"
-            } else if let copy = BLASRuntime.candidateCores(isa).lazy
+                info.warning = "OpenBLAS runs its \(kind) '\(detected)' kernels on a CPU with \(isa) because OPENBLAS_CORETYPE="
+                    + "\(userCore) is set; unset it for the \(BLASRuntime.bestCore(isa)) kernels ("
+                    + (kind == "generic" ? "several times faster)" : "up to twice as fast)")
+            } else if let copy = BLASRuntime.candidateCores(isa).lazy.filter({ kind == "generic" || $0 != detected })
                 .compactMap({ BLASRuntime.loadCopy(path: info.library, core: $0) }).first {
                 (sgemm, setThreads) = (copy.sgemm, copy.setThreads)
                 (info.core, info.version) = (copy.core, copy.version)
                 info.corrected = true
             } else {
-                info.warning = "OpenBLAS runs its generic '\(detected)' kernels on a CPU with \(isa), and loading its "
+                info.warning = "OpenBLAS runs its \(kind) '\(detected)' kernels on a CPU with \(isa), and loading its "
                     + "\(BLASRuntime.bestCore(isa)) kernels failed; set OPENBLAS_CORETYPE=\(BLASRuntime.bestCore(isa)) before starting"
             }
         }

@@ -47,6 +47,16 @@ def test_a_forced_generic_core_is_kept_reported_and_warned_about():
     assert any("generic 'Prescott'" in line for line in info["log"]) == capable
 
 
+def test_a_forced_avx2_core_on_an_avx512_cpu_is_kept_and_warned_about():
+    # OpenBLAS never picks its AVX2 kernels on an AVX-512 CPU by itself; a user who forces them gets half the
+    # sgemm speed on a Zen 5 (docs/performance.md), which the warning says.
+    info = probe(OPENBLAS_CORETYPE="Haswell")
+    assert info["core"] == info["detected_core"] == "Haswell" and not info["corrected"]
+    lags = info["isa"] == "avx512"
+    assert info["warning"] == lags
+    assert any("AVX2 'Haswell'" in line for line in info["log"]) == lags
+
+
 def test_without_a_choice_the_core_matches_the_instruction_set():
     info = probe()
     assert not info["core_from_environment"] and not info["warning"] and info["log"] == []
