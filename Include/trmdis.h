@@ -118,10 +118,10 @@ int32_t trm_get_num_threads(void);
 
 /* The BLAS the matrix products run on. OpenBLAS picks its kernels from a table of CPU models; on a CPU it does
  * not know it falls back to a generic core (Prescott: SSE3), several times slower. At first use the engine
- * checks, and on a CPU with AVX2+FMA or AVX-512 it loads OpenBLAS's matching kernels instead (a second copy of
- * the library in a namespace of its own), unless the user set OPENBLAS_CORETYPE, which always wins. When the
- * products still run on a generic core that the CPU could beat, the log callback gets a warning (when the
- * callback is installed, and at first use). */
+ * checks, and where the core is below the CPU (a generic one on a CPU with AVX2+FMA or AVX-512, or an AVX2 one
+ * on an AVX-512 CPU) it loads OpenBLAS's matching kernels instead (a second copy of the library in a namespace
+ * of its own), unless the user set OPENBLAS_CORETYPE, which always wins. When the products still run on a
+ * core below the CPU, the log callback gets a warning (when the callback is installed, and at first use). */
 typedef struct trm_blas_info {
     size_t struct_size;            /* sizeof(trm_blas_info), set by the caller */
     char library[256];             /* the OpenBLAS file in use */
@@ -129,10 +129,10 @@ typedef struct trm_blas_info {
     char core[32];                 /* the kernel core the products run on, e.g. "Haswell", "SkylakeX" */
     char detected_core[32];        /* the core OpenBLAS chose by itself */
     char isa[16];                  /* the CPU's best vector instructions: "avx512", "avx2" (with FMA) or "sse" */
-    int32_t corrected;             /* 1: the engine replaced a generic core with the one for `isa` */
+    int32_t corrected;             /* 1: the engine replaced a core below `isa` with the one for `isa` */
     int32_t core_from_environment; /* 1: the user set OPENBLAS_CORETYPE */
     int32_t threads;               /* the engine's thread count (OpenBLAS runs one thread per call) */
-    int32_t warning;               /* 1: the products run on a generic core the CPU could beat */
+    int32_t warning;               /* 1: the products run on a core below the CPU's (or without OpenBLAS) */
 } trm_blas_info;
 
 /* Fills `out` (whose struct_size the caller sets; TRM_ERR_ABI for another size). Strings are NUL-terminated,

@@ -35,6 +35,6 @@ public func trm_log_set_level(_ level: Int32) -> Int32 {
 @c @implementation
 public func trm_log_set(_ callback: trm_log_callback?, _ userData: UnsafeMutableRawPointer?) {
     sink = LogSink(callback: callback, userData: callback == nil ? nil : userData)
-    // The one warning of the engine's setup: matrix products on generic kernels the CPU could beat.
+    // The one warning of the engine's setup: matrix products on kernels below the CPU (BLASRuntime).
     if callback != nil, let warning = BLASInfo.current.warning { log(TRM_LOG_WARN, "libtrmdis: " + warning) }
 }

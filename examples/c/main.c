@@ -96,8 +96,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     CHECK(trm_set_num_threads(2));
-    /* The matrix kernels in use: a generic OpenBLAS core on a CPU that could do better is corrected by the
-     * library, or reported through the log callback when it cannot be (docs/performance.md). */
+    /* The matrix kernels in use: an OpenBLAS core below the CPU (a generic one, or AVX2 on an AVX-512 CPU) is
+     * corrected by the library, or reported through the log callback when it cannot be (docs/performance.md). */
     trm_blas_info blas = {.struct_size = sizeof blas};
     CHECK(trm_get_blas_info(&blas));
     printf("blas: %s core %s (OpenBLAS chose %s%s), cpu %s\n", blas.corrected ? "corrected to" : "running on", blas.core,

@@ -76,8 +76,8 @@ def get_num_threads() -> int:
 def blas_info() -> dict:
     """The BLAS the matrix products run on (trm_get_blas_info): library, version, core (the kernels in use),
     detected_core (OpenBLAS's own choice), isa ("avx512", "avx2" or "sse"), corrected (the engine replaced a
-    generic core), core_from_environment (OPENBLAS_CORETYPE was set), threads, warning (generic kernels on a
-    CPU that could do better)."""
+    core below the CPU's instruction set), core_from_environment (OPENBLAS_CORETYPE was set), threads, warning
+    (kernels below the CPU: generic ones, or AVX2 ones on an AVX-512 CPU)."""
     s = _lib.BLASInfoStruct()
     s.struct_size = ctypes.sizeof(_lib.BLASInfoStruct)
     check(_lib.lib.trm_get_blas_info(ctypes.byref(s)))
