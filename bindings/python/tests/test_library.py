@@ -234,4 +234,7 @@ def test_log_handler_receives_library_warnings():
             runner.reset_carry()  # still alive
     finally:
         trmdis.set_log_handler()
+    # The library's one setup warning (OpenBLAS on kernels below the CPU, e.g. a user's OPENBLAS_CORETYPE=Haswell
+    # on an AVX-512 CPU) reaches a handler when it is installed; it is not this test's.
+    lines = [line for line in lines if "OpenBLAS runs its" not in line[1]]
     assert lines == [(_lib.TRM_LOG_WARN, "trm_model_free: ignored a pointer that is not a live model")]
