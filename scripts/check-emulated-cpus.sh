@@ -21,7 +21,7 @@ if ! command -v qemu-x86_64 >/dev/null; then
 fi
 
 # Each case sets what it needs; nothing from the caller's environment chooses a core or a kernel.
-unset OPENBLAS_CORETYPE TRMDIS_KERNELS TRMDIS_BLAS_TREAT_AS_GENERIC
+unset OPENBLAS_CORETYPE TRMDIS_KERNELS TRMDIS_BLAS_TEST_DETECTED
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "check-emulated-cpus: FAILED: $*"; exit 1; }

@@ -137,7 +137,10 @@ package final class BLASRuntime: @unchecked Sendable {
         let isa = BLASRuntime.instructionSet()
         let userCore = environment("OPENBLAS_CORETYPE").flatMap { $0.isEmpty ? nil : $0 }
         let chosen = environment("TRMDIS_OPENBLAS").flatMap { $0.isEmpty ? nil : $0 }
-        guard let loaded = BLASRuntime.openLibrary(chosen) else {
+        // TRMDIS_BLAS_TEST_DETECTED=CORE loads OpenBLAS as if it had picked CORE by itself (OPENBLAS_CORETYPE
+        // for that load only, not the user's), so that the correction can be tested on a CPU OpenBLAS knows.
+        let testCore = userCore == nil ? environment("TRMDIS_BLAS_TEST_DETECTED").flatMap { $0.isEmpty ? nil : $0 } : nil
+        guard let loaded = BLASRuntime.openLibrary(chosen, testCore: testCore) else {
             let remedy = chosen == nil ? "install libopenblas0 (apt) or put it on the library path" : "check TRMDIS_OPENBLAS"
             let why = "OpenBLAS could not be loaded (\(chosen ?? "libopenblas.so.0"): \(BLASRuntime.lastLoaderError())); \(remedy)"
             sgemm = { _, _, _, _, _, _, _, _, _, _, _, _, _, _ in fatalError("libtrmdis: OpenBLAS is not loaded") }
@@ -152,16 +155,13 @@ package final class BLASRuntime: @unchecked Sendable {
         var info = BLASInfo(library: library, version: loaded.version, core: detected, detectedCore: detected, isa: isa,
                             corrected: false, coreTypeFromEnvironment: userCore, threads: 1, warning: nil)
         var sgemm = loaded.sgemm, setThreads = loaded.setThreads
-        // TRMDIS_BLAS_TREAT_AS_GENERIC=1 makes the engine correct a core it would keep, so that the
-        // correction itself can be tested on any CPU that OpenBLAS recognises.
-        let hook = environment("TRMDIS_BLAS_TREAT_AS_GENERIC") == "1" && isa != "sse" ? "generic" : nil
-        if let kind = BLASRuntime.lagging(core: detected, isa: isa) ?? hook {
+        if let kind = BLASRuntime.lagging(core: detected, isa: isa) {
             if let userCore {
                 info.warning = "OpenBLAS runs its \(kind) '\(detected)' kernels on a CPU with \(isa) because OPENBLAS_CORETYPE="
                     + "\(userCore) is set; unset it for the \(BLASRuntime.bestCore(isa)) kernels ("
                     + (kind == "generic" ? "several times faster)" : "up to twice as fast)")
-            } else if let copy = BLASRuntime.candidateCores(isa).lazy.filter({ kind == "generic" || $0 != detected })
-                .compactMap({ BLASRuntime.loadCopy(path: info.library, core: $0) }).first {
+            } else if let copy = BLASRuntime.candidateCores(isa).lazy
+                .compactMap({ BLASRuntime.loadCopy(path: info.library, core: $0, replacing: kind, isa: isa) }).first {
                 (sgemm, setThreads) = (copy.sgemm, copy.setThreads)
                 (info.core, info.version) = (copy.core, copy.version)
                 info.corrected = true
@@ -200,9 +200,10 @@ package final class BLASRuntime: @unchecked Sendable {
     /// engine's setting (one thread per call) never changes the host's. TRMDIS_OPENBLAS names another
     /// OpenBLAS build (a file name or a path, with the standard symbol names), e.g. a newer release that
     /// knows a CPU the system's does not.
-    static func openLibrary(_ chosen: String?) -> Library? {
+    static func openLibrary(_ chosen: String?, testCore: String? = nil) -> Library? {
         let names = chosen.map { [$0] } ?? ["libopenblas.so.0", "libopenblas.so"]
-        let handle = withEnvironment(["OPENBLAS_NUM_THREADS": "1"]) { () -> UnsafeMutableRawPointer? in
+        let settings = ["OPENBLAS_NUM_THREADS": "1"].merging(testCore.map { ["OPENBLAS_CORETYPE": $0] } ?? [:]) { $1 }
+        let handle = withEnvironment(settings) { () -> UnsafeMutableRawPointer? in
             if let hosts = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_NOLOAD) }).first {
                 let path = dlsym(hosts, "cblas_sgemm").map { libraryPath(of: UnsafeRawPointer($0)) } ?? names[0]
                 guard let copy = trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL) else {
@@ -266,15 +267,18 @@ package final class BLASRuntime: @unchecked Sendable {
     }
 
     /// A second copy of OpenBLAS in a new link-map namespace, initialised with OPENBLAS_CORETYPE = `core` and no
-    /// worker threads (both set for the load only). nil, and the copy closed again, if it cannot be loaded or
-    /// settles on a generic core (OpenBLAS replaces a core the CPU cannot run by the best one it can; a
-    /// non-generic replacement is kept and reported by its name).
-    static func loadCopy(path: String, core: String) -> Library? {
+    /// worker threads (both set for the load only), to replace a core of the `kind` that `lagging` names. nil,
+    /// and the copy closed again, if it cannot be loaded or settles on a core no better than that: a generic
+    /// one, or for an AVX2 core one that lags `isa` too (OpenBLAS replaces a core the CPU cannot run, or one
+    /// it does not have, by the best one it can; a better replacement is kept and reported by its name).
+    static func loadCopy(path: String, core: String, replacing kind: String, isa: String) -> Library? {
+        let better: (String) -> Bool = { kind == "generic" ? !genericCores.contains($0) : lagging(core: $0, isa: isa) == nil }
+        guard better(core) else { return nil }
         let handle = withEnvironment(["OPENBLAS_CORETYPE": core, "OPENBLAS_NUM_THREADS": "1"]) {
             trmdis_dlmopen(TRMDIS_LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL)
         }
         guard let handle else { return nil }
-        guard let copy = Library(handle), !genericCores.contains(copy.core) else {
+        guard let copy = Library(handle), better(copy.core) else {
             dlclose(handle)
             return nil
         }

@@ -30,7 +30,7 @@ PROBE = """
 
 
 def probe(**env):
-    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "TRMDIS_BLAS_TREAT_AS_GENERIC")}
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "TRMDIS_BLAS_TEST_DETECTED")}
     clean.update(env, PYTHONPATH=f"{HERE.parent}{os.pathsep}{HERE}")
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(PROBE)], env=clean, capture_output=True, text=True,
                           timeout=120)
@@ -66,11 +66,21 @@ def test_without_a_choice_the_core_matches_the_instruction_set():
     assert info["threads"] >= 1 and "OpenBLAS" in info["version"] and info["library"]
 
 
-def test_the_correction_loads_the_matching_kernels():
-    # The engine's test hook treats the detected core as generic, so the correction runs on any CPU.
-    info = probe(TRMDIS_BLAS_TREAT_AS_GENERIC="1")
+def test_the_correction_replaces_a_generic_core_it_did_not_choose():
+    # The engine's test hook has OpenBLAS load as if it had picked Prescott by itself (a CPU it misreads).
+    info = probe(TRMDIS_BLAS_TEST_DETECTED="Prescott")
+    assert info["detected_core"] == "Prescott" and not info["core_from_environment"]
     if info["isa"] == "sse":
+        assert not info["corrected"] and info["core"] == "Prescott"
+        return
+    assert info["corrected"] and not info["warning"] and info["log"] == []
+    assert info["core"] in (AVX512_CORES if info["isa"] == "avx512" else AVX2_CORES - AVX512_CORES)
+
+
+def test_the_correction_replaces_an_avx2_core_on_an_avx512_cpu():
+    info = probe(TRMDIS_BLAS_TEST_DETECTED="Haswell")
+    assert info["detected_core"] == "Haswell" and not info["core_from_environment"]
+    if info["isa"] != "avx512":  # Haswell is this CPU's class (or more than it can run): nothing to replace
         assert not info["corrected"]
         return
-    assert info["corrected"] and not info["warning"]
-    assert info["core"] in (AVX512_CORES if info["isa"] == "avx512" else AVX2_CORES)
+    assert info["corrected"] and not info["warning"] and info["core"] in AVX512_CORES
