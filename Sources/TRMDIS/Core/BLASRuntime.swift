@@ -109,8 +109,7 @@ package final class BLASRuntime: @unchecked Sendable {
             guard threads > done else { return }
             let needed = (threads - done) * workBufferBytes
             if let room = MemoryBudget.addressSpaceHeadroom(), needed > room {
-                throw .outOfMemory("OpenBLAS's work buffers (128 MiB of address space for each of \(threads) "
-                    + "threads) "
+                throw .outOfMemory("OpenBLAS's work buffers (128 MiB of address space for each of \(threads) threads) "
                     + "need \(MemoryBudget.gib(needed)) GiB, more than the \(MemoryBudget.gib(room)) GiB left under "
                     + "\(MemoryBudget.addressSpaceLimit); use fewer threads or raise the limit")
             }
@@ -202,7 +201,8 @@ package final class BLASRuntime: @unchecked Sendable {
     /// knows a CPU the system's does not.
     static func openLibrary(_ chosen: String?, testCore: String? = nil) -> Library? {
         let names = chosen.map { [$0] } ?? ["libopenblas.so.0", "libopenblas.so"]
-        let settings = ["OPENBLAS_NUM_THREADS": "1"].merging(testCore.map { ["OPENBLAS_CORETYPE": $0] } ?? [:]) { $1 }
+        var settings = ["OPENBLAS_NUM_THREADS": "1"]
+        if let testCore { settings["OPENBLAS_CORETYPE"] = testCore }
         let handle = withEnvironment(settings) { () -> UnsafeMutableRawPointer? in
             if let hosts = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_NOLOAD) }).first {
                 let path = dlsym(hosts, "cblas_sgemm").map { libraryPath(of: UnsafeRawPointer($0)) } ?? names[0]

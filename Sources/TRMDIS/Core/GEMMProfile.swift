@@ -2,7 +2,8 @@ import Synchronization
 
 /// Wall time in the matrix products, by shape: where a step's time goes and how close each product runs to
 /// the sgemm peak (`trmdis bench --config X --gemm-profile`; docs/performance.md). Off by default: then
-/// each product pays one relaxed atomic load and nothing else (no allocation per step).
+/// each product pays one relaxed atomic load and nothing else (no allocation per step). On, a product adds
+/// to its shape's totals under a lock, keyed by the numbers (its name is formatted once, when first seen).
 package enum GEMMProfile {
     package struct Entry: Sendable {
         /// "NT m3104 n3072 k512 beta0": op(A), op(B) (N or T), the row-major shape, and C's beta.
@@ -12,8 +13,20 @@ package enum GEMMProfile {
         package var flops = 0.0
     }
 
+    /// A product's shape, the key its totals are kept under while recording.
+    struct Shape: Hashable {
+        let transA, transB: Bool
+        let m, n, k: Int
+        let beta: Float
+
+        var name: String {
+            let betaName = beta == 0 ? "0" : beta == 1 ? "1" : "\(beta)"
+            return "\(transA ? "T" : "N")\(transB ? "T" : "N") m\(m) n\(n) k\(k) beta\(betaName)"
+        }
+    }
+
     private static let enabled = Atomic<Bool>(false)
-    private static let entries = Mutex<[String: Entry]>([:])
+    private static let entries = Mutex<[Shape: Entry]>([:])
 
     @inline(__always) static var isRecording: Bool { enabled.load(ordering: .relaxed) }
 
@@ -30,10 +43,9 @@ package enum GEMMProfile {
     }
 
     static func record(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, beta: Float, seconds: Double) {
-        let betaName = beta == 0 ? "0" : beta == 1 ? "1" : "\(beta)"
-        let shape = "\(transA ? "T" : "N")\(transB ? "T" : "N") m\(m) n\(n) k\(k) beta\(betaName)"
+        let shape = Shape(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta)
         entries.withLock { all in
-            var e = all[shape] ?? Entry(shape: shape)
+            var e = all[shape] ?? Entry(shape: shape.name)
             e.calls += 1
             e.seconds += seconds
             e.flops += 2 * Double(m) * Double(n) * Double(k)

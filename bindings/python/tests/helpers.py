@@ -38,5 +38,14 @@ def progression_config(**changes) -> trmdis.ModelConfig:
     return base.replace(**changes)
 
 
+def limit_address_space(room: int) -> None:
+    """Sets this process's address-space limit (`ulimit -v`) to what it maps now plus `room` bytes."""
+    import resource
+
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + room, resource.RLIM_INFINITY))
+
+
 #: Hyper-parameters under which progression_config() learns progression() in a few dozen steps.
 FAST = dict(batch_size=32, learning_rate=3e-3, warmup_steps=20, weight_decay=0.01)

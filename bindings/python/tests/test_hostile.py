@@ -44,13 +44,11 @@ def test_out_of_memory_under_an_address_space_limit():
     # naming the limit, and the interpreter lives on to use a model that fits. OpenBLAS allocates its work
     # buffer at its first product and spins if it cannot (docs/engine.md), so one prediction runs first.
     done = run_python("""
-        import resource, trmdis
-        from helpers import progression_config
+        import trmdis
+        from helpers import limit_address_space, progression_config
         with trmdis.Model(progression_config()) as warm:
             warm.predict([[1] * 10], logits=True)
-        pages = int(open("/proc/self/statm").read().split()[0])
-        mapped = pages * resource.getpagesize()
-        resource.setrlimit(resource.RLIMIT_AS, (mapped + 300 * 2**20, resource.RLIM_INFINITY))
+        limit_address_space(300 * 2**20)
         big = trmdis.ModelConfig.preset("sudoku-att").replace(hidden_size=4096, num_heads=32)
         try:
             trmdis.Model(big)
@@ -73,12 +71,11 @@ def test_openblas_work_buffers_under_an_address_space_limit():
     # without room for two, the first prediction is an OutOfMemoryError naming them, not a hang; with one
     # thread the same model predicts, and asking for more threads again is refused the same way.
     done = run_python("""
-        import resource, trmdis
-        from helpers import progression_config
+        import trmdis
+        from helpers import limit_address_space, progression_config
         trmdis.set_num_threads(2)
         model = trmdis.Model(progression_config())
-        pages = int(open("/proc/self/statm").read().split()[0])
-        resource.setrlimit(resource.RLIMIT_AS, (pages * resource.getpagesize() + 160 * 2**20, resource.RLIM_INFINITY))
+        limit_address_space(160 * 2**20)
         try:
             model.predict([[1] * 10], logits=True)
             print("no error")
@@ -137,14 +134,12 @@ def test_threads_that_cannot_start_are_an_error():
     # work buffers: OpenBLAS takes one per concurrent caller on first need and, refused, retries for ever
     # (docs/engine.md), and whether the warm-up's two threads called it at the same moment is up to timing.
     done = run_python("""
-        import resource, trmdis
-        from helpers import progression_config
+        import trmdis
+        from helpers import limit_address_space, progression_config
         trmdis.set_num_threads(2)
         with trmdis.Model(progression_config()) as warm:  # OpenBLAS's buffers before the limit (see above)
             warm.predict([[1] * 10], logits=True)
-        pages = int(open("/proc/self/statm").read().split()[0])
-        room = (64 + 2 * 128) * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (pages * resource.getpagesize() + room, resource.RLIM_INFINITY))
+        limit_address_space((64 + 2 * 128) * 2**20)
         try:
             trmdis.set_num_threads(512)
             print("started")
