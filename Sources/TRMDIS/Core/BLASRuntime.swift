@@ -57,6 +57,8 @@ package final class BLASRuntime: @unchecked Sendable {
     let sgemm: trmdis_sgemm_fn
     let setThreads: trmdis_set_threads_fn
     let info: BLASInfo
+    /// The OpenBLAS whose functions the engine calls (nil when none could be loaded).
+    let active: Library?
 
     /// Resolved once, before the first product.
     package static let shared = BLASRuntime(environment: { getenv($0).map { String(cString: $0) } })
@@ -93,17 +95,14 @@ package final class BLASRuntime: @unchecked Sendable {
     static let workBufferBytes = (128 << 20) + 4096
     /// The most pool threads that have run a product (each needs a buffer; OpenBLAS keeps them for reuse).
     private static let threadsWithBuffers = Mutex<Int>(0)
-    /// Pool threads that have reached the warm-up product.
-    private static let arrived = Atomic<Int>(0)
-
-    /// OpenBLAS allocates one work buffer for each thread calling it at once, at that thread's first product,
-    /// and retries for ever when the allocation fails: under an address-space limit (`ulimit -v`) without
-    /// room for them the process would hang (docs/engine.md). So before the pool's first product: throw
-    /// `.outOfMemory` if the limit leaves no room for the buffers, else have every pool thread run one small
-    /// product, so that they exist (and later budget checks count them as mapped). Without OpenBLAS there
-    /// is nothing to reserve (`require` reports that).
+    /// OpenBLAS allocates a work buffer when a call finds none free, and retries for ever when the allocation
+    /// fails: under an address-space limit (`ulimit -v`) without room for one the process would hang
+    /// (docs/engine.md). The engine's pool has up to one call per thread in OpenBLAS at once, so before the
+    /// pool's first product: throw `.outOfMemory` if the limit leaves no room for a buffer per thread, else
+    /// make the buffers exist now (later budget checks then count them as mapped). Without OpenBLAS there is
+    /// nothing to reserve (`require` reports that).
     static func reserveWorkBuffers() throws(TRMError) {
-        guard shared.loadError == nil else { return }
+        guard let blas = shared.active else { return }
         let threads = Threads.count
         try threadsWithBuffers.withLock { (done: inout Int) throws(TRMError) in
             guard threads > done else { return }
@@ -113,19 +112,20 @@ package final class BLASRuntime: @unchecked Sendable {
                     + "need \(MemoryBudget.gib(needed)) GiB, more than the \(MemoryBudget.gib(room)) GiB left under "
                     + "\(MemoryBudget.addressSpaceLimit); use fewer threads or raise the limit")
             }
-            arrived.store(0, ordering: .sequentiallyConsistent)
+            if let take = blas.takeBuffer, let give = blas.returnBuffer, let slots = blas.bufferSlots {
+                // OpenBLAS keeps one table of buffers for all threads (its default build): holding `threads`
+                // buffers at once makes that many exist, and every later call reuses a free one. Beyond the
+                // table's size OpenBLAS prints a warning and grows it, so the engine stops there.
+                let held = (0..<min(threads, slots)).map { _ in take(0) }
+                for buffer in held { give(buffer) }
+            }
+            // A build with a table per thread (USE_TLS) gives each thread its buffer at its first product.
             Threads.pool.runOnAll { _ in
-                // All threads in OpenBLAS at once, so that each takes a buffer of its own. Bounded: if the
-                // pool runs the jobs one after another (another caller holds it), nobody waits for ever.
-                arrived.add(1, ordering: .sequentiallyConsistent)
-                let deadline = monotonicSeconds() + 0.005
-                while arrived.load(ordering: .sequentiallyConsistent) < threads && monotonicSeconds() < deadline {}
-                var a = [Float](repeating: 0, count: 64), c = [Float](repeating: 0, count: 64)
-                a.withUnsafeMutableBufferPointer { a in
-                    c.withUnsafeMutableBufferPointer { c in
-                        sgemmSerial(transA: false, transB: false, m: 8, n: 8, k: 8, alpha: 1, a.baseAddress!, lda: 8,
-                                    a.baseAddress!, ldb: 8, beta: 0, c.baseAddress!, ldc: 8)
-                    }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 128) { buffer in  // on the stack: no malloc
+                    let a = buffer.baseAddress!, c = a + 64
+                    a.initialize(repeating: 0, count: 128)
+                    sgemmSerial(transA: false, transB: false, m: 8, n: 8, k: 8, alpha: 1, a, lda: 8, a, ldb: 8, beta: 0,
+                                c, ldc: 8)
                 }
             }
             done = threads
@@ -144,6 +144,7 @@ package final class BLASRuntime: @unchecked Sendable {
             let why = "OpenBLAS could not be loaded (\(chosen ?? "libopenblas.so.0"): \(BLASRuntime.lastLoaderError())); \(remedy)"
             sgemm = { _, _, _, _, _, _, _, _, _, _, _, _, _, _ in fatalError("libtrmdis: OpenBLAS is not loaded") }
             setThreads = { _ in }
+            active = nil
             loadError = why
             info = BLASInfo(library: "", version: "", core: "", detectedCore: "", isa: isa, corrected: false,
                             coreTypeFromEnvironment: userCore, threads: 1, warning: why)
@@ -153,7 +154,7 @@ package final class BLASRuntime: @unchecked Sendable {
         let library = BLASRuntime.libraryPath(of: unsafeBitCast(loaded.sgemm, to: UnsafeRawPointer.self))
         var info = BLASInfo(library: library, version: loaded.version, core: detected, detectedCore: detected, isa: isa,
                             corrected: false, coreTypeFromEnvironment: userCore, threads: 1, warning: nil)
-        var sgemm = loaded.sgemm, setThreads = loaded.setThreads
+        var active = loaded
         if let kind = BLASRuntime.lagging(core: detected, isa: isa) {
             if let userCore {
                 info.warning = "OpenBLAS runs its \(kind) '\(detected)' kernels on a CPU with \(isa) because OPENBLAS_CORETYPE="
@@ -161,7 +162,7 @@ package final class BLASRuntime: @unchecked Sendable {
                     + (kind == "generic" ? "several times faster)" : "up to twice as fast)")
             } else if let copy = BLASRuntime.candidateCores(isa).lazy
                 .compactMap({ BLASRuntime.loadCopy(path: info.library, core: $0, replacing: kind, isa: isa) }).first {
-                (sgemm, setThreads) = (copy.sgemm, copy.setThreads)
+                active = copy
                 (info.core, info.version) = (copy.core, copy.version)
                 info.corrected = true
             } else {
@@ -169,9 +170,10 @@ package final class BLASRuntime: @unchecked Sendable {
                     + "\(BLASRuntime.bestCore(isa)) kernels failed; set OPENBLAS_CORETYPE=\(BLASRuntime.bestCore(isa)) before starting"
             }
         }
-        setThreads(1)
-        self.sgemm = sgemm
-        self.setThreads = setThreads
+        active.setThreads(1)
+        self.sgemm = active.sgemm
+        self.setThreads = active.setThreads
+        self.active = active
         self.loadError = nil
         self.info = info
     }
@@ -182,6 +184,16 @@ package final class BLASRuntime: @unchecked Sendable {
         let setThreads: trmdis_set_threads_fn
         let core: String
         let version: String
+        /// OpenBLAS's work-buffer allocator (`blas_memory_alloc`, `blas_memory_free`): exported by its builds,
+        /// not part of its documented API, so optional.
+        let takeBuffer: (@convention(c) (Int32) -> UnsafeMutableRawPointer?)?
+        let returnBuffer: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+        /// The size of OpenBLAS's buffer table: twice the MAX_THREADS its configuration string names.
+        var bufferSlots: Int? {
+            guard let field = version.split(separator: " ").first(where: { $0.hasPrefix("MAX_THREADS=") }),
+                  let count = Int(field.dropFirst("MAX_THREADS=".count)), count > 0 else { return nil }
+            return 2 * count
+        }
 
         init?(_ handle: UnsafeMutableRawPointer) {
             guard let s = dlsym(handle, "cblas_sgemm"), let t = dlsym(handle, "openblas_set_num_threads"),
@@ -191,6 +203,13 @@ package final class BLASRuntime: @unchecked Sendable {
             sgemm = unsafeBitCast(s, to: trmdis_sgemm_fn.self)
             setThreads = unsafeBitCast(t, to: trmdis_set_threads_fn.self)
             (core, version) = (String(cString: corename), String(cString: config))
+            let take = dlsym(handle, "blas_memory_alloc"), give = dlsym(handle, "blas_memory_free")
+            if let take, let give {
+                takeBuffer = unsafeBitCast(take, to: (@convention(c) (Int32) -> UnsafeMutableRawPointer?).self)
+                returnBuffer = unsafeBitCast(give, to: (@convention(c) (UnsafeMutableRawPointer?) -> Void).self)
+            } else {
+                (takeBuffer, returnBuffer) = (nil, nil)
+            }
         }
     }
 

@@ -95,6 +95,26 @@ def test_openblas_work_buffers_under_an_address_space_limit():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
 
 
+def test_every_pool_thread_has_its_openblas_buffer_before_a_limit():
+    # The first prediction makes OpenBLAS's work buffers exist, one for each pool thread. Earlier versions had
+    # each thread run a tiny product at once, which finished before the other thread started its own: one
+    # buffer, and under a limit set after that the first products run in parallel hung (OpenBLAS retried the
+    # second buffer for ever).
+    done = run_python("""
+        import trmdis
+        from helpers import limit_address_space, progression, progression_config
+        trmdis.set_num_threads(2)
+        with trmdis.Model(progression_config()) as model:
+            model.predict([[1] * 10], logits=True)
+            x, _ = progression(256)
+            limit_address_space(64 * 2**20)  # less than one more buffer
+            for _ in range(5):
+                assert model.predict(x).predictions.shape == (256, 10)
+        print("ok")
+    """, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
 def test_the_command_line_exits_under_an_address_space_limit():
     # OpenBLAS linked into a process starts a worker per core at load, each allocating its work buffer and
     # retrying for ever when it cannot, and joins them at exit: under `ulimit -v 200000` `trmdis --version`
@@ -130,16 +150,15 @@ def test_without_openblas_every_computation_is_an_error():
 
 def test_threads_that_cannot_start_are_an_error():
     # 512 threads need 512 stacks (8 MiB each by default); under a tight address-space limit the system refuses
-    # some. The old pool stays, and inference still works. The limit leaves room for two of OpenBLAS's 128 MiB
-    # work buffers: OpenBLAS takes one per concurrent caller on first need and, refused, retries for ever
-    # (docs/engine.md), and whether the warm-up's two threads called it at the same moment is up to timing.
+    # some. The old pool stays, and inference still works: its threads' OpenBLAS work buffers were made before
+    # the limit, at the warm-up (see the test above).
     done = run_python("""
         import trmdis
         from helpers import limit_address_space, progression_config
         trmdis.set_num_threads(2)
-        with trmdis.Model(progression_config()) as warm:  # OpenBLAS's buffers before the limit (see above)
+        with trmdis.Model(progression_config()) as warm:  # OpenBLAS's buffers before the limit
             warm.predict([[1] * 10], logits=True)
-        limit_address_space((64 + 2 * 128) * 2**20)
+        limit_address_space(256 * 2**20)
         try:
             trmdis.set_num_threads(512)
             print("started")
