@@ -90,6 +90,10 @@ package final class BLASRuntime: @unchecked Sendable {
         try reserveWorkBuffers()
     }
 
+    /// How many products the loaded OpenBLAS can run at once (one per pool thread): its buffer table's size.
+    /// Past it OpenBLAS prints a warning and grows the table, and past that it stops the process.
+    package static var concurrentProducts: Int? { shared.active?.bufferSlots }
+
     /// OpenBLAS's work buffer: 128 MiB of address space (BUFFER_SIZE in its x86-64 builds) plus a page,
     /// touched only as far as a product needs.
     static let workBufferBytes = (128 << 20) + 4096
@@ -114,8 +118,8 @@ package final class BLASRuntime: @unchecked Sendable {
             }
             if let take = blas.takeBuffer, let give = blas.returnBuffer, let slots = blas.bufferSlots {
                 // OpenBLAS keeps one table of buffers for all threads (its default build): holding `threads`
-                // buffers at once makes that many exist, and every later call reuses a free one. Beyond the
-                // table's size OpenBLAS prints a warning and grows it, so the engine stops there.
+                // buffers at once makes that many exist, and every later call reuses a free one (`Threads.set`
+                // keeps the pool within the table).
                 let held = (0..<min(threads, slots)).map { _ in take(0) }
                 for buffer in held { give(buffer) }
             }

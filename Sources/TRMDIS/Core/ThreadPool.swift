@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CBLAS
+import TRMDISKernelsC
 import Synchronization
 
 /// A fixed set of worker threads for the kernels. `parallelFor` splits a range into one contiguous
@@ -17,7 +18,9 @@ package final class ThreadPool: @unchecked Sendable {
     private var threads: [pthread_t] = []
     private let shared: Shared
 
-    /// How long a waiting thread spins before it sleeps. TRMDIS_SPIN_US overrides (0: sleep at once).
+    /// How long a waiting thread spins before it sleeps. TRMDIS_SPIN_US overrides (0: sleep at once). A pool
+    /// with more threads than the process has CPUs never spins: a waiting thread would hold a core that a
+    /// thread it waits for needs (64 threads on 2 CPUs: 31.7 s spinning, 17.7 s sleeping at once).
     static let spinSeconds: Double = {
         if let text = getenv("TRMDIS_SPIN_US").map({ String(cString: $0) }), let us = Double(text), us >= 0, us <= 1e6 {
             return us * 1e-6
@@ -25,15 +28,28 @@ package final class ThreadPool: @unchecked Sendable {
         return 1e-3
     }()
 
-    /// Spins until `done()` or `spinSeconds` have passed; true if `done()` became true.
+    /// How long a waiting thread spins before it starts offering its core to others (sched_yield).
+    static let busySeconds = 50e-6
+
+    /// Spins until `done()` or `spinSeconds` have passed; true if `done()` became true. After `busySeconds`
+    /// every round yields the core: when the threads outnumber the free cores (more threads than cores, or
+    /// other processes running), the thread being waited for may need this one's core, and a spin that
+    /// holds it for the whole `spinSeconds` made every hand-off that long (3 threads on 2 cores ran 4.5x
+    /// slower than 2).
     @inline(__always)
-    static func spin(until done: () -> Bool) -> Bool {
+    static func spin(for spinSeconds: Double, until done: () -> Bool) -> Bool {
         if done() { return true }
         guard spinSeconds > 0 else { return false }
-        let deadline = monotonicSeconds() + spinSeconds
+        let start = monotonicSeconds()
+        let deadline = start + spinSeconds, busyUntil = start + min(busySeconds, spinSeconds)
         while true {
-            for _ in 0..<64 { if done() { return true } }
-            if monotonicSeconds() > deadline { return done() }
+            for _ in 0..<16 {
+                if done() { return true }
+                trmdis_cpu_relax()
+            }
+            let now = monotonicSeconds()
+            if now > deadline { return done() }
+            if now > busyUntil { sched_yield() }
         }
     }
 
@@ -53,10 +69,13 @@ package final class ThreadPool: @unchecked Sendable {
         let sleepers = Atomic<Int>(0)
         let callerSleeps = Atomic<Bool>(false)
         let stopping = Atomic<Bool>(false)
+        /// How long this pool's waiting threads spin (`ThreadPool.spinSeconds`, or 0).
+        let spinSeconds: Double
         var job: RawJob?
         var context: UnsafeRawPointer?
 
-        init() {
+        init(spinSeconds: Double) {
+            self.spinSeconds = spinSeconds
             pthread_mutex_init(&mutex, nil)
             pthread_mutex_init(&callerLock, nil)
             pthread_cond_init(&startCondition, nil)
@@ -73,7 +92,7 @@ package final class ThreadPool: @unchecked Sendable {
         func workerLoop(index: Int) {
             var seen = 0
             while true {
-                let posted = ThreadPool.spin { generation.load(ordering: .acquiring) != seen || stopping.load(ordering: .relaxed) }
+                let posted = ThreadPool.spin(for: spinSeconds) { generation.load(ordering: .acquiring) != seen || stopping.load(ordering: .relaxed) }
                 if !posted {
                     pthread_mutex_lock(&mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
@@ -112,7 +131,7 @@ package final class ThreadPool: @unchecked Sendable {
     /// already started are stopped and joined and `.outOfMemory` is thrown: nothing traps.
     package init(threads: Int) throws(TRMError) {
         threadCount = max(1, threads)
-        shared = Shared()
+        shared = Shared(spinSeconds: threadCount <= Int(trmdis_available_cpus()) ? ThreadPool.spinSeconds : 0)
         for worker in 1..<threadCount {
             let context = Unmanaged.passRetained(WorkerContext(shared: shared, index: worker)).toOpaque()
             var thread = pthread_t()
@@ -131,6 +150,9 @@ package final class ThreadPool: @unchecked Sendable {
     }
 
     deinit { stopWorkers() }
+
+    /// How long this pool's waiting threads spin before they sleep.
+    package var waitSpinSeconds: Double { shared.spinSeconds }
 
     /// Tells every worker to stop and joins it (idempotent).
     private func stopWorkers() {
@@ -165,7 +187,7 @@ package final class ThreadPool: @unchecked Sendable {
             pthread_mutex_unlock(&s.mutex)
         }
         job(context, 0)
-        if !ThreadPool.spin(until: { s.pending.load(ordering: .acquiring) == 0 }) {
+        if !ThreadPool.spin(for: s.spinSeconds, until: { s.pending.load(ordering: .acquiring) == 0 }) {
             pthread_mutex_lock(&s.mutex)
             s.callerSleeps.store(true, ordering: .sequentiallyConsistent)
             while s.pending.load(ordering: .sequentiallyConsistent) > 0 { pthread_cond_wait(&s.doneCondition, &s.mutex) }
@@ -253,11 +275,15 @@ public enum Threads {
     /// The most threads a pool may have.
     public static let maximum = 1024
 
-    /// Sets the thread count (1...maximum). Not safe to call while a step runs. If the threads cannot be
+    /// Sets the thread count (1...maximum, and at most `BLASRuntime.concurrentProducts`). Not safe to call while a step runs. If the threads cannot be
     /// started, or the address-space limit leaves no room for OpenBLAS's work buffer for each of them
     /// (BLASRuntime.reserveWorkBuffers), the previous pool stays and `.outOfMemory` is thrown.
     public static func set(_ count: Int) throws(TRMError) {
         guard (1...maximum).contains(count) else { throw .invalidArgument("threads must be in 1...\(maximum) (got \(count))") }
+        if let slots = BLASRuntime.concurrentProducts, count > slots {
+            throw .invalidArgument("threads must be at most \(slots) with this OpenBLAS (got \(count)): it keeps work buffers "
+                + "for \(slots) products at once, and beyond that it prints warnings or stops the process")
+        }
         guard count != current.threadCount else { return }
         let previous = current
         current = try ThreadPool(threads: count)
@@ -269,6 +295,6 @@ public enum Threads {
 
     static func defaultCount() -> Int {
         _ = BLASRuntime.shared  // resolves OpenBLAS (one thread per call) before the pool starts
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        return min(Int(trmdis_available_cpus()), BLASRuntime.concurrentProducts ?? maximum)
     }
 }

@@ -16,6 +16,9 @@
 #define TRMDIS_CPU_AVX512_BF16 4u /* AVX-512 BF16 (OpenBLAS's Cooperlake kernels) */
 unsigned int trmdis_cpu_features(void);
 
+/* The CPUs this process may run on (its affinity mask; available_cpus.c). */
+int trmdis_available_cpus(void);
+
 /* 1 when this build has the AVX2 kernels (an x86-64 compiler), 0 elsewhere (the functions are then absent). */
 int trmdis_kernels_avx2_built(void);
 
@@ -35,5 +38,13 @@ void trmdis_swiglu_backward_avx2(const float *gate_up, const float *d_act, float
  * matrix written as columns of dst [cols, rows]. A copy, so the same bits as any other order. */
 void trmdis_transpose_rows_avx2(const float *src, float *dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t row_begin,
                                 ptrdiff_t row_end);
+
+/* A hint inside a spin-wait loop (x86 PAUSE): the core slows the loop down, frees resources for a sibling
+ * hyper-thread, and a hypervisor can see the spin and run another virtual CPU of the guest. */
+static inline void trmdis_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 #endif

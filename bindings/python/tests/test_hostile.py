@@ -149,7 +149,7 @@ def test_without_openblas_every_computation_is_an_error():
 
 
 def test_threads_that_cannot_start_are_an_error():
-    # 512 threads need 512 stacks (8 MiB each by default); under a tight address-space limit the system refuses
+    # 100 threads need 100 stacks (8 MiB each by default); under a tight address-space limit the system refuses
     # some. The old pool stays, and inference still works: its threads' OpenBLAS work buffers were made before
     # the limit, at the warm-up (see the test above).
     done = run_python("""
@@ -160,7 +160,7 @@ def test_threads_that_cannot_start_are_an_error():
             warm.predict([[1] * 10], logits=True)
         limit_address_space(256 * 2**20)
         try:
-            trmdis.set_num_threads(512)
+            trmdis.set_num_threads(100)
             print("started")
         except trmdis.OutOfMemoryError as e:
             assert "cannot start worker thread" in str(e), e

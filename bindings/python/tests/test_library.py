@@ -219,6 +219,10 @@ def test_threads():
         for bad in (0, -1, 1025, 2**40):
             with pytest.raises(trmdis.InvalidArgumentError):
                 trmdis.set_num_threads(bad)
+        # OpenBLAS runs at most twice its build's MAX_THREADS products at once; past that it prints and stops.
+        slots = 2 * int(re.search(r"MAX_THREADS=(\d+)", trmdis.blas_info()["version"]).group(1))
+        with pytest.raises(trmdis.InvalidArgumentError, match=f"at most {slots} with this OpenBLAS"):
+            trmdis.set_num_threads(slots + 1)
         assert trmdis.get_num_threads() == 1
     finally:
         trmdis.set_num_threads(before)

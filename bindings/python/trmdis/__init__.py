@@ -64,7 +64,8 @@ __version__ = version()
 
 
 def set_num_threads(threads: int) -> None:
-    """Sets the engine's thread count, 1...1024 (trm_set_num_threads). Global: call it between steps."""
+    """Sets the engine's thread count, 1...1024 and at most the products OpenBLAS can run at once (128 with
+    Debian's; trm_set_num_threads). Global: call it between steps."""
     check(_lib.lib.trm_set_num_threads(_convert.int32(threads, "threads")))
 
 
