@@ -111,10 +111,10 @@ int trm_log_set_level(int32_t level);
 
 /* Sets the threads used by the engine's kernels and by OpenBLAS (1...1024, and at most the products OpenBLAS can
  * run at once: twice the MAX_THREADS its build names, 128 for Debian's; TRM_ERR_INVALID_ARG beyond). The default
- * is one per CPU the process may run on (its affinity mask), within the same bound. Global; TRM_ERR_INVALID_ARG
- * while a training, prediction or evaluation call runs (on any thread, or from its progress callback);
- * TRM_ERR_OOM if the threads cannot be started (the previous count stays). More threads than CPUs work but
- * never spin while they wait. The same seed and thread count give the same bits. */
+ * is one per CPU the process may use (its affinity mask, within its cgroup's CPU quota), within the same bound.
+ * Global; TRM_ERR_INVALID_ARG while a training, prediction or evaluation call runs (on any thread, or from its
+ * progress callback); TRM_ERR_OOM if the threads cannot be started (the previous count stays). More threads
+ * than CPUs work but never spin while they wait. The same seed and thread count give the same bits. */
 int trm_set_num_threads(int32_t threads);
 /* The current thread count. */
 int32_t trm_get_num_threads(void);

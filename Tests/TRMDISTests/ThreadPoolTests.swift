@@ -20,10 +20,35 @@ import TRMDISKernelsC
         return count
     }
 
-    @Test func theProcessesCPUsAreItsAffinityMask() throws {
-        let cpus = try #require(Self.allowedCPUs())
+    @Test func theProcessesCPUsAreItsAffinityMaskWithinItsQuota() throws {
+        let allowed = try #require(Self.allowedCPUs())
+        let quota = Int(trmdis_cgroup_cpu_quota("/sys/fs/cgroup"))
+        let cpus = quota > 0 ? min(allowed, quota) : allowed
         #expect(Int(trmdis_available_cpus()) == cpus)
         #expect(Threads.defaultCount() == min(cpus, BLASRuntime.concurrentProducts ?? Threads.maximum))
+    }
+
+    /// A cgroup tree of files under a temporary root: `files` maps paths below it to their first line.
+    static func quota(of files: [String: String]) throws -> Int {
+        let root = "/tmp/trmdis-cgroup-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { for path in files.keys { unlink(root + path) }; for dir in ["/cpu", ""] { rmdir(root + dir) } }
+        mkdir(root, 0o700)
+        mkdir(root + "/cpu", 0o700)
+        for (path, line) in files {
+            let file = try #require(fopen(root + path, "w"))
+            fputs(line + "\n", file)
+            fclose(file)
+        }
+        return Int(trmdis_cgroup_cpu_quota(root))
+    }
+
+    @Test func aCgroupQuotaCountsItsCPUsRoundedUp() throws {
+        #expect(try Self.quota(of: ["/cpu.max": "250000 100000"]) == 3)  // cgroup v2
+        #expect(try Self.quota(of: ["/cpu.max": "200000 100000"]) == 2)
+        #expect(try Self.quota(of: ["/cpu.max": "max 100000"]) == 0)
+        #expect(try Self.quota(of: ["/cpu/cpu.cfs_quota_us": "150000", "/cpu/cpu.cfs_period_us": "100000"]) == 2)  // v1
+        #expect(try Self.quota(of: ["/cpu/cpu.cfs_quota_us": "-1", "/cpu/cpu.cfs_period_us": "100000"]) == 0)
+        #expect(try Self.quota(of: [:]) == 0)
     }
 
     @Test func aPoolWithMoreThreadsThanCPUsNeverSpins() throws {

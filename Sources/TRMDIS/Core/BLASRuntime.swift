@@ -97,7 +97,7 @@ package final class BLASRuntime: @unchecked Sendable {
     /// OpenBLAS's work buffer: 128 MiB of address space (BUFFER_SIZE in its x86-64 builds) plus a page,
     /// touched only as far as a product needs.
     static let workBufferBytes = (128 << 20) + 4096
-    /// The most pool threads that have run a product (each needs a buffer; OpenBLAS keeps them for reuse).
+    /// The most pool threads whose buffers were made (OpenBLAS keeps them for reuse).
     private static let threadsWithBuffers = Mutex<Int>(0)
     /// OpenBLAS allocates a work buffer when a call finds none free, and retries for ever when the allocation
     /// fails: under an address-space limit (`ulimit -v`) without room for one the process would hang

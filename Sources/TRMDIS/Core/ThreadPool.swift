@@ -19,8 +19,9 @@ package final class ThreadPool: @unchecked Sendable {
     private let shared: Shared
 
     /// How long a waiting thread spins before it sleeps. TRMDIS_SPIN_US overrides (0: sleep at once). A pool
-    /// with more threads than the process has CPUs never spins: a waiting thread would hold a core that a
-    /// thread it waits for needs (64 threads on 2 CPUs: 31.7 s spinning, 17.7 s sleeping at once).
+    /// with more threads than the process may use (`trmdis_available_cpus`: affinity mask, cgroup quota) never
+    /// spins: a waiting thread would hold a core that a thread it waits for needs (64 threads on 2 CPUs:
+    /// 31.7 s with the spin below, 17.7 s sleeping at once).
     static let spinSeconds: Double = {
         if let text = getenv("TRMDIS_SPIN_US").map({ String(cString: $0) }), let us = Double(text), us >= 0, us <= 1e6 {
             return us * 1e-6

@@ -16,8 +16,10 @@
 #define TRMDIS_CPU_AVX512_BF16 4u /* AVX-512 BF16 (OpenBLAS's Cooperlake kernels) */
 unsigned int trmdis_cpu_features(void);
 
-/* The CPUs this process may run on (its affinity mask; available_cpus.c). */
+/* The CPUs this process may use: its affinity mask, within its cgroup's CPU quota (available_cpus.c). */
 int trmdis_available_cpus(void);
+/* The CPU quota of this process's cgroup under `root` (normally /sys/fs/cgroup), rounded up; 0 for none. */
+int trmdis_cgroup_cpu_quota(const char *root);
 
 /* 1 when this build has the AVX2 kernels (an x86-64 compiler), 0 elsewhere (the functions are then absent). */
 int trmdis_kernels_avx2_built(void);
