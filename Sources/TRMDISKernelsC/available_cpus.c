@@ -37,7 +37,10 @@ static void cgroup_path(const char *controller, char *path, size_t size) {
         if (!controller) {
             match = *names == 0;
         } else {
-            for (char *name = strtok(names, ","); name && !match; name = strtok(NULL, ",")) match = !strcmp(name, controller);
+            char *rest = NULL;  /* strtok_r: a pool may be created on any thread */
+            for (char *name = strtok_r(names, ",", &rest); name && !match; name = strtok_r(NULL, ",", &rest)) {
+                match = !strcmp(name, controller);
+            }
         }
         if (match) {
             snprintf(path, size, "%s", where);
@@ -50,6 +53,7 @@ static void cgroup_path(const char *controller, char *path, size_t size) {
 /* CPUs from a quota of `quota` microseconds per `period`, rounded up (2.5 CPUs: 3); 0 for no quota. */
 static int quota_cpus(double quota, double period) {
     if (quota <= 0 || period <= 0) return 0;
+    if (quota / period > 1 << 20) return 0;  /* no CPU count that large: treat as no quota */
     const long long q = (long long)quota, p = (long long)period;
     return (int)((q + p - 1) / p);
 }
