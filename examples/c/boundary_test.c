@@ -109,6 +109,17 @@ static void test_threads(void) {
         EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_set_num_threads(bad[i]));
         EXPECT(trm_get_num_threads() == before, "threads changed to %d", trm_get_num_threads());
     }
+    /* At most the products OpenBLAS runs at once: twice the MAX_THREADS its configuration string names. */
+    trm_blas_info info = {.struct_size = sizeof info};
+    EXPECT_STATUS(TRM_OK, trm_get_blas_info(&info));
+    const char *field = strstr(info.version, "MAX_THREADS=");
+    EXPECT(field != NULL, "no MAX_THREADS in \"%s\"", info.version);
+    if (field) {
+        const int32_t slots = 2 * atoi(field + strlen("MAX_THREADS="));
+        EXPECT_STATUS(TRM_ERR_INVALID_ARG, trm_set_num_threads(slots + 1));
+        EXPECT(strstr(trm_last_error(), "with this OpenBLAS") != NULL, "message: %s", trm_last_error());
+        EXPECT(trm_get_num_threads() == before, "threads changed to %d", trm_get_num_threads());
+    }
     EXPECT_STATUS(TRM_OK, trm_set_num_threads(1));
     EXPECT(trm_get_num_threads() == 1, "threads %d", trm_get_num_threads());
     EXPECT_STATUS(TRM_OK, trm_set_num_threads(before));
