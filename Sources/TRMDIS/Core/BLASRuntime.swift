@@ -55,7 +55,6 @@ public struct BLASInfo: Sendable, Equatable {
 
 package final class BLASRuntime: @unchecked Sendable {
     let sgemm: trmdis_sgemm_fn
-    let setThreads: trmdis_set_threads_fn
     let info: BLASInfo
     /// The OpenBLAS whose functions the engine calls (nil when none could be loaded).
     let active: Library?
@@ -147,7 +146,6 @@ package final class BLASRuntime: @unchecked Sendable {
             let remedy = chosen == nil ? "install libopenblas0 (apt) or put it on the library path" : "check TRMDIS_OPENBLAS"
             let why = "OpenBLAS could not be loaded (\(chosen ?? "libopenblas.so.0"): \(BLASRuntime.lastLoaderError())); \(remedy)"
             sgemm = { _, _, _, _, _, _, _, _, _, _, _, _, _, _ in fatalError("libtrmdis: OpenBLAS is not loaded") }
-            setThreads = { _ in }
             active = nil
             loadError = why
             info = BLASInfo(library: "", version: "", core: "", detectedCore: "", isa: isa, corrected: false,
@@ -176,7 +174,6 @@ package final class BLASRuntime: @unchecked Sendable {
         }
         active.setThreads(1)
         self.sgemm = active.sgemm
-        self.setThreads = active.setThreads
         self.active = active
         self.loadError = nil
         self.info = info

@@ -276,9 +276,10 @@ public enum Threads {
     /// The most threads a pool may have.
     public static let maximum = 1024
 
-    /// Sets the thread count (1...maximum, and at most `BLASRuntime.concurrentProducts`). Not safe to call while a step runs. If the threads cannot be
-    /// started, or the address-space limit leaves no room for OpenBLAS's work buffer for each of them
-    /// (BLASRuntime.reserveWorkBuffers), the previous pool stays and `.outOfMemory` is thrown.
+    /// Sets the thread count (1...maximum, and at most `BLASRuntime.concurrentProducts`). Not safe to call
+    /// while a step runs. If the threads cannot be started, or the address-space limit leaves no room for
+    /// OpenBLAS's work buffer for each of them (BLASRuntime.reserveWorkBuffers), the previous pool stays and
+    /// `.outOfMemory` is thrown.
     public static func set(_ count: Int) throws(TRMError) {
         guard (1...maximum).contains(count) else { throw .invalidArgument("threads must be in 1...\(maximum) (got \(count))") }
         if let slots = BLASRuntime.concurrentProducts, count > slots {
