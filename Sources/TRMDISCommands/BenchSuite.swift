@@ -143,7 +143,8 @@ enum BenchSuite {
             times.append(monotonicSeconds() - t0)
         }
         if profile.enabled {
-            profile.sections.append((label, GEMMProfile.stop(), times.count, times.reduce(0, +)))
+            let (products, between) = GEMMProfile.stop()
+            profile.sections.append((label, products, between, times.count, times.reduce(0, +)))
         }
         return times
     }
@@ -153,7 +154,8 @@ enum BenchSuite {
     /// products run inside its own parallel loop, with the softmax, and count with the rest.
     struct Profile {
         let enabled: Bool
-        var sections: [(label: String, entries: [GEMMProfile.Entry], repeats: Int, seconds: Double)] = []
+        var sections: [(label: String, entries: [GEMMProfile.Entry], between: [GEMMProfile.Entry], repeats: Int,
+                        seconds: Double)] = []
 
         func lines() -> [String] {
             sections.flatMap { s -> [String] in
@@ -162,9 +164,16 @@ enum BenchSuite {
                 let flops = s.entries.reduce(0) { $0 + $1.flops }
                 let head = "gemm, \(s.label): \(fmt(100 * inProducts / s.seconds))% of "
                     + "\(fmt(1000 * s.seconds / per)) ms per repetition in products, \(fmt(flops / inProducts / 1e9)) GFLOP/s"
-                return [head] + s.entries.map { e in
+                let products = s.entries.map { e in
                     "gemm: \(fmt(100 * e.seconds / s.seconds))%  \(fmt(1000 * e.seconds / per)) ms  "
                         + "\(fmt(e.flops / e.seconds / 1e9)) GFLOP/s  \(e.calls / s.repeats) calls  \(e.shape)"
+                }
+                let between = s.between.reduce(0) { $0 + $1.seconds }
+                let rest = "between products: \(fmt(100 * between / s.seconds))% in the sections below, "
+                    + "\(fmt(100 * (s.seconds - inProducts - between) / s.seconds))% elsewhere"
+                return [head] + products + [rest] + s.between.map { e in
+                    "between: \(fmt(100 * e.seconds / s.seconds))%  \(fmt(1000 * e.seconds / per)) ms  "
+                        + "\(e.calls / s.repeats) calls  \(e.shape)"
                 }
             }
         }

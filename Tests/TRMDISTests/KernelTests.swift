@@ -64,7 +64,8 @@ import TRMDISKernelsC
     }
 
     /// `trmdis bench --gemm-profile`: while recording, each product is counted under its shape with its FLOPs
-    /// and the same result; after `stop` nothing more is recorded. (Other tests' products may land in the
+    /// and the same result, and each named section of the work between products by its calls; after `stop`
+    /// nothing more is recorded. (Other tests' products may land in the
     /// window too, under their own shapes, so only this test's unusual ones are checked.)
     @Test func gemmProfileCountsProductsByShape() {
         var g = GradCheck()
@@ -74,14 +75,23 @@ import TRMDISKernelsC
         GEMMProfile.start()
         for _ in 0..<3 { sgemm(transA: false, transB: true, m: m, n: n, k: k, a.p, lda: k, b.p, ldb: k, c1.p, ldc: n) }
         sgemm(transA: true, transB: false, m: k, n: n, k: m, alpha: 1, a.p, lda: k, c1.p, ldb: n, beta: 1, c2.p, ldc: n)
-        let entries = GEMMProfile.stop()
+        let rows = 3
+        GEMMProfile.section("test section") { RMSNorm.forward(a.p, c1.p, rstd: b.p, rows: rows, width: k, eps: 1e-5) }
+        let (entries, sections) = GEMMProfile.stop()
         sgemm(transA: false, transB: true, m: m, n: n, k: k, a.p, lda: k, b.p, ldb: k, c2.p, ldc: n)
+        GEMMProfile.section("test section") {}
         #expect(!GEMMProfile.isRecording)
+        let section = sections.first { $0.shape == "test section" }
+        #expect(section?.calls == 1)  // once while recording, not after
+        #expect((section?.seconds ?? -1) >= 0)
+        #expect(section?.flops == 0)
+        #expect(sections.contains { $0.shape == "RMSNorm forward" })  // the engine's own sections, inside it
         let forward = entries.first { $0.shape == "NT m37 n23 k19 beta0" }
         #expect(forward?.calls == 3)
         #expect(forward?.flops == Double(3 * 2 * 37 * 23 * 19))
         #expect((forward?.seconds ?? -1) >= 0)
         #expect(entries.first { $0.shape == "TN m19 n23 k37 beta1" }?.calls == 1)
+        sgemm(transA: false, transB: true, m: m, n: n, k: k, a.p, lda: k, b.p, ldb: k, c1.p, ldc: n)
         #expect((0..<m * n).allSatisfy { c1[$0] == c2[$0] })  // the product recorded computes what one unrecorded does
     }
 
@@ -150,5 +160,35 @@ import TRMDISKernelsC
             #expect(bits(d1) == bits(d2), "SwiGLU backward, inner = \(inner)")
         }
         #expect(Elementwise.usesAVX2 == (getenv("TRMDIS_KERNELS").map { String(cString: $0) } != "baseline"))
+    }
+
+    /// The AVX-512 SwiGLU twins give the Swift kernels' bits, at widths with and without a masked tail (1-15
+    /// lanes left) and in place. Run on a CPU with AVX-512 (and its operating system's support); elsewhere
+    /// the test checks that the engine does not choose them and says why it compared nothing.
+    @Test func avx512KernelsGiveTheSwiftBits() throws {
+        guard trmdis_kernels_avx512_built() == 1, BLASRuntime.instructionSet() == "avx512" else {
+            #expect(Elementwise.level < .avx512)
+            print("KernelTests: no AVX-512 on this CPU; the AVX-512 kernels are not used (nothing to compare)")
+            return
+        }
+        var rng = RNG(seed: 11)
+        func values(_ n: Int, scale: Float) -> [Float] {
+            (0..<n).map { i in i % 89 == 0 ? [-200, 200, 0, -0.0][i / 89 % 4] : (Float(rng.uniform()) * 2 - 1) * scale }
+        }
+        func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
+        for inner in [1, 3, 15, 16, 17, 31, 97, 512, 1365] {
+            let rows = 4
+            let gateUp = values(rows * 2 * inner, scale: 12), dAct = values(rows * inner, scale: 2)
+            var act1 = [Float](repeating: 7, count: rows * inner), act2 = act1
+            act1.withUnsafeMutableBufferPointer { Elementwise.swiGLUSwift(gateUp, $0.baseAddress!, inner: inner, rows: 1..<rows) }
+            act2.withUnsafeMutableBufferPointer { trmdis_swiglu_avx512(gateUp, $0.baseAddress!, inner, 1, rows) }
+            #expect(bits(act1) == bits(act2), "SwiGLU, inner = \(inner)")  // row 0 untouched by both
+            var d1 = gateUp, d2 = gateUp
+            d1.withUnsafeMutableBufferPointer { Elementwise.swiGLUBackwardSwift($0.baseAddress!, dAct: dAct, dGateUp: $0.baseAddress!, inner: inner, rows: 0..<rows) }
+            d2.withUnsafeMutableBufferPointer { trmdis_swiglu_backward_avx512($0.baseAddress!, dAct, $0.baseAddress!, inner, 0, rows) }
+            #expect(bits(d1) == bits(d2), "SwiGLU backward, inner = \(inner)")
+        }
+        let cap = getenv("TRMDIS_KERNELS").map { String(cString: $0) }
+        #expect(Elementwise.level == (cap == "baseline" ? .baseline : cap == "avx2" ? .avx2 : .avx512))
     }
 }

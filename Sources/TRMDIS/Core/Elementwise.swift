@@ -5,21 +5,44 @@ import TRMDISKernelsC
 
 /// The elementwise row kernels that dominate after the matrix products (the attention softmax, the SwiGLU
 /// activation and its gradient), written here in Swift with SIMD8. The default x86-64 build has only SSE,
-/// so each SIMD8 operation is two 4-wide instructions; Sources/TRMDISKernelsC holds AVX2 twins (compiled
-/// for AVX2 function by function, so the library still runs on any x86-64), used on a CPU whose CPUID shows
-/// AVX2 and FMA. The twins repeat these operations in the same order without fused multiply-adds: results
-/// are the same bits either way (KernelTests). TRMDIS_KERNELS=baseline forces the Swift versions
-/// (docs/performance.md).
+/// so each SIMD8 operation is two 4-wide instructions; Sources/TRMDISKernelsC holds AVX2 twins and, for the
+/// two SwiGLU kernels, AVX-512 ones (compiled for their instruction set function by function, so the library
+/// still runs on any x86-64), used on a CPU whose CPUID shows that instruction set. The twins repeat these
+/// operations lane by lane in the same order without fused multiply-adds: results are the same bits at every
+/// level (KernelTests). TRMDIS_KERNELS=baseline or =avx2 caps the level (docs/performance.md).
 package enum Elementwise {
-    /// Whether the AVX2 twins run: built for x86-64, the CPU has AVX2 and FMA, and TRMDIS_KERNELS is not
-    /// "baseline". Decided once.
-    package static let usesAVX2: Bool = {
-        if let v = getenv("TRMDIS_KERNELS"), String(cString: v) == "baseline" { return false }
-        return trmdis_kernels_avx2_built() == 1 && BLASRuntime.instructionSet() != "sse"
+    package enum Level: Int, Comparable, Sendable {
+        case baseline, avx2, avx512
+        package static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// The widest twins this build and CPU can run, capped by TRMDIS_KERNELS ("baseline" or "avx2"). Decided once.
+    package static let level: Level = {
+        let cap: Level = switch getenv("TRMDIS_KERNELS").map({ String(cString: $0) }) {
+        case "baseline": .baseline
+        case "avx2": .avx2
+        default: .avx512
+        }
+        let cpu: Level
+        switch BLASRuntime.instructionSet() {
+        case "avx512" where trmdis_kernels_avx512_built() == 1: cpu = .avx512
+        case "avx512", "avx2": cpu = trmdis_kernels_avx2_built() == 1 ? .avx2 : .baseline
+        default: cpu = .baseline
+        }
+        return min(cap, cpu)
     }()
 
-    /// "avx2" or "baseline (SSE)", for `trmdis info` and the benchmark's header.
-    package static var name: String { usesAVX2 ? "avx2" : "baseline (SSE)" }
+    /// Whether the AVX2 twins (or wider) run.
+    package static var usesAVX2: Bool { level >= .avx2 }
+
+    /// "avx512", "avx2" or "baseline (SSE)", for `trmdis info` and the benchmark's header.
+    package static var name: String {
+        switch level {
+        case .avx512: "avx512"
+        case .avx2: "avx2"
+        case .baseline: "baseline (SSE)"
+        }
+    }
 
     /// p ← softmax(p) over n values.
     @inline(__always)
@@ -30,19 +53,25 @@ package enum Elementwise {
     /// act[r, j] = SiLU(gate[r, j]) · up[r, j] for `rows`, reading the fused [rows, 2·inner] projection.
     @inline(__always)
     package static func swiGLU(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, inner: Int, rows: Range<Int>) {
-        if usesAVX2 { trmdis_swiglu_avx2(gateUp, act, inner, rows.lowerBound, rows.upperBound) }
-        else { swiGLUSwift(gateUp, act, inner: inner, rows: rows) }
+        switch level {
+        case .avx512: trmdis_swiglu_avx512(gateUp, act, inner, rows.lowerBound, rows.upperBound)
+        case .avx2: trmdis_swiglu_avx2(gateUp, act, inner, rows.lowerBound, rows.upperBound)
+        case .baseline: swiGLUSwift(gateUp, act, inner: inner, rows: rows)
+        }
     }
 
     /// dU = dAct·SiLU(g), dG = dAct·u·σ(g)·(1 + g·(1 − σ(g))) for `rows`; `dGateUp` may be `gateUp`.
     @inline(__always)
     package static func swiGLUBackward(_ gateUp: UnsafePointer<Float>, dAct: UnsafePointer<Float>,
                                        dGateUp: UnsafeMutablePointer<Float>, inner: Int, rows: Range<Int>) {
-        if usesAVX2 { trmdis_swiglu_backward_avx2(gateUp, dAct, dGateUp, inner, rows.lowerBound, rows.upperBound) }
-        else { swiGLUBackwardSwift(gateUp, dAct: dAct, dGateUp: dGateUp, inner: inner, rows: rows) }
+        switch level {
+        case .avx512: trmdis_swiglu_backward_avx512(gateUp, dAct, dGateUp, inner, rows.lowerBound, rows.upperBound)
+        case .avx2: trmdis_swiglu_backward_avx2(gateUp, dAct, dGateUp, inner, rows.lowerBound, rows.upperBound)
+        case .baseline: swiGLUBackwardSwift(gateUp, dAct: dAct, dGateUp: dGateUp, inner: inner, rows: rows)
+        }
     }
 
-    // MARK: The Swift versions (the reference for the AVX2 twins)
+    // MARK: The Swift versions (the reference for the twins)
 
     package static func softmaxRowSwift(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         typealias V = VectorMath.V

@@ -6,7 +6,8 @@ import Synchronization
 /// to its shape's totals under a lock, keyed by the numbers (its name is formatted once, when first seen).
 package enum GEMMProfile {
     package struct Entry: Sendable {
-        /// "NT m3104 n3072 k512 beta0": op(A), op(B) (N or T), the row-major shape, and C's beta.
+        /// "NT m3104 n3072 k512 beta0": op(A), op(B) (N or T), the row-major shape, and C's beta; or a
+        /// section's name.
         package let shape: String
         package var calls = 0
         package var seconds = 0.0
@@ -27,19 +28,41 @@ package enum GEMMProfile {
 
     private static let enabled = Atomic<Bool>(false)
     private static let entries = Mutex<[Shape: Entry]>([:])
+    private static let sectionEntries = Mutex<[String: Entry]>([:])
 
     @inline(__always) static var isRecording: Bool { enabled.load(ordering: .relaxed) }
 
     /// Starts recording from nothing.
     package static func start() {
         entries.withLock { $0 = [:] }
+        sectionEntries.withLock { $0 = [:] }
         enabled.store(true, ordering: .relaxed)
     }
 
     /// Stops recording; the shapes by time spent, most first.
-    package static func stop() -> [Entry] {
+    package static func stop() -> (products: [Entry], sections: [Entry]) {
         enabled.store(false, ordering: .relaxed)
-        return entries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds }
+        return (entries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds },
+                sectionEntries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds })
+    }
+
+    /// Runs `body`, adding its wall time to the named section while recording: the work between the products
+    /// (activations, norms, transposes), timed on the calling thread around its whole parallel loop. Sections
+    /// hold no products, so products and sections add up to the part of a step that is accounted for.
+    @inline(__always)
+    package static func section<R>(_ name: StaticString, _ body: () throws -> R) rethrows -> R {
+        guard isRecording else { return try body() }
+        let start = monotonicSeconds()
+        let result = try body()
+        let seconds = monotonicSeconds() - start
+        let key = name.description
+        sectionEntries.withLock { all in
+            var e = all[key] ?? Entry(shape: key)
+            e.calls += 1
+            e.seconds += seconds
+            all[key] = e
+        }
+        return result
     }
 
     static func record(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, beta: Float, seconds: Double) {

@@ -9,26 +9,32 @@ package enum Kernels {
 
     /// out = a + b
     package static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b, out)) { args, r in
-            let (a, b, out) = args
-            for i in r { out[i] = a[i] + b[i] }
+        GEMMProfile.section("add") {
+            Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b, out)) { args, r in
+                let (a, b, out) = args
+                for i in r { out[i] = a[i] + b[i] }
+            }
         }
     }
 
     /// out = a + b + c
     package static func add3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
                             _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-        Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b, c, out)) { args, r in
-            let (a, b, c, out) = args
-            for i in r { out[i] = a[i] + b[i] + c[i] }
+        GEMMProfile.section("add3") {
+            Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b, c, out)) { args, r in
+                let (a, b, c, out) = args
+                for i in r { out[i] = a[i] + b[i] + c[i] }
+            }
         }
     }
 
     /// a += b
     package static func accumulate(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-        Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b)) { args, r in
-            let (a, b) = args
-            for i in r { a[i] += b[i] }
+        GEMMProfile.section("accumulate") {
+            Threads.pool.parallelFor(n, minimumPerThread: grain, (a, b)) { args, r in
+                let (a, b) = args
+                for i in r { a[i] += b[i] }
+            }
         }
     }
 
@@ -48,15 +54,17 @@ package enum Kernels {
     package static func transpose(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                                  batch: Int, rows: Int, cols: Int) {
         let block = 32
-        Threads.pool.parallelFor(batch * ((rows + block - 1) / block), (src, dst, rows, cols, block)) { args, range in
-            let (src, dst, rows, cols, block) = args
-            let tiles = (rows + block - 1) / block
-            for job in range {
-                let b = job / tiles, r0 = (job % tiles) * block
-                let s = src + b * rows * cols, d = dst + b * rows * cols
-                let r1 = min(rows, r0 + block)
-                if Elementwise.usesAVX2 { trmdis_transpose_rows_avx2(s, d, rows, cols, r0, r1) }
-                else { transposeRowsScalar(s, d, rows: rows, cols: cols, r0..<r1) }
+        GEMMProfile.section("transpose") {
+            Threads.pool.parallelFor(batch * ((rows + block - 1) / block), (src, dst, rows, cols, block)) { args, range in
+                let (src, dst, rows, cols, block) = args
+                let tiles = (rows + block - 1) / block
+                for job in range {
+                    let b = job / tiles, r0 = (job % tiles) * block
+                    let s = src + b * rows * cols, d = dst + b * rows * cols
+                    let r1 = min(rows, r0 + block)
+                    if Elementwise.usesAVX2 { trmdis_transpose_rows_avx2(s, d, rows, cols, r0, r1) }
+                    else { transposeRowsScalar(s, d, rows: rows, cols: cols, r0..<r1) }
+                }
             }
         }
     }

@@ -28,22 +28,24 @@ struct Attention {
         let scale = 1 / Float(hd).squareRoot()
         // One (example, head) pair per job; the products inside are small, so each runs on one thread.
         // RoPE rotates the job's q and k head while they are about to be used (the saved qkv is rotated).
-        Threads.pool.parallelFor(batch * heads, (self, saved, rope, scale)) { args, range in
-            let (attention, saved, rope, scale) = args
-            let d = attention.dModel, l = attention.length, hd = attention.headDim, heads = attention.heads
-            for job in range {
-                let b = job / heads, h = job % heads
-                let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
-                if let rope {
-                    rope.rotate(q, stride: 3 * d, count: l, inverse: false)
-                    rope.rotate(k, stride: 3 * d, count: l, inverse: false)
+        GEMMProfile.section("attention per head, forward (its products included)") {
+            Threads.pool.parallelFor(batch * heads, (self, saved, rope, scale)) { args, range in
+                let (attention, saved, rope, scale) = args
+                let d = attention.dModel, l = attention.length, hd = attention.headDim, heads = attention.heads
+                for job in range {
+                    let b = job / heads, h = job % heads
+                    let q = saved.qkv + b * l * 3 * d + h * hd, k = q + d, v = q + 2 * d
+                    if let rope {
+                        rope.rotate(q, stride: 3 * d, count: l, inverse: false)
+                        rope.rotate(k, stride: 3 * d, count: l, inverse: false)
+                    }
+                    let p = saved.probs + job * l * l
+                    sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
+                                q, lda: 3 * d, k, ldb: 3 * d, beta: 0, p, ldc: l)
+                    for i in 0..<l { Elementwise.softmaxRow(p + i * l, l) }
+                    sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: 1,
+                                p, lda: l, v, ldb: 3 * d, beta: 0, saved.context + b * l * d + h * hd, ldc: d)
                 }
-                let p = saved.probs + job * l * l
-                sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: scale,
-                            q, lda: 3 * d, k, ldb: 3 * d, beta: 0, p, ldc: l)
-                for i in 0..<l { Elementwise.softmaxRow(p + i * l, l) }
-                sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: 1,
-                            p, lda: l, v, ldb: 3 * d, beta: 0, saved.context + b * l * d + h * hd, ldc: d)
             }
         }
         Linear.forward(saved.context, wO, out, rows: rows, inFeatures: d, outFeatures: d)
@@ -66,51 +68,53 @@ struct Attention {
         let inPlace = dQKV == saved.qkv
         let slot = l * l + (inPlace ? l * hd : 0)
         let buffers = (dProbs: dProbs, dQKV: dQKV, dContext: dContext)
-        Threads.pool.runOnAll((self, saved, rope, scale, buffers, chunks, inPlace, slot)) { args, t in
-            let (attention, saved, rope, scale, buffers, chunks, inPlace, slot) = args
-            let (dProbs, dQKV, dContext) = buffers
-            let d = attention.dModel, l = attention.length, hd = attention.headDim, heads = attention.heads
-            guard t < chunks else { return }
-            let jobs = attention.batch * heads
-            let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
-            let dp = dProbs + t * slot
-            for job in start..<end {
-                let b = job / heads, h = job % heads
-                let base = b * l * 3 * d + h * hd
-                let q = saved.qkv + base, k = q + d, v = q + 2 * d
-                let dq = dQKV + base, dk = dq + d, dv = dq + 2 * d
-                let p = saved.probs + job * l * l
-                let dctx = dContext + b * l * d + h * hd
-                // dP = dC·Vᵀ ; dV = Pᵀ·dC (V is not needed after dP, so dV may overwrite it)
-                sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: 1,
-                            dctx, lda: d, v, ldb: 3 * d, beta: 0, dp, ldc: l)
-                sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: 1,
-                            p, lda: l, dctx, ldb: d, beta: 0, dv, ldc: 3 * d)
-                // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
-                for i in 0..<l {
-                    let pr = p + i * l, dr = dp + i * l
-                    let s = Kernels.dot(pr, dr, l)
-                    for j in 0..<l { dr[j] = pr[j] * (dr[j] - s) }
-                }
-                // dQ = scale·dS·K ; dK = scale·dSᵀ·Q. In place, dK waits in the slot's tail until dQ
-                // (which reads K) has overwritten Q.
-                if inPlace {
-                    let tmp = dp + l * l
-                    sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
-                                dp, lda: l, q, ldb: 3 * d, beta: 0, tmp, ldc: hd)
-                    sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
-                                dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
-                    for i in 0..<l { (dk + i * 3 * d).update(from: tmp + i * hd, count: hd) }
-                } else {
-                    sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
-                                dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
-                    sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
-                                dp, lda: l, q, ldb: 3 * d, beta: 0, dk, ldc: 3 * d)
-                }
-                // RoPE's backward (the transpose rotation) on this head's dq and dk.
-                if let rope {
-                    rope.rotate(dq, stride: 3 * d, count: l, inverse: true)
-                    rope.rotate(dk, stride: 3 * d, count: l, inverse: true)
+        GEMMProfile.section("attention per head, backward (its products included)") {
+            Threads.pool.runOnAll((self, saved, rope, scale, buffers, chunks, inPlace, slot)) { args, t in
+                let (attention, saved, rope, scale, buffers, chunks, inPlace, slot) = args
+                let (dProbs, dQKV, dContext) = buffers
+                let d = attention.dModel, l = attention.length, hd = attention.headDim, heads = attention.heads
+                guard t < chunks else { return }
+                let jobs = attention.batch * heads
+                let start = jobs * t / chunks, end = jobs * (t + 1) / chunks
+                let dp = dProbs + t * slot
+                for job in start..<end {
+                    let b = job / heads, h = job % heads
+                    let base = b * l * 3 * d + h * hd
+                    let q = saved.qkv + base, k = q + d, v = q + 2 * d
+                    let dq = dQKV + base, dk = dq + d, dv = dq + 2 * d
+                    let p = saved.probs + job * l * l
+                    let dctx = dContext + b * l * d + h * hd
+                    // dP = dC·Vᵀ ; dV = Pᵀ·dC (V is not needed after dP, so dV may overwrite it)
+                    sgemmSerial(transA: false, transB: true, m: l, n: l, k: hd, alpha: 1,
+                                dctx, lda: d, v, ldb: 3 * d, beta: 0, dp, ldc: l)
+                    sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: 1,
+                                p, lda: l, dctx, ldb: d, beta: 0, dv, ldc: 3 * d)
+                    // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
+                    for i in 0..<l {
+                        let pr = p + i * l, dr = dp + i * l
+                        let s = Kernels.dot(pr, dr, l)
+                        for j in 0..<l { dr[j] = pr[j] * (dr[j] - s) }
+                    }
+                    // dQ = scale·dS·K ; dK = scale·dSᵀ·Q. In place, dK waits in the slot's tail until dQ
+                    // (which reads K) has overwritten Q.
+                    if inPlace {
+                        let tmp = dp + l * l
+                        sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                    dp, lda: l, q, ldb: 3 * d, beta: 0, tmp, ldc: hd)
+                        sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                    dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
+                        for i in 0..<l { (dk + i * 3 * d).update(from: tmp + i * hd, count: hd) }
+                    } else {
+                        sgemmSerial(transA: false, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                    dp, lda: l, k, ldb: 3 * d, beta: 0, dq, ldc: 3 * d)
+                        sgemmSerial(transA: true, transB: false, m: l, n: hd, k: l, alpha: scale,
+                                    dp, lda: l, q, ldb: 3 * d, beta: 0, dk, ldc: 3 * d)
+                    }
+                    // RoPE's backward (the transpose rotation) on this head's dq and dk.
+                    if let rope {
+                        rope.rotate(dq, stride: 3 * d, count: l, inverse: true)
+                        rope.rotate(dk, stride: 3 * d, count: l, inverse: true)
+                    }
                 }
             }
         }

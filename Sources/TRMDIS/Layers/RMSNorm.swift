@@ -8,13 +8,15 @@ enum RMSNorm {
     /// `x` and `y` may be the same buffer.
     static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         rows: Int, width: Int, eps: Float) {
-        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width), (x, y, rstd, width, eps)) { args, range in
-            let (x, y, rstd, width, eps) = args
-            for r in range {
-                let xr = x + r * width, yr = y + r * width
-                let inv = 1 / (Kernels.sumOfSquares(xr, width) / Float(width) + eps).squareRoot()
-                rstd[r] = inv
-                for i in 0..<width { yr[i] = xr[i] * inv }
+        GEMMProfile.section("RMSNorm forward") {
+            Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width), (x, y, rstd, width, eps)) { args, range in
+                let (x, y, rstd, width, eps) = args
+                for r in range {
+                    let xr = x + r * width, yr = y + r * width
+                    let inv = 1 / (Kernels.sumOfSquares(xr, width) / Float(width) + eps).squareRoot()
+                    rstd[r] = inv
+                    for i in 0..<width { yr[i] = xr[i] * inv }
+                }
             }
         }
     }
@@ -24,14 +26,16 @@ enum RMSNorm {
     /// `y` may be `a` or `b`.
     static func forward(adding a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         rstd: UnsafeMutablePointer<Float>, rows: Int, width: Int, eps: Float) {
-        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width), (a, b, y, rstd, width, eps)) { args, range in
-            let (a, b, y, rstd, width, eps) = args
-            for r in range {
-                let ar = a + r * width, br = b + r * width, yr = y + r * width
-                for i in 0..<width { yr[i] = ar[i] + br[i] }
-                let inv = 1 / (Kernels.sumOfSquares(yr, width) / Float(width) + eps).squareRoot()
-                rstd[r] = inv
-                for i in 0..<width { yr[i] = yr[i] * inv }
+        GEMMProfile.section("RMSNorm forward (residual)") {
+            Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width), (a, b, y, rstd, width, eps)) { args, range in
+                let (a, b, y, rstd, width, eps) = args
+                for r in range {
+                    let ar = a + r * width, br = b + r * width, yr = y + r * width
+                    for i in 0..<width { yr[i] = ar[i] + br[i] }
+                    let inv = 1 / (Kernels.sumOfSquares(yr, width) / Float(width) + eps).squareRoot()
+                    rstd[r] = inv
+                    for i in 0..<width { yr[i] = yr[i] * inv }
+                }
             }
         }
     }
@@ -39,13 +43,15 @@ enum RMSNorm {
     /// dx = r·(dy − y·mean(dy·y)), from the saved output y and r. `dy` and `dx` may be the same buffer.
     static func backward(_ dy: UnsafePointer<Float>, y: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width), (dy, y, rstd, dx, width)) { args, range in
-            let (dy, y, rstd, dx, width) = args
-            for r in range {
-                let dyr = dy + r * width, yr = y + r * width, dxr = dx + r * width
-                let mean = Kernels.dot(dyr, yr, width) / Float(width)
-                let inv = rstd[r]
-                for i in 0..<width { dxr[i] = inv * (dyr[i] - yr[i] * mean) }
+        GEMMProfile.section("RMSNorm backward") {
+            Threads.pool.parallelFor(rows, minimumPerThread: max(1, 4096 / width), (dy, y, rstd, dx, width)) { args, range in
+                let (dy, y, rstd, dx, width) = args
+                for r in range {
+                    let dyr = dy + r * width, yr = y + r * width, dxr = dx + r * width
+                    let mean = Kernels.dot(dyr, yr, width) / Float(width)
+                    let inv = rstd[r]
+                    for i in 0..<width { dxr[i] = inv * (dyr[i] - yr[i] * mean) }
+                }
             }
         }
     }

@@ -12,9 +12,11 @@ struct SwiGLU {
     /// act[r, j] = SiLU(gate[r, j]) · up[r, j], reading the fused [rows, 2·inner] projection.
     private func activate(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, rows: Int) {
         let inner = self.inner
-        Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner), (gateUp, act, inner)) { args, range in
-            let (gateUp, act, inner) = args
-            Elementwise.swiGLU(gateUp, act, inner: inner, rows: range)
+        GEMMProfile.section("SwiGLU activation") {
+            Threads.pool.parallelFor(rows, minimumPerThread: max(1, 8192 / inner), (gateUp, act, inner)) { args, range in
+                let (gateUp, act, inner) = args
+                Elementwise.swiGLU(gateUp, act, inner: inner, rows: range)
+            }
         }
     }
 
@@ -57,10 +59,12 @@ struct SwiGLU {
             // dW_down += dOutᵀ·act, then dAct = dOut·W_down into the same buffer.
             Linear.backward(dOut + first * width, act, wDown, dx: act, dW: dWDown,
                             rows: count, inFeatures: inner, outFeatures: width, accumulate: false)
-            Threads.pool.parallelFor(count, minimumPerThread: max(1, 8192 / inner),
-                                     (gateUpRows, act, dGateUpRows, inner)) { args, range in
-                let (gateUp, act, dGateUp, inner) = args
-                Elementwise.swiGLUBackward(gateUp, dAct: act, dGateUp: dGateUp, inner: inner, rows: range)
+            GEMMProfile.section("SwiGLU gradient") {
+                Threads.pool.parallelFor(count, minimumPerThread: max(1, 8192 / inner),
+                                         (gateUpRows, act, dGateUpRows, inner)) { args, range in
+                    let (gateUp, act, dGateUp, inner) = args
+                    Elementwise.swiGLUBackward(gateUp, dAct: act, dGateUp: dGateUp, inner: inner, rows: range)
+                }
             }
         }
         Linear.backward(dGateUp, x, wGateUp, dx: dx, dW: dWGateUp,

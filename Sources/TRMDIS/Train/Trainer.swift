@@ -163,7 +163,7 @@ public final class Trainer {
         if let clip = config.gradClip { clipGradientNorm(runner.gradients, count: model.parameterCount, maxNorm: clip) }
         optimizerSteps += 1
         let lr = schedule.rate(at: optimizerSteps)
-        optimizer.update(params: model.weights, grads: runner.gradients, lr: lr)
+        GEMMProfile.section("optimizer") { optimizer.update(params: model.weights, grads: runner.gradients, lr: lr) }
         if let sparse {
             let embLR = config.learningRate > 0 ? config.puzzleEmbLR * lr / config.learningRate : 0
             sparse.update(table: model.puzzleEmbedding, ids: ids, grads: rows, count: count, lr: embLR)

@@ -1,7 +1,8 @@
-/* The CPU feature probe (cpu_features.c), and AVX2 twins of the engine's elementwise row kernels
- * (Sources/TRMDIS/Core/Elementwise.swift) and of the batched transpose's row kernel (Core/Kernels.swift),
- * compiled for AVX2 function by function (a target attribute, no build flag), so the rest of the library
- * still runs on any x86-64. The engine calls them only on a CPU with AVX2 and FMA. Each repeats the Swift
+/* The CPU feature probe (cpu_features.c), and AVX2 (and, for SwiGLU, AVX-512) twins of the engine's elementwise
+ * row kernels (Sources/TRMDIS/Core/Elementwise.swift) and of the batched transpose's row kernel
+ * (Core/Kernels.swift), compiled for their instruction set function by function (a target attribute, no build
+ * flag), so the rest of the library still runs on any x86-64. The engine calls them only on a CPU with that
+ * instruction set (AVX2 with FMA, or AVX-512). Each repeats the Swift
  * version's operations in the same order without fused multiply-adds, so both give the same bits. Not part
  * of the C API (Include/trmdis.h): internal to the engine. */
 #ifndef TRMDIS_KERNELS_H
@@ -35,6 +36,13 @@ void trmdis_swiglu_avx2(const float *gate_up, float *act, ptrdiff_t inner, ptrdi
  * with s = sigmoid(g). d_gate_up may be gate_up itself. */
 void trmdis_swiglu_backward_avx2(const float *gate_up, const float *d_act, float *d_gate_up, ptrdiff_t inner,
                                  ptrdiff_t row_begin, ptrdiff_t row_end);
+
+/* 1 when this build has the AVX-512 twins of the two SwiGLU kernels above (elementwise_avx512.c), 0 elsewhere.
+ * The engine calls them only on a CPU with AVX-512 (TRMDIS_CPU_AVX512). Same arguments, same bits. */
+int trmdis_kernels_avx512_built(void);
+void trmdis_swiglu_avx512(const float *gate_up, float *act, ptrdiff_t inner, ptrdiff_t row_begin, ptrdiff_t row_end);
+void trmdis_swiglu_backward_avx512(const float *gate_up, const float *d_act, float *d_gate_up, ptrdiff_t inner,
+                                   ptrdiff_t row_begin, ptrdiff_t row_end);
 
 /* dst[c * rows + r] = src[r * cols + c] for r in [row_begin, row_end) and every c: rows of one src [rows, cols]
  * matrix written as columns of dst [cols, rows]. A copy, so the same bits as any other order. */

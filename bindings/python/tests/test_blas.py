@@ -84,3 +84,44 @@ def test_the_correction_replaces_an_avx2_core_on_an_avx512_cpu():
         assert not info["corrected"]
         return
     assert info["corrected"] and not info["warning"] and info["core"] in AVX512_CORES
+
+
+TRAIN_PROBE = """
+    import hashlib, json, numpy as np, trmdis
+    from helpers import progression, progression_config
+    x, y = progression(64, seed=1)
+    out = {}
+    for mixer in (trmdis.Mixer.ATTENTION, trmdis.Mixer.MLP_T):
+        # D 40 and L 11: rows of every kernel's widths, odd ones included (the softmax over 11 keys).
+        config = progression_config(mixer=mixer, hidden_size=40, num_heads=2)
+        with trmdis.Dataset(x, y) as data, trmdis.Model(config, seed=2) as model:
+            with trmdis.Trainer(model, data, batch_size=16, learning_rate=3e-3, seed=4) as trainer:
+                for _ in range(3):
+                    trainer.step()
+            logits = model.predict(x[:8], logits=True).logits
+            out[mixer.name] = hashlib.sha256(np.ascontiguousarray(logits).tobytes()).hexdigest()
+    print(json.dumps(out))
+"""
+
+
+def train_bits(kernels):
+    env = {k: v for k, v in os.environ.items() if k != "TRMDIS_KERNELS"}
+    if kernels:
+        env["TRMDIS_KERNELS"] = kernels
+    env["PYTHONPATH"] = f"{HERE.parent}{os.pathsep}{HERE}"
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(TRAIN_PROBE)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_every_elementwise_level_trains_the_same_bits():
+    # The AVX2 and AVX-512 twins of the elementwise kernels repeat the Swift versions' operations lane by lane
+    # (KernelTests compares them kernel by kernel); here whole training steps, attention and mlp_t, give
+    # the same weights at every level this CPU has: TRMDIS_KERNELS=baseline, =avx2, and the default (the
+    # widest, AVX-512 where the CPU has it).
+    isa = probe()["isa"]
+    levels = {"sse": ["baseline", None], "avx2": ["baseline", "avx2", None], "avx512": ["baseline", "avx2", None]}
+    bits = {str(k): train_bits(k) for k in levels[isa]}
+    assert len({json.dumps(b, sort_keys=True) for b in bits.values()}) == 1, bits
+    assert bits["baseline"]["ATTENTION"] != bits["baseline"]["MLP_T"]
