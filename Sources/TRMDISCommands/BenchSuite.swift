@@ -172,8 +172,9 @@ enum BenchSuite {
                 let rest = "between products: \(fmt(100 * between / s.seconds))% in the sections below, "
                     + "\(fmt(100 * (s.seconds - inProducts - between) / s.seconds))% elsewhere"
                 return [head] + products + [rest] + s.between.map { e in
-                    "between: \(fmt(100 * e.seconds / s.seconds))%  \(fmt(1000 * e.seconds / per)) ms  "
-                        + "\(e.calls / s.repeats) calls  \(e.shape)"
+                    let rate = e.flops > 0 ? "\(fmt(e.flops / e.seconds / 1e9)) GFLOP/s  " : ""
+                    return "between: \(fmt(100 * e.seconds / s.seconds))%  \(fmt(1000 * e.seconds / per)) ms  "
+                        + "\(rate)\(e.calls / s.repeats) calls  \(e.shape)"
                 }
             }
         }

@@ -2,6 +2,7 @@
  * and a supervision step of inference (trm_runner_step) make no heap allocation. This program defines malloc,
  * calloc, realloc, free and the aligned allocators itself (forwarding to glibc's __libc_* entry points), so
  * every allocation of the process, libtrmdis.so and the Swift runtime included, passes through a counter.
+ * Two threads, so that the pool's hand-offs and the per-thread fused SwiGLU forward are counted too.
  * Prints each count and "N passed, M failed". */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -50,9 +51,10 @@ static void report(long before, int steps, const char *what) {
     else failed++;
 }
 
-enum { N = 16, L = 9, V = 6 };
+enum { N = 64, L = 9, V = 6 };
 
 int main(void) {
+    MUST(trm_set_num_threads(2));
     trm_model_config c;
     trm_model_config_init(&c);
     c.vocab_size = V;
@@ -82,7 +84,7 @@ int main(void) {
         trm_train_params tp;
         trm_train_params_init(&tp);
         tp.method = method;
-        tp.batch_size = 8;
+        tp.batch_size = 32; /* 352 rows: with two threads the SwiGLU forward runs fused per thread */
         tp.ema_rate = 0.9f; /* the EMA update runs every step too */
         trm_trainer *trainer = NULL;
         MUST(trm_trainer_create(model, data, NULL, &tp, &trainer));

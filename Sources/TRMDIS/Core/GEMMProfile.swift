@@ -47,10 +47,12 @@ package enum GEMMProfile {
     }
 
     /// Runs `body`, adding its wall time to the named section while recording: the work between the products
-    /// (activations, norms, transposes), timed on the calling thread around its whole parallel loop. Sections
-    /// hold no products, so products and sections add up to the part of a step that is accounted for.
+    /// (activations, norms, transposes), timed on the calling thread around its whole parallel loop. A section
+    /// holds no product that `sgemm` records, so products and sections add up to the part of a step that is
+    /// accounted for.
+    /// `flops`: the products a section computes inside itself on single threads, for its GFLOP/s.
     @inline(__always)
-    package static func section<R>(_ name: StaticString, _ body: () throws -> R) rethrows -> R {
+    package static func section<R>(_ name: StaticString, flops: Double = 0, _ body: () throws -> R) rethrows -> R {
         guard isRecording else { return try body() }
         let start = monotonicSeconds()
         let result = try body()
@@ -60,6 +62,7 @@ package enum GEMMProfile {
             var e = all[key] ?? Entry(shape: key)
             e.calls += 1
             e.seconds += seconds
+            e.flops += flops
             all[key] = e
         }
         return result

@@ -30,15 +30,62 @@ struct SwiGLU {
     /// Floats of `act` scratch that `forward` and `backward` need for `rows`.
     func actScratch(rows: Int) -> Int { chunkRows(rows) * inner }
 
+    /// Rows a pool thread takes at a time in the fused forward; 0 where the forward runs product by product.
+    /// A thread's block of gate_up ([rows, 2·inner]) then stays in its cache for the activation, and its
+    /// `act` rows are one `threads`-th of the scratch. Each product must stay tall enough to run near the
+    /// sgemm peak (128 rows; the batch-1 shapes run product by product, split across the threads).
+    /// `fused` forces the choice (tests compare both paths).
+    private func fusedRows(_ rows: Int, threads: Int, fused: Bool?) -> Int {
+        let perThread = max(1, chunkRows(rows) / threads)
+        return fused ?? (threads > 1 && perThread >= 128) ? perThread : 0
+    }
+
     /// gateUp = x·W_guᵀ (kept for backward); out = (SiLU(gate)⊙up)·W_downᵀ. `act` is scratch of
-    /// `actScratch(rows:)` floats.
+    /// `actScratch(rows:)` floats. `fused`: nil chooses (`fusedRows`); true or false forces it.
     func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                  gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
-                 out: UnsafeMutablePointer<Float>, rows: Int) {
+                 out: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil) {
+        let threads = Threads.pool.threadCount
+        let perThread = fusedRows(rows, threads: threads, fused: fused)
+        if perThread > 0 {
+            fusedForward(x, wGateUp: wGateUp, wDown: wDown, gateUp: gateUp, act: act, out: out, rows: rows,
+                         threads: threads, perThread: perThread)
+            return
+        }
         Linear.forward(x, wGateUp, gateUp, rows: rows, inFeatures: width, outFeatures: 2 * inner)
         forEachChunk(rows) { first, count in
             activate(gateUp + first * 2 * inner, act, rows: count)
             Linear.forward(act, wDown, out + first * width, rows: count, inFeatures: inner, outFeatures: width)
+        }
+    }
+
+    /// `forward` with every pool thread taking its own contiguous block of rows, `perThread` at a time: the
+    /// gate_up product, the activation and the down product in turn, each on one thread (sgemmSerial). The
+    /// activation reads gate_up from the cache the product just wrote it to, rather than from memory after
+    /// the whole product, and no product is handed between threads. Each row's values are those of the
+    /// product-by-product path's operations; the split depends only on the thread count.
+    private func fusedForward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
+                              gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
+                              out: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int) {
+        let flops = 2 * Double(rows) * Double(3 * inner * width)
+        GEMMProfile.section("SwiGLU forward, fused per thread (its products included)", flops: flops) {
+            Threads.pool.runOnAll((self, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread)) { args, t in
+                let (s, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread) = args
+                let width = s.width, inner = s.inner
+                let threadAct = act + t * perThread * inner
+                let end = rows * (t + 1) / threads
+                var first = rows * t / threads
+                while first < end {
+                    let count = min(perThread, end - first)
+                    let rowsGateUp = gateUp + first * 2 * inner
+                    sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
+                                x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp, ldc: 2 * inner)
+                    Elementwise.swiGLU(rowsGateUp, threadAct, inner: inner, rows: 0..<count)
+                    sgemmSerial(transA: false, transB: true, m: count, n: width, k: inner, alpha: 1,
+                                threadAct, lda: inner, wDown, ldb: inner, beta: 0, out + first * width, ldc: width)
+                    first += count
+                }
+            }
         }
     }
 
