@@ -91,10 +91,11 @@ import Testing
     /// The fused forward (each pool thread runs gate_up, the activation and the down product on its own rows)
     /// computes what the product-by-product forward does, gate_up included, on a shape whose rows split
     /// unevenly into threads and chunks (the chunk is 512 rows here, a thread's share of it 1 to 512). Not
-    /// to the bit: OpenBLAS picks other kernels for a product of fewer rows.
+    /// to the bit: OpenBLAS picks other kernels for a product of fewer rows, and on an AVX-512 CPU the fused
+    /// path forms gate_up with the engine's own kernel (`SmallGEMM`).
     @Test func swigluFusedForwardMatchesProductByProduct() throws {
         var g = GradCheck()
-        let (rows, width, inner) = (1_111, 24, 40)
+        let (rows, width, inner) = (1_111, 24, 48)  // 2·inner a multiple of 32: gate_up by SmallGEMM on AVX-512
         let s = SwiGLU(width: width, inner: inner)
         let x = Buffer(rows * width), wgu = Buffer(2 * inner * width), wd = Buffer(width * inner)
         g.fill(x.p, x.count); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count)
@@ -102,9 +103,9 @@ import Testing
         let gu1 = Buffer(rows * 2 * inner), gu2 = Buffer(rows * 2 * inner), out1 = Buffer(rows * width), out2 = Buffer(rows * width)
         s.forward(x.p, wGateUp: wgu.p, wDown: wd.p, gateUp: gu1.p, act: act.p, out: out1.p, rows: rows, fused: false)
         s.forward(x.p, wGateUp: wgu.p, wDown: wd.p, gateUp: gu2.p, act: act.p, out: out2.p, rows: rows, fused: true)
-        let worstGateUp = (0..<gu1.count).map { abs(gu1[$0] - gu2[$0]) }.max()!
+        let worstGateUp = (0..<gu1.count).map { abs(gu1[$0] - gu2[$0]) / (1 + abs(gu1[$0])) }.max()!
         let worstOut = (0..<out1.count).map { abs(out1[$0] - out2[$0]) / (1 + abs(out1[$0])) }.max()!
-        #expect(worstGateUp <= 1e-6 && worstOut <= 1e-5, "gate_up \(worstGateUp), out \(worstOut)")
+        #expect(worstGateUp <= 1e-5 && worstOut <= 1e-5, "gate_up \(worstGateUp), out \(worstOut)")
         #expect((0..<out1.count).contains { out1[$0] != 0 })
     }
 

@@ -162,6 +162,54 @@ import TRMDISKernelsC
         #expect(Elementwise.usesAVX2 == (getenv("TRMDIS_KERNELS").map { String(cString: $0) } != "baseline"))
     }
 
+    /// The engine's own AVX-512 products (`SmallGEMM`) compute what OpenBLAS does, to rounding: C (+)= A·B with
+    /// B packed from Wᵀ or from B itself, and C += Xᵀ·Y over rows, on shapes with every tile-height remainder
+    /// (1-14 rows left), row blocks with and without a remainder, 0-4 tail columns and several panels. On a CPU without AVX-512 the engine
+    /// must not choose them, which is checked instead.
+    @Test func smallGEMMMatchesOpenBLAS() {
+        guard SmallGEMM.isAvailable else {
+            #expect(Elementwise.level < .avx512 || trmdis_gemm_avx512_built() == 0)
+            print("KernelTests: no AVX-512 here (or TRMDIS_KERNELS caps it); OpenBLAS computes every product")
+            return
+        }
+        var g = GradCheck()
+        func worst(_ a: Buffer, _ b: Buffer) -> Float {
+            (0..<a.count).map { abs(a[$0] - b[$0]) / (1 + abs(b[$0])) }.max()!
+        }
+        // C = A·Wᵀ (W packed from [n, k]) and C += A·B (B packed from [k, n]); n with 0-4 tail columns.
+        for (m, n, k) in [(1, 32, 1), (13, 64, 7), (14, 33, 97), (57, 97, 97), (200, 1024, 97), (71, 97, 1024),
+                          (29, 100, 112), (3, 36, 5)] {
+            let a = Buffer(m * k), w = Buffer(n * k), packed = Buffer(n * k)
+            g.fill(a.p, a.count); g.fill(w.p, w.count)
+            for transposed in [true, false] {
+                let own = Buffer(m * n), blas = Buffer(m * n)
+                g.fill(own.p, own.count)
+                blas.copy(from: own)
+                if transposed { SmallGEMM.packNT(w.p, n: n, k: k, into: packed.p) }
+                else { SmallGEMM.packNN(w.p, n: n, k: k, into: packed.p) }
+                let accumulate = !transposed
+                SmallGEMM.productSplit(m: m, n: n, k: k, a.p, lda: k, packed: packed.p, own.p, ldc: n,
+                                       accumulate: accumulate)
+                sgemmSerial(transA: false, transB: transposed, m: m, n: n, k: k, alpha: 1, a.p, lda: k, w.p,
+                            ldb: transposed ? k : n, beta: accumulate ? 1 : 0, blas.p, ldc: n)
+                #expect(worst(own, blas) < (k > 128 ? 1e-4 : 1e-5), "\(transposed ? "NT" : "NN") m\(m) n\(n) k\(k)")
+            }
+        }
+        for (m, n, rows) in [(1, 32, 1), (97, 512, 2048), (15, 64, 129), (28, 96, 300), (128, 32, 5)] {
+            let x = Buffer(rows * m), y = Buffer(rows * n), own = Buffer(m * n), blas = Buffer(m * n)
+            g.fill(x.p, x.count); g.fill(y.p, y.count); g.fill(own.p, own.count)
+            blas.copy(from: own)  // both add to the same C
+            SmallGEMM.tnRows(m: m, n: n, rows: rows, x.p, ldx: m, y.p, ldy: n, own.p, ldc: n)
+            sgemmSerial(transA: true, transB: false, m: m, n: n, k: rows, alpha: 1, x.p, lda: m, y.p, ldb: n, beta: 1,
+                        blas.p, ldc: n)
+            #expect(worst(own, blas) < 1e-4, "TN m\(m) n\(n) rows \(rows)")  // sums of up to 2,048 products
+        }
+        #expect(SmallGEMM.takesPacked(n: 97, k: 1024) && SmallGEMM.takesPacked(n: 1024, k: 97))
+        #expect(!SmallGEMM.takesPacked(n: 48, k: 97) && !SmallGEMM.takesPacked(n: 1024, k: 128))
+        #expect(!SmallGEMM.takesPacked(n: 97, k: 5000) && !SmallGEMM.takesPacked(n: 16, k: 16))
+        #expect(SmallGEMM.takesTN(m: 97, n: 1024) && !SmallGEMM.takesTN(m: 512, n: 1536))
+    }
+
     /// The AVX-512 SwiGLU twins give the Swift kernels' bits, at widths with and without a masked tail (1-15
     /// lanes left) and in place. Run on a CPU with AVX-512 (and its operating system's support); elsewhere
     /// the test checks that the engine does not choose them and says why it compared nothing.

@@ -23,13 +23,19 @@ import Testing
     }
 
     /// 1,100 rows run in three blocks of 512, 512 and 76 (SwiGLU.chunkRows): dW_down sums across them.
-    @Test(arguments: [4, 1100]) func swiGLU(rows: Int) throws {
+    /// Width 9 with inner 32 takes the engine's own AVX-512 products where the CPU has them (`SmallGEMM`: the
+    /// weight gradients always, gate_up in the forward fused per thread at 1,100 rows).
+    @Test(arguments: [(4, 5, 6), (1100, 5, 6), (40, 9, 32), (1100, 9, 32)])
+    func swiGLU(rows: Int, width: Int, inner: Int) throws {
         var g = GradCheck()
-        let s = SwiGLU(width: 5, inner: 6)
-        #expect(s.actScratch(rows: rows) == min(rows, 512) * 6)
-        let x = Buffer(rows * 5), wgu = Buffer(12 * 5), wd = Buffer(5 * 6), gu = Buffer(rows * 12)
-        let act = Buffer(s.actScratch(rows: rows)), out = Buffer(rows * 5), r = Buffer(rows * 5)
-        let dx = Buffer(rows * 5), dwgu = Buffer(12 * 5), dwd = Buffer(5 * 6), dgu = Buffer(rows * 12)
+        let s = SwiGLU(width: width, inner: inner)
+        let packed = SmallGEMM.takesPacked(n: 2 * inner, k: width) ? 2 * inner * width : 0
+        #expect(s.actScratch(rows: rows) == min(rows, 512) * inner + packed)
+        #expect(SmallGEMM.takesTN(m: width, n: inner) == (SmallGEMM.isAvailable && inner == 32))
+        let x = Buffer(rows * width), wgu = Buffer(2 * inner * width), wd = Buffer(width * inner)
+        let gu = Buffer(rows * 2 * inner), act = Buffer(s.actScratch(rows: rows)), out = Buffer(rows * width)
+        let r = Buffer(rows * width), dx = Buffer(rows * width), dwgu = Buffer(2 * inner * width)
+        let dwd = Buffer(width * inner), dgu = Buffer(rows * 2 * inner)
         g.fill(x.p, x.count); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count); g.fill(r.p, r.count)
         func loss() -> Double {
             s.forward(x.p, wGateUp: wgu.p, wDown: wd.p, gateUp: gu.p, act: act.p, out: out.p, rows: rows)

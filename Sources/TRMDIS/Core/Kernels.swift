@@ -46,6 +46,15 @@ package enum Kernels {
         memset(p, 0, n * MemoryLayout<Float>.stride)
     }
 
+    /// dst[c][r] += src[r][c] for src [rows, cols] (a small matrix: one thread).
+    package static func addTransposed(_ src: UnsafePointer<Float>, rows: Int, cols: Int,
+                                      into dst: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let s = src + r * cols
+            for c in 0..<cols { dst[c * rows + r] += s[c] }
+        }
+    }
+
     /// Batched transpose: for each of `batch` matrices, dst[b][c][r] = src[b][r][c] (src rows × cols).
     /// One job per 32 source rows of one matrix; on an AVX2 CPU the rows go through 8×8 register
     /// transposes (Sources/TRMDISKernelsC, about three times the scalar tiles' speed on the `mlp_t` mixer's

@@ -27,8 +27,13 @@ struct SwiGLU {
     /// (docs/performance.md: memory).
     func chunkRows(_ rows: Int) -> Int { min(rows, max(512, (rows + 7) / 8)) }
 
-    /// Floats of `act` scratch that `forward` and `backward` need for `rows`.
-    func actScratch(rows: Int) -> Int { chunkRows(rows) * inner }
+    /// Floats of `act` scratch that `forward` and `backward` need for `rows`: the activation's chunk, and the
+    /// weights in panels where the engine's own products run the fused forward (`SmallGEMM`: a narrow `width`).
+    func actScratch(rows: Int) -> Int { chunkRows(rows) * inner + packedGateUpCount + packedDownCount }
+
+    /// W_gu's and W_down's panels for `SmallGEMM.product`, after the chunk in `act`; 0 where OpenBLAS runs them.
+    private var packedGateUpCount: Int { SmallGEMM.takesPacked(n: 2 * inner, k: width) ? 2 * inner * width : 0 }
+    private var packedDownCount: Int { SmallGEMM.takesPacked(n: width, k: inner) ? width * inner : 0 }
 
     /// Rows a pool thread takes at a time in the fused forward; 0 where the forward runs product by product.
     /// A thread's block of gate_up ([rows, 2·inner]) then stays in its cache for the activation, and its
@@ -68,9 +73,17 @@ struct SwiGLU {
                               gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
                               out: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int) {
         let flops = 2 * Double(rows) * Double(3 * inner * width)
+        // A narrow width (the mixer's sequence length): the products through the engine's own kernel, each
+        // weight packed once here into the scratch after the activation's chunk.
+        let packedGateUp: UnsafeMutablePointer<Float>? = packedGateUpCount > 0 ? act + chunkRows(rows) * inner : nil
+        let packedDown: UnsafeMutablePointer<Float>? =
+            packedDownCount > 0 ? act + chunkRows(rows) * inner + packedGateUpCount : nil
+        if let packedGateUp { SmallGEMM.packNT(wGateUp, n: 2 * inner, k: width, into: packedGateUp) }
+        if let packedDown { SmallGEMM.packNT(wDown, n: width, k: inner, into: packedDown) }
+        let packed = (gateUp: packedGateUp, down: packedDown)
         GEMMProfile.section("SwiGLU forward, fused per thread (its products included)", flops: flops) {
-            Threads.pool.runOnAll((self, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread)) { args, t in
-                let (s, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread) = args
+            Threads.pool.runOnAll((self, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed)) { args, t in
+                let (s, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed) = args
                 let width = s.width, inner = s.inner
                 let threadAct = act + t * perThread * inner
                 let end = rows * (t + 1) / threads
@@ -78,11 +91,22 @@ struct SwiGLU {
                 while first < end {
                     let count = min(perThread, end - first)
                     let rowsGateUp = gateUp + first * 2 * inner
-                    sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
-                                x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp, ldc: 2 * inner)
+                    if let panels = packed.gateUp {
+                        SmallGEMM.product(m: count, n: 2 * inner, k: width, x + first * width, lda: width,
+                                          packed: panels, rowsGateUp, ldc: 2 * inner, accumulate: false)
+                    } else {
+                        sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
+                                    x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp,
+                                    ldc: 2 * inner)
+                    }
                     Elementwise.swiGLU(rowsGateUp, threadAct, inner: inner, rows: 0..<count)
-                    sgemmSerial(transA: false, transB: true, m: count, n: width, k: inner, alpha: 1,
-                                threadAct, lda: inner, wDown, ldb: inner, beta: 0, out + first * width, ldc: width)
+                    if let panels = packed.down {
+                        SmallGEMM.product(m: count, n: width, k: inner, threadAct, lda: inner, packed: panels,
+                                          out + first * width, ldc: width, accumulate: false)
+                    } else {
+                        sgemmSerial(transA: false, transB: true, m: count, n: width, k: inner, alpha: 1,
+                                    threadAct, lda: inner, wDown, ldb: inner, beta: 0, out + first * width, ldc: width)
+                    }
                     first += count
                 }
             }
@@ -104,8 +128,15 @@ struct SwiGLU {
             let gateUpRows = gateUp + first * 2 * inner, dGateUpRows = dGateUp + first * 2 * inner
             activate(gateUpRows, act, rows: count)  // recomputed rather than stored
             // dW_down += dOutᵀ·act, then dAct = dOut·W_down into the same buffer.
-            Linear.backward(dOut + first * width, act, wDown, dx: act, dW: dWDown,
-                            rows: count, inFeatures: inner, outFeatures: width, accumulate: false)
+            if SmallGEMM.takesTN(m: width, n: inner) {
+                SmallGEMM.tnRows(m: width, n: inner, rows: count, dOut + first * width, ldx: width, act, ldy: inner,
+                                 dWDown, ldc: inner)
+                sgemm(transA: false, transB: false, m: count, n: inner, k: width, dOut + first * width, lda: width,
+                      wDown, ldb: inner, act, ldc: inner)
+            } else {
+                Linear.backward(dOut + first * width, act, wDown, dx: act, dW: dWDown,
+                                rows: count, inFeatures: inner, outFeatures: width, accumulate: false)
+            }
             GEMMProfile.section("SwiGLU gradient") {
                 Threads.pool.parallelFor(count, minimumPerThread: max(1, 8192 / inner),
                                          (gateUpRows, act, dGateUpRows, inner)) { args, range in
@@ -114,8 +145,25 @@ struct SwiGLU {
                 }
             }
         }
-        Linear.backward(dGateUp, x, wGateUp, dx: dx, dW: dWGateUp,
-                        rows: rows, inFeatures: width, outFeatures: 2 * inner, accumulate: true)
+        if SmallGEMM.takesTN(m: width, n: 2 * inner), 2 * inner * width <= chunkRows(rows) * inner {
+            // dW_guᵀ [width, 2·inner] = xᵀ·dGateUp through the engine's kernel, in the activation's scratch,
+            // then added transposed; dx as below.
+            Kernels.zero(act, 2 * inner * width)
+            SmallGEMM.tnRows(m: width, n: 2 * inner, rows: rows, x, ldx: width, dGateUp, ldy: 2 * inner, act,
+                             ldc: 2 * inner)
+            Kernels.addTransposed(act, rows: width, cols: 2 * inner, into: dWGateUp)
+            if SmallGEMM.takesPacked(n: width, k: 2 * inner) {  // dx += dGateUp·W_gu, W_gu packed where dW_guᵀ was
+                SmallGEMM.packNN(wGateUp, n: width, k: 2 * inner, into: act)
+                SmallGEMM.productSplit(m: rows, n: width, k: 2 * inner, dGateUp, lda: 2 * inner, packed: act, dx,
+                                       ldc: width, accumulate: true)
+            } else {
+                sgemm(transA: false, transB: false, m: rows, n: width, k: 2 * inner, dGateUp, lda: 2 * inner,
+                      wGateUp, ldb: width, beta: 1, dx, ldc: width)
+            }
+        } else {
+            Linear.backward(dGateUp, x, wGateUp, dx: dx, dW: dWGateUp,
+                            rows: rows, inFeatures: width, outFeatures: 2 * inner, accumulate: true)
+        }
     }
 
     private func forEachChunk(_ rows: Int, _ body: (_ first: Int, _ count: Int) -> Void) {

@@ -1,0 +1,63 @@
+import TRMDISKernelsC
+
+/// The engine's own AVX-512 products for shapes with one small side, the `mlp_t` token mixer's sequence length
+/// (97 for Sudoku), where OpenBLAS 0.3.21 reaches 75-85% of its peak (docs/performance.md, "The mixer's
+/// products"). Sources/TRMDISKernelsC/gemm_avx512.c holds the kernels; everything else runs through `sgemm`.
+enum SmallGEMM {
+    /// The small side these kernels take: measured faster than OpenBLAS at 97 (the Sudoku mixer's length;
+    /// docs/performance.md), slower at 128 (tiny's D), where OpenBLAS keeps the products.
+    static let maximumSmallSide = 112
+
+    /// On a CPU with AVX-512, unless TRMDIS_KERNELS caps the engine's kernels below it (`Elementwise.level`).
+    static let isAvailable: Bool = Elementwise.level == .avx512 && trmdis_gemm_avx512_built() == 1
+
+    /// Whether C (+)= A·B with B [k, n] runs here: one side small, the other at most 4,096, and at most 4 of
+    /// n's columns past its 32-column panels (each of those costs a dot product per row).
+    static func takesPacked(n: Int, k: Int) -> Bool {
+        isAvailable && min(n, k) <= maximumSmallSide && max(n, k) <= 4096 && n >= 32 && n % 32 <= 4
+    }
+
+    /// Whether C [m, n] += Xᵀ·Y runs here.
+    static func takesTN(m: Int, n: Int) -> Bool { isAvailable && n % 32 == 0 && m <= maximumSmallSide }
+
+    /// B = Wᵀ for W [n, k] (a Linear layer's weight, as in x·Wᵀ) into the panels `packed` reads: n·k floats.
+    static func packNT(_ w: UnsafePointer<Float>, n: Int, k: Int, into packed: UnsafeMutablePointer<Float>) {
+        trmdis_pack_nt(w, n, k, packed)
+    }
+
+    /// B [k, n] itself into the panels `packed` reads: n·k floats.
+    static func packNN(_ b: UnsafePointer<Float>, n: Int, k: Int, into packed: UnsafeMutablePointer<Float>) {
+        trmdis_pack_nn(b, n, k, packed)
+    }
+
+    /// C [m, n] = A [m, k]·B, or C += A·B, on the calling thread; B packed by `packNT` or `packNN`.
+    static func product(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        trmdis_sgemm_packed(m, n, k, a, lda, packed, c, ldc, accumulate ? 1 : 0)
+    }
+
+    /// `product` with C's rows split across the pool (each row computed by one thread: reproducible).
+    static func productSplit(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+                             _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        GEMMProfile.section("packed product, own AVX-512 kernel", flops: 2 * Double(m) * Double(n) * Double(k)) {
+            Threads.pool.parallelFor(m, minimumPerThread: 56, (n, k, a, lda, packed, c, ldc, accumulate)) { args, rows in
+                let (n, k, a, lda, packed, c, ldc, accumulate) = args
+                trmdis_sgemm_packed(rows.count, n, k, a + rows.lowerBound * lda, lda, packed, c + rows.lowerBound * ldc,
+                                    ldc, accumulate ? 1 : 0)
+            }
+        }
+    }
+
+    /// C [m, n] += Xᵀ·Y summed over `rows` rows of X [rows, m] and Y [rows, n], C's 32-column panels split across
+    /// the pool (each element summed by one thread in a fixed order: reproducible for a thread count).
+    static func tnRows(m: Int, n: Int, rows: Int, _ x: UnsafePointer<Float>, ldx: Int, _ y: UnsafePointer<Float>,
+                       ldy: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        GEMMProfile.section(m * rows > 1 << 20 ? "TN weight gradient (long), own AVX-512 kernel" : "TN weight gradient, own AVX-512 kernel", flops: 2 * Double(m) * Double(n) * Double(rows)) {
+            Threads.pool.parallelFor(n / 32, (m, rows, x, ldx, y, ldy, c, ldc)) { args, panels in
+                let (m, rows, x, ldx, y, ldy, c, ldc) = args
+                let first = panels.lowerBound * 32
+                trmdis_sgemm_tn_rows(m, panels.count * 32, rows, x, ldx, y + first, ldy, c + first, ldc)
+            }
+        }
+    }
+}
