@@ -109,6 +109,34 @@ import Testing
         #expect((0..<out1.count).contains { out1[$0] != 0 })
     }
 
+    /// The backward fused per thread (the engine's own AVX-512 products, each thread's weight gradients in its
+    /// own slot, added in thread order) computes what the chunk-by-chunk backward does, with dOut and dx the
+    /// same buffer and dGateUp over gateUp, as the token mixer runs it. On a CPU without AVX-512 both runs take
+    /// the chunk-by-chunk path, which the test then says.
+    @Test func swigluFusedBackwardMatchesChunkByChunk() throws {
+        var g = GradCheck()
+        let (rows, width, inner) = (1_111, 33, 32)
+        let s = SwiGLU(width: width, inner: inner)
+        if s.partialSlots < Threads.count { print("ConventionTests: no fused backward on this CPU (no AVX-512)") }
+        let x = Buffer(rows * width), wgu = Buffer(2 * inner * width), wd = Buffer(width * inner)
+        g.fill(x.p, x.count); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count)
+        let act = Buffer(s.actScratch(rows: rows)), out = Buffer(rows * width)
+        let d0 = Buffer(rows * width), dwgu0 = Buffer(2 * inner * width), dwd0 = Buffer(width * inner)
+        g.fill(d0.p, d0.count); g.fill(dwgu0.p, dwgu0.count); g.fill(dwd0.p, dwd0.count)  // all accumulate
+        var results: [[Float]] = []
+        for fused in [false, true] {
+            let gu = Buffer(rows * 2 * inner), d = Buffer(rows * width), dwgu = Buffer(2 * inner * width)
+            let dwd = Buffer(width * inner)
+            d.copy(from: d0); dwgu.copy(from: dwgu0); dwd.copy(from: dwd0)
+            s.forward(x.p, wGateUp: wgu.p, wDown: wd.p, gateUp: gu.p, act: act.p, out: out.p, rows: rows, fused: fused)
+            s.backward(d.p, x: x.p, gateUp: gu.p, wGateUp: wgu.p, wDown: wd.p, dWGateUp: dwgu.p, dWDown: dwd.p,
+                       act: act.p, dGateUp: gu.p, dx: d.p, rows: rows, fused: fused)
+            results.append([d, dwgu, dwd].flatMap { b in (0..<b.count).map { b[$0] } })
+        }
+        let worst = zip(results[0], results[1]).map { abs($0 - $1) / (1 + abs($0)) }.max()!
+        #expect(worst < 1e-4, "relative difference \(worst)")
+    }
+
     /// In `mlp_t` the norm runs over the sequence axis: every (example, channel) column has unit RMS.
     @Test func tokenMixerNormalisesOverSequence() throws {
         var g = GradCheck()

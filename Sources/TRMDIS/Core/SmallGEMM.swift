@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TRMDISKernelsC
 
 /// The engine's own AVX-512 products for shapes with one small side, the `mlp_t` token mixer's sequence length
@@ -8,8 +11,12 @@ enum SmallGEMM {
     /// docs/performance.md), slower at 128 (tiny's D), where OpenBLAS keeps the products.
     static let maximumSmallSide = 112
 
-    /// On a CPU with AVX-512, unless TRMDIS_KERNELS caps the engine's kernels below it (`Elementwise.level`).
-    static let isAvailable: Bool = Elementwise.level == .avx512 && trmdis_gemm_avx512_built() == 1
+    /// On a CPU with AVX-512, unless TRMDIS_KERNELS caps the engine's kernels below it (`Elementwise.level`) or
+    /// TRMDIS_GEMM=openblas sends every product to OpenBLAS.
+    static let isAvailable: Bool = {
+        if let v = getenv("TRMDIS_GEMM"), String(cString: v) == "openblas" { return false }
+        return Elementwise.level == .avx512 && trmdis_gemm_avx512_built() == 1
+    }()
 
     /// Whether C (+)= A·B with B [k, n] runs here: one side small, the other at most 4,096, and at most 4 of
     /// n's columns past its 32-column panels (each of those costs a dot product per row).

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TRMDISKernelsC
 
 /// SwiGLU over rows of `width`: out = Down(SiLU(gate) ⊙ up), with one fused gate_up projection whose first
 /// half is the gate and second half the up branch (docs/model.md: The network). Used over the hidden axis in every
@@ -8,6 +9,15 @@ import Glibc
 struct SwiGLU {
     let width: Int
     let inner: Int
+    /// Per-thread weight-gradient slots in the scratch (`fusedBackward`): the pool's thread count when the
+    /// layer (and with it its scratch) was made, or 0 where the backward never fuses.
+    let partialSlots: Int
+
+    init(width: Int, inner: Int) {
+        self.width = width
+        self.inner = inner
+        partialSlots = Self.fusesBackward(width: width, inner: inner) ? Threads.count : 0
+    }
 
     /// act[r, j] = SiLU(gate[r, j]) · up[r, j], reading the fused [rows, 2·inner] projection.
     private func activate(_ gateUp: UnsafePointer<Float>, _ act: UnsafeMutablePointer<Float>, rows: Int) {
@@ -29,21 +39,13 @@ struct SwiGLU {
 
     /// Floats of `act` scratch that `forward` and `backward` need for `rows`: the activation's chunk, and the
     /// weights in panels where the engine's own products run the fused forward (`SmallGEMM`: a narrow `width`).
-    func actScratch(rows: Int) -> Int { chunkRows(rows) * inner + packedGateUpCount + packedDownCount }
+    func actScratch(rows: Int) -> Int {
+        chunkRows(rows) * inner + packedGateUpCount + packedDownCount + partialSlots * partialCount
+    }
 
     /// W_gu's and W_down's panels for `SmallGEMM.product`, after the chunk in `act`; 0 where OpenBLAS runs them.
-    private var packedGateUpCount: Int { SmallGEMM.takesPacked(n: 2 * inner, k: width) ? 2 * inner * width : 0 }
-    private var packedDownCount: Int { SmallGEMM.takesPacked(n: width, k: inner) ? width * inner : 0 }
-
-    /// Rows a pool thread takes at a time in the fused forward; 0 where the forward runs product by product.
-    /// A thread's block of gate_up ([rows, 2·inner]) then stays in its cache for the activation, and its
-    /// `act` rows are one `threads`-th of the scratch. Each product must stay tall enough to run near the
-    /// sgemm peak (128 rows; the batch-1 shapes run product by product, split across the threads).
-    /// `fused` forces the choice (tests compare both paths).
-    private func fusedRows(_ rows: Int, threads: Int, fused: Bool?) -> Int {
-        let perThread = max(1, chunkRows(rows) / threads)
-        return fused ?? (threads > 1 && perThread >= 128) ? perThread : 0
-    }
+    var packedGateUpCount: Int { SmallGEMM.takesPacked(n: 2 * inner, k: width) ? 2 * inner * width : 0 }
+    var packedDownCount: Int { SmallGEMM.takesPacked(n: width, k: inner) ? width * inner : 0 }
 
     /// gateUp = x·W_guᵀ (kept for backward); out = (SiLU(gate)⊙up)·W_downᵀ. `act` is scratch of
     /// `actScratch(rows:)` floats. `fused`: nil chooses (`fusedRows`); true or false forces it.
@@ -64,55 +66,6 @@ struct SwiGLU {
         }
     }
 
-    /// `forward` with every pool thread taking its own contiguous block of rows, `perThread` at a time: the
-    /// gate_up product, the activation and the down product in turn, each on one thread (sgemmSerial). The
-    /// activation reads gate_up from the cache the product just wrote it to, rather than from memory after
-    /// the whole product, and no product is handed between threads. Each row's values are those of the
-    /// product-by-product path's operations; the split depends only on the thread count.
-    private func fusedForward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
-                              gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
-                              out: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int) {
-        let flops = 2 * Double(rows) * Double(3 * inner * width)
-        // A narrow width (the mixer's sequence length): the products through the engine's own kernel, each
-        // weight packed once here into the scratch after the activation's chunk.
-        let packedGateUp: UnsafeMutablePointer<Float>? = packedGateUpCount > 0 ? act + chunkRows(rows) * inner : nil
-        let packedDown: UnsafeMutablePointer<Float>? =
-            packedDownCount > 0 ? act + chunkRows(rows) * inner + packedGateUpCount : nil
-        if let packedGateUp { SmallGEMM.packNT(wGateUp, n: 2 * inner, k: width, into: packedGateUp) }
-        if let packedDown { SmallGEMM.packNT(wDown, n: width, k: inner, into: packedDown) }
-        let packed = (gateUp: packedGateUp, down: packedDown)
-        GEMMProfile.section("SwiGLU forward, fused per thread (its products included)", flops: flops) {
-            Threads.pool.runOnAll((self, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed)) { args, t in
-                let (s, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed) = args
-                let width = s.width, inner = s.inner
-                let threadAct = act + t * perThread * inner
-                let end = rows * (t + 1) / threads
-                var first = rows * t / threads
-                while first < end {
-                    let count = min(perThread, end - first)
-                    let rowsGateUp = gateUp + first * 2 * inner
-                    if let panels = packed.gateUp {
-                        SmallGEMM.product(m: count, n: 2 * inner, k: width, x + first * width, lda: width,
-                                          packed: panels, rowsGateUp, ldc: 2 * inner, accumulate: false)
-                    } else {
-                        sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
-                                    x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp,
-                                    ldc: 2 * inner)
-                    }
-                    Elementwise.swiGLU(rowsGateUp, threadAct, inner: inner, rows: 0..<count)
-                    if let panels = packed.down {
-                        SmallGEMM.product(m: count, n: width, k: inner, threadAct, lda: inner, packed: panels,
-                                          out + first * width, ldc: width, accumulate: false)
-                    } else {
-                        sgemmSerial(transA: false, transB: true, m: count, n: width, k: inner, alpha: 1,
-                                    threadAct, lda: inner, wDown, ldb: inner, beta: 0, out + first * width, ldc: width)
-                    }
-                    first += count
-                }
-            }
-        }
-    }
-
     /// Accumulates the weight gradients and adds the input gradient into `dx` (dx += ∂/∂x).
     /// `dOut` may be the same buffer as `dx`: it is fully read before dx is written.
     /// Scratch: `act` (`actScratch(rows:)` floats) and `dGateUp` [rows, 2·inner]. `dGateUp` may be `gateUp`
@@ -122,8 +75,16 @@ struct SwiGLU {
                   wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                   dWGateUp: UnsafeMutablePointer<Float>, dWDown: UnsafeMutablePointer<Float>,
                   act: UnsafeMutablePointer<Float>, dGateUp: UnsafeMutablePointer<Float>,
-                  dx: UnsafeMutablePointer<Float>, rows: Int) {
+                  dx: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil) {
         let inner = self.inner
+        let threads = Threads.pool.threadCount
+        let perThread = fusedRows(rows, threads: threads, fused: fused)
+        if perThread > 0, threads <= partialSlots {
+            fusedBackward(dOut, x: x, gateUp: gateUp, wGateUp: wGateUp, wDown: wDown, dWGateUp: dWGateUp,
+                          dWDown: dWDown, act: act, dGateUp: dGateUp, dx: dx, rows: rows, threads: threads,
+                          perThread: perThread)
+            return
+        }
         forEachChunk(rows) { first, count in
             let gateUpRows = gateUp + first * 2 * inner, dGateUpRows = dGateUp + first * 2 * inner
             activate(gateUpRows, act, rows: count)  // recomputed rather than stored

@@ -105,9 +105,12 @@ TRAIN_PROBE = """
 
 
 def train_bits(kernels):
-    env = {k: v for k, v in os.environ.items() if k != "TRMDIS_KERNELS"}
+    env = {k: v for k, v in os.environ.items() if k not in ("TRMDIS_KERNELS", "TRMDIS_GEMM")}
     if kernels:
         env["TRMDIS_KERNELS"] = kernels
+    # The engine's own AVX-512 products (narrow mixer shapes) round differently from OpenBLAS's: every product
+    # through OpenBLAS here, so that only the elementwise kernels change between the runs.
+    env["TRMDIS_GEMM"] = "openblas"
     env["PYTHONPATH"] = f"{HERE.parent}{os.pathsep}{HERE}"
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(TRAIN_PROBE)], env=env, capture_output=True,
                           text=True, timeout=300)

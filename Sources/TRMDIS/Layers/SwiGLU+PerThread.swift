@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TRMDISKernelsC
+
+/// SwiGLU's forward and backward with every pool thread working through its own rows (docs/performance.md,
+/// "SwiGLU per thread"): the maths of SwiGLU.swift, scheduled so that each step reads what the step before it
+/// left in the thread's cache and no product is handed between threads.
+extension SwiGLU {
+    /// The widest `width` whose forward runs fused. Measured on the Zen 5 (training, alternating runs): fused
+    /// is 2-3% faster at 128 (tiny), the same at 256 (compact), and 2-3% slower at 512 (medium, sudoku-mlp's
+    /// channel SwiGLU), where OpenBLAS runs the whole [3104, 512]·[512, 3072] product split across the
+    /// threads at its peak and per-thread blocks of 256 rows at 97% of it. The mixer (97) fuses.
+    static let widestFused = 256
+
+    /// Rows a pool thread takes at a time in the fused forward; 0 where the forward runs product by product.
+    /// A thread's block of gate_up ([rows, 2·inner]) then stays in its cache for the activation, and its
+    /// `act` rows are one `threads`-th of the scratch. Each product must stay tall enough to run near the
+    /// sgemm peak (128 rows; the batch-1 shapes run product by product, split across the threads).
+    /// `fused` forces the choice (tests compare both paths).
+    func fusedRows(_ rows: Int, threads: Int, fused: Bool?) -> Int {
+        let perThread = max(1, chunkRows(rows) / threads)
+        return fused ?? (threads > 1 && perThread >= 128 && width <= Self.widestFused) ? perThread : 0
+    }
+
+    /// The backward fused per thread (`fusedBackward`): on a narrow width where the engine's own kernels run all
+    /// its products. Each thread then sums its rows' weight gradients into its own slot of `partialCount`
+    /// floats (dW_down, then dW_guᵀ), for the pool's thread count when the scratch was sized (as attention's
+    /// dP slots); with more threads, or fewer rows, the backward runs chunk by chunk.
+    static func fusesBackward(width: Int, inner: Int) -> Bool {
+        SmallGEMM.takesTN(m: width, n: inner) && SmallGEMM.takesTN(m: width, n: 2 * inner)
+            && SmallGEMM.takesPacked(n: inner, k: width) && SmallGEMM.takesPacked(n: width, k: 2 * inner)
+    }
+    var partialCount: Int { 3 * width * inner }
+
+    /// `forward` with every pool thread taking its own contiguous block of rows, `perThread` at a time: the
+    /// gate_up product, the activation and the down product in turn, each on one thread (OpenBLAS's
+    /// sgemmSerial, or the engine's own kernels at a narrow width, `SmallGEMM`). The
+    /// activation reads gate_up from the cache the product just wrote it to, rather than from memory after
+    /// the whole product, and no product is handed between threads. Each row's values are those of the
+    /// product-by-product path's operations; the split depends only on the thread count.
+    func fusedForward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
+                      gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
+                      out: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int) {
+        let flops = 2 * Double(rows) * Double(3 * inner * width)
+        // A narrow width (the mixer's sequence length): the products through the engine's own kernel, each
+        // weight packed once here into the scratch after the activation's chunk.
+        let packedGateUp: UnsafeMutablePointer<Float>? = packedGateUpCount > 0 ? act + chunkRows(rows) * inner : nil
+        let packedDown: UnsafeMutablePointer<Float>? =
+            packedDownCount > 0 ? act + chunkRows(rows) * inner + packedGateUpCount : nil
+        if let packedGateUp { SmallGEMM.packNT(wGateUp, n: 2 * inner, k: width, into: packedGateUp) }
+        if let packedDown { SmallGEMM.packNT(wDown, n: width, k: inner, into: packedDown) }
+        let packed = (gateUp: packedGateUp, down: packedDown)
+        let name: StaticString = packedGateUp == nil ? "SwiGLU forward, fused per thread (its products included)"
+            : "SwiGLU forward, fused per thread, own AVX-512 products (included)"
+        GEMMProfile.section(name, flops: flops) {
+            Threads.pool.runOnAll((self, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed)) { args, t in
+                let (s, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed) = args
+                let width = s.width, inner = s.inner
+                let threadAct = act + t * perThread * inner
+                let end = rows * (t + 1) / threads
+                var first = rows * t / threads
+                while first < end {
+                    let count = min(perThread, end - first)
+                    let rowsGateUp = gateUp + first * 2 * inner
+                    if let panels = packed.gateUp {
+                        SmallGEMM.product(m: count, n: 2 * inner, k: width, x + first * width, lda: width,
+                                          packed: panels, rowsGateUp, ldc: 2 * inner, accumulate: false)
+                    } else {
+                        sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
+                                    x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp,
+                                    ldc: 2 * inner)
+                    }
+                    Elementwise.swiGLU(rowsGateUp, threadAct, inner: inner, rows: 0..<count)
+                    if let panels = packed.down {
+                        SmallGEMM.product(m: count, n: width, k: inner, threadAct, lda: inner, packed: panels,
+                                          out + first * width, ldc: width, accumulate: false)
+                    } else {
+                        sgemmSerial(transA: false, transB: true, m: count, n: width, k: inner, alpha: 1,
+                                    threadAct, lda: inner, wDown, ldb: inner, beta: 0, out + first * width, ldc: width)
+                    }
+                    first += count
+                }
+            }
+        }
+    }
+
+    /// Where the per-thread weight-gradient slots start in `act`.
+    func partialsOffset(_ rows: Int) -> Int { chunkRows(rows) * inner + packedGateUpCount + packedDownCount }
+
+    /// `backward` with every pool thread taking its own rows, `perThread` at a time, each step on one thread with
+    /// the engine's own kernels: the activation again, dW_down's share (into the thread's slot), dAct =
+    /// dOut·W_down, the activation's gradient, dW_guᵀ's share (its slot), and dx += dGateUp·W_gu, so every
+    /// product reads what the step before it left in the thread's cache. The slots are then added in thread
+    /// order (reproducible for a thread count). W_down and W_gu are packed once, where the forward packs them.
+    func fusedBackward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
+                       wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
+                       dWGateUp: UnsafeMutablePointer<Float>, dWDown: UnsafeMutablePointer<Float>,
+                       act: UnsafeMutablePointer<Float>, dGateUp: UnsafeMutablePointer<Float>,
+                       dx: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int) {
+        let packedGateUp = act + chunkRows(rows) * inner, packedDown = packedGateUp + packedGateUpCount
+        let partials = act + partialsOffset(rows)
+        SmallGEMM.packNN(wDown, n: inner, k: width, into: packedDown)
+        SmallGEMM.packNN(wGateUp, n: width, k: 2 * inner, into: packedGateUp)
+        let flops = 2 * Double(rows) * Double(6 * inner * width)
+        let buffers = (dOut: dOut, x: x, gateUp: gateUp, dGateUp: dGateUp, dx: dx, act: act, partials: partials,
+                       packedGateUp: UnsafePointer(packedGateUp), packedDown: UnsafePointer(packedDown))
+        GEMMProfile.section("SwiGLU backward, fused per thread, own AVX-512 products (included)", flops: flops) {
+            Threads.pool.runOnAll((self, buffers, rows, threads, perThread)) { args, t in
+                let (s, b, rows, threads, perThread) = args
+                let width = s.width, inner = s.inner
+                let threadAct = b.act + t * perThread * inner
+                let partialDown = b.partials + t * s.partialCount, partialGateUp = partialDown + width * inner
+                Kernels.zero(partialDown, s.partialCount)
+                let end = rows * (t + 1) / threads
+                var first = rows * t / threads
+                while first < end {
+                    let count = min(perThread, end - first)
+                    let gu = b.gateUp + first * 2 * inner, dgu = b.dGateUp + first * 2 * inner
+                    let dOutRows = b.dOut + first * width
+                    Elementwise.swiGLU(gu, threadAct, inner: inner, rows: 0..<count)
+                    trmdis_sgemm_tn_rows(width, inner, count, dOutRows, width, threadAct, inner, partialDown, inner)
+                    SmallGEMM.product(m: count, n: inner, k: width, dOutRows, lda: width, packed: b.packedDown,
+                                      threadAct, ldc: inner, accumulate: false)
+                    Elementwise.swiGLUBackward(gu, dAct: threadAct, dGateUp: dgu, inner: inner, rows: 0..<count)
+                    trmdis_sgemm_tn_rows(width, 2 * inner, count, b.x + first * width, width, dgu, 2 * inner,
+                                         partialGateUp, 2 * inner)
+                    SmallGEMM.product(m: count, n: width, k: 2 * inner, dgu, lda: 2 * inner, packed: b.packedGateUp,
+                                      b.dx + first * width, ldc: width, accumulate: true)
+                    first += count
+                }
+            }
+            for t in 0..<threads {
+                let partialDown = partials + t * partialCount
+                for i in 0..<width * inner { dWDown[i] += partialDown[i] }
+                Kernels.addTransposed(partialDown + width * inner, rows: width, cols: 2 * inner, into: dWGateUp)
+            }
+        }
+    }
+}
