@@ -1,7 +1,7 @@
 /* Two matrix products for the shapes where OpenBLAS 0.3.21 runs far below its peak: one side as small as the
  * `mlp_t` token mixer's sequence length (97 for Sudoku). Both keep a 14 x 32 block of C in 28 AVX-512
  * registers and stream the large operand in its own row-major layout, unpacked (docs/performance.md, "The
- * mixer's products"):
+ * `mlp_t` mixer's products"):
  *   trmdis_sgemm_packed: C (+)= A * B with B (the weights) packed once into panels of 32 columns, which sit in
  *     L1 or L2 while A's rows stream past, unpacked; B's last n % 32 columns by dot products. OpenBLAS packs
  *     A instead, and with 97 columns (or 97 inner products) each packed value buys only 97 multiply-adds.

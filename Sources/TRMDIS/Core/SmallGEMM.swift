@@ -4,8 +4,8 @@ import Glibc
 import TRMDISKernelsC
 
 /// The engine's own AVX-512 products for shapes with one small side, the `mlp_t` token mixer's sequence length
-/// (97 for Sudoku), where OpenBLAS 0.3.21 reaches 75-85% of its peak (docs/performance.md, "The mixer's
-/// products"). Sources/TRMDISKernelsC/gemm_avx512.c holds the kernels; everything else runs through `sgemm`.
+/// (97 for Sudoku), where OpenBLAS 0.3.21 runs one core at 72-90% of its peak (docs/performance.md, "The `mlp_t`
+/// mixer's products"). Sources/TRMDISKernelsC/gemm_avx512.c holds the kernels; the rest runs through `sgemm`.
 enum SmallGEMM {
     /// The small side these kernels take: measured faster than OpenBLAS at 97 (the Sudoku mixer's length;
     /// docs/performance.md), slower at 128 (tiny's D), where OpenBLAS keeps the products.
@@ -59,7 +59,9 @@ enum SmallGEMM {
     /// the pool (each element summed by one thread in a fixed order: reproducible for a thread count).
     static func tnRows(m: Int, n: Int, rows: Int, _ x: UnsafePointer<Float>, ldx: Int, _ y: UnsafePointer<Float>,
                        ldy: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-        GEMMProfile.section(m * rows > 1 << 20 ? "TN weight gradient (long), own AVX-512 kernel" : "TN weight gradient, own AVX-512 kernel", flops: 2 * Double(m) * Double(n) * Double(rows)) {
+        let name: StaticString = m * rows > 1 << 20 ? "TN weight gradient (long), own AVX-512 kernel"
+            : "TN weight gradient, own AVX-512 kernel"
+        GEMMProfile.section(name, flops: 2 * Double(m) * Double(n) * Double(rows)) {
             Threads.pool.parallelFor(n / 32, (m, rows, x, ldx, y, ldy, c, ldc)) { args, panels in
                 let (m, rows, x, ldx, y, ldy, c, ldc) = args
                 let first = panels.lowerBound * 32

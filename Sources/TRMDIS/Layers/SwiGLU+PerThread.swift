@@ -4,8 +4,8 @@ import Glibc
 import TRMDISKernelsC
 
 /// SwiGLU's forward and backward with every pool thread working through its own rows (docs/performance.md,
-/// "SwiGLU per thread"): the maths of SwiGLU.swift, scheduled so that each step reads what the step before it
-/// left in the thread's cache and no product is handed between threads.
+/// "The `mlp_t` mixer's products and SwiGLU per thread"): the maths of SwiGLU.swift, scheduled so that each
+/// step reads what the step before it left in the thread's cache and no product is handed between threads.
 extension SwiGLU {
     /// The widest `width` whose forward runs fused. Measured on the Zen 5 (training, alternating runs): fused
     /// is 2-3% faster at 128 (tiny), the same at 256 (compact), and 2-3% slower at 512 (medium, sudoku-mlp's

@@ -71,6 +71,8 @@ struct SwiGLU {
     /// Scratch: `act` (`actScratch(rows:)` floats) and `dGateUp` [rows, 2·inner]. `dGateUp` may be `gateUp`
     /// itself: each element is read before its gradient is written there, which saves a [rows, 2·inner]
     /// buffer when the saved pre-activation is not needed again. dW_down sums its rows block by block.
+    /// `fused`: nil runs it per thread where the engine's own kernels take every product (`fusedBackward`,
+    /// SwiGLU+PerThread.swift), else chunk by chunk; true or false forces it (tests compare both paths).
     func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
                   wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                   dWGateUp: UnsafeMutablePointer<Float>, dWDown: UnsafeMutablePointer<Float>,
