@@ -7,8 +7,9 @@ import TRMDISKernelsC
 /// (97 for Sudoku), where OpenBLAS 0.3.21 runs one core at 72-90% of its peak (docs/performance.md, "The `mlp_t`
 /// mixer's products"). Sources/TRMDISKernelsC/gemm_avx512.c holds the kernels; the rest runs through `sgemm`.
 enum SmallGEMM {
-    /// The small side these kernels take: measured faster than OpenBLAS at 97 (the Sudoku mixer's length;
-    /// docs/performance.md), slower at 128 (tiny's D), where OpenBLAS keeps the products.
+    /// The small side these kernels take: measured on the Zen 5 (AMD EPYC, AVX-512) against OpenBLAS 0.3.21's
+    /// Cooperlake core, faster at 97 (the Sudoku mixer's length; docs/performance.md), slower at 128 (tiny's
+    /// D), where OpenBLAS keeps the products.
     static let maximumSmallSide = 112
 
     /// On a CPU with AVX-512, unless TRMDIS_KERNELS caps the engine's kernels below it (`Elementwise.level`) or

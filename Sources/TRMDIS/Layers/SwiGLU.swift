@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import TRMDISKernelsC
 
 /// SwiGLU over rows of `width`: out = Down(SiLU(gate) ⊙ up), with one fused gate_up projection whose first
 /// half is the gate and second half the up branch (docs/model.md: The network). Used over the hidden axis in every
