@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # libtrmdis.so links the Swift runtime statically so it loads where no Swift toolchain is installed.
 STATIC_FLAGS := -c release -Xswiftc -static-stdlib --scratch-path .build-static
 
-.PHONY: all deps lib cli mpi install demo test test-swift test-c test-cpus test-python test-python-tree python-install venv bench experiment experiment-sweep experiment-quick test-experiment experiment-venv clean
+.PHONY: all deps lib cli mpi install demo test test-swift test-c test-cpus test-python test-python-tree python-install venv bench test-bench experiment experiment-sweep experiment-quick test-experiment experiment-venv clean
 
 all: lib cli
 
@@ -65,7 +65,7 @@ demo:
 	@scripts/demo.sh
 
 # Everything the README's examples use is built too (build/bin/trmdis: the CLI tests of pytest run it).
-test: test-swift test-c test-python test-cpus test-experiment
+test: test-swift test-c test-python test-cpus test-experiment test-bench
 
 test-python: cli
 
@@ -105,6 +105,10 @@ python-install: deps
 # into .build-bench; PyTorch from .venv-torch if present); see docs/performance.md.
 bench: deps
 	bench/run.sh
+
+# The benchmark's own logic, without timing anything: an interrupted run continues (bench/test_compare.py).
+test-bench:
+	python3 bench/test_compare.py
 
 # DIS against two TRM-ACT baselines on four CPU-sized tasks (scripts/experiment.py). experiment-sweep chooses
 # each method's learning rate and EMA on a validation split carved from the training data and writes

@@ -5,6 +5,9 @@ that exists, otherwise the engine's figures are printed alone.
 
 Each measurement is its own process (so ru_maxrss is that configuration's peak), engine and PyTorch
 alternate, and with --rounds > 1 the order flips every round and the median of the rounds is reported.
+Every finished round is appended to a state file (--state) as it ends, so a run that is stopped (a session's
+end) loses at most the round in progress: the same command again continues where it stopped, with the same
+binary and settings, and the state file is removed once the table is printed.
 Called by bench/run.sh (`make bench`); see docs/performance.md.
 """
 
@@ -64,9 +67,56 @@ def run_json(cmd: List[str], env: Optional[Dict[str, str]] = None) -> Dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def settings_key(a: argparse.Namespace) -> Dict:
+    """What a saved round must have been measured with to be reused: the same binary (path, size and
+    modification time), interpreter, threads, repeats, rounds, torch.compile choice and PyTorch environment."""
+    st = os.stat(a.engine)
+    return dict(engine=os.path.abspath(a.engine), engine_size=st.st_size, engine_mtime=int(st.st_mtime),
+                torch_python=a.torch_python, threads=a.threads, repeats=a.repeats, rounds=a.rounds,
+                compile=a.compile, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", ""))
+
+
+class State:
+    """The rounds measured so far, one JSON line each after a header line with the settings, the start date
+    and load: read back when the settings match, started afresh when they do not."""
+
+    def __init__(self, path: str, key: Dict, date: str, load: str) -> None:
+        self.path, self.rounds = path, {}
+        self.date, self.start_load = date, load
+        lines: List[Dict] = []
+        if path and os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    try:
+                        lines.append(json.loads(line))
+                    except ValueError:  # a line cut short when the run was stopped: that round is measured again
+                        break
+        if lines and lines[0].get("key") == key:
+            self.date, self.start_load = lines[0]["date"], lines[0]["start_load"]
+            self.rounds = {(r["name"], r["mode"], r["round"]): r["records"] for r in lines[1:]}
+        else:
+            lines = [dict(key=key, date=date, start_load=load)]
+        if path:  # rewritten without a line cut short, so that the next rounds append after whole lines
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(path, "w") as f:
+                f.write("".join(json.dumps(line) + "\n" for line in lines))
+
+    def save(self, name: str, mode: str, r: int, records: Dict) -> None:
+        self.rounds[(name, mode, r)] = records
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(dict(name=name, mode=mode, round=r, records=records)) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+    def finish(self) -> None:
+        if self.path and os.path.exists(self.path):
+            os.remove(self.path)
+
+
 class Runner:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
+    def __init__(self, args: argparse.Namespace, state: State) -> None:
+        self.args, self.state = args, state
         # PyTorch as its users run it: its default environment (OpenMP workers spin while waiting, which is
         # faster on a quiet machine, notably at batch 1). Set OMP_WAIT_POLICY=PASSIVE to measure the other way.
         self.torch_env = dict(os.environ)
@@ -91,13 +141,22 @@ class Runner:
     def pair(self, name: str, mode: str) -> Dict[str, List[Dict]]:
         records: Dict[str, List[Dict]] = {"engine": [], "torch": [], "compiled": [], "load": []}
         for r in range(self.args.rounds):
-            order = ["engine", "torch", "compiled"] if r % 2 == 0 else ["compiled", "torch", "engine"]
-            for who in order:
-                rec = self.engine(name, mode) if who == "engine" else self.torch(name, mode, who == "compiled")
-                if rec is not None:
-                    records[who].append(rec)
-            records["load"].append(load_average())
-            print(f"  [{name} {mode} round {r + 1}: load {records['load'][-1]}]", file=sys.stderr, flush=True)
+            saved = self.state.rounds.get((name, mode, r))
+            if saved is None:
+                saved = {"engine": [], "torch": [], "compiled": [], "load": []}
+                order = ["engine", "torch", "compiled"] if r % 2 == 0 else ["compiled", "torch", "engine"]
+                for who in order:
+                    rec = self.engine(name, mode) if who == "engine" else self.torch(name, mode, who == "compiled")
+                    if rec is not None:
+                        saved[who].append(rec)
+                saved["load"].append(load_average())
+                self.state.save(name, mode, r, saved)
+                note = f"load {saved['load'][-1]}"
+            else:
+                note = f"measured earlier, from {self.state.path}"
+            for who in records:
+                records[who] += saved[who]
+            print(f"  [{name} {mode} round {r + 1}: {note}]", file=sys.stderr, flush=True)
         return records
 
 
@@ -124,6 +183,8 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--json-out", default="", help="also write every raw record here")
+    p.add_argument("--state", default="", help="the rounds measured so far, continued by the same command "
+                   "(empty: none kept)")
     p.add_argument("--no-compile", dest="compile", action="store_false",
                    help="skip torch.compile (its compilation takes minutes on a small machine)")
     a = p.parse_args()
@@ -135,9 +196,13 @@ def main() -> int:
     if unknown:
         p.error(f"unknown configurations {unknown}; choose from {CONFIGS}")
 
-    start_load = load_average()
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    runner = Runner(a)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    state = State(a.state, settings_key(a), now, load_average())
+    if state.rounds:
+        print(f"continuing the run begun {state.date}: {len(state.rounds)} round(s) read from {a.state}",
+              file=sys.stderr, flush=True)
+    start_load, date = state.start_load, state.date
+    runner = Runner(a, state)
     results: Dict[str, Dict] = {}
     for name in names:
         results[name] = {"train": runner.pair(name, "train")}
@@ -231,6 +296,7 @@ def main() -> int:
         with open(a.json_out, "w") as f:
             json.dump(dict(date=date, start_load=start_load, end_load=load_average(), threads=a.threads,
                            results=results), f, indent=1)
+    state.finish()
     return 0
 
 

@@ -8,7 +8,9 @@
 # Environment: THREADS (2), REPEATS (3), ROUNDS (1), CONFIGS (tiny,compact,medium,sudoku-mlp), TORCH_COMPILE
 # (1: also torch.compile'd PyTorch; 0 skips it),
 # TRMDIS_BIN (an existing trmdis binary; default: built here into .build-bench, so a build/bin/trmdis
-# in use elsewhere is never overwritten), TORCH_PYTHON (.venv-torch/bin/python), BENCH_JSON (raw records).
+# in use elsewhere is never overwritten), TORCH_PYTHON (.venv-torch/bin/python), BENCH_JSON (raw records),
+# BENCH_STATE (build/bench-state.jsonl: the rounds measured so far; the same command after an interruption
+# continues from it, and it is removed when the run ends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TRMDIS_BIN:-}
@@ -26,4 +28,5 @@ python=$(command -v python3 || command -v python)
 exec "$python" bench/compare.py --engine "$bin" --torch-python "$torch" \
     --threads "${THREADS:-2}" --repeats "${REPEATS:-3}" --rounds "${ROUNDS:-1}" \
     --configs "${CONFIGS:-tiny,compact,medium,sudoku-mlp}" ${BENCH_JSON:+--json-out "$BENCH_JSON"} \
+    --state "${BENCH_STATE:-build/bench-state.jsonl}" \
     $([ "${TORCH_COMPILE:-1}" = 0 ] && echo --no-compile)
