@@ -114,6 +114,10 @@ class State:
             os.remove(self.path)
 
 
+# What a round holds: each side's records, and the load average after it.
+ROUND_PARTS = ("engine", "torch", "compiled", "load")
+
+
 class Runner:
     def __init__(self, args: argparse.Namespace, state: State) -> None:
         self.args, self.state = args, state
@@ -139,11 +143,11 @@ class Runner:
                         + (["--compile"] if compiled else []), env=self.torch_env)
 
     def pair(self, name: str, mode: str) -> Dict[str, List[Dict]]:
-        records: Dict[str, List[Dict]] = {"engine": [], "torch": [], "compiled": [], "load": []}
+        records: Dict[str, List[Dict]] = {who: [] for who in ROUND_PARTS}
         for r in range(self.args.rounds):
             saved = self.state.rounds.get((name, mode, r))
             if saved is None:
-                saved = {"engine": [], "torch": [], "compiled": [], "load": []}
+                saved = {who: [] for who in ROUND_PARTS}
                 order = ["engine", "torch", "compiled"] if r % 2 == 0 else ["compiled", "torch", "engine"]
                 for who in order:
                     rec = self.engine(name, mode) if who == "engine" else self.torch(name, mode, who == "compiled")

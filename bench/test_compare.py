@@ -60,7 +60,7 @@ class ResumeTests(unittest.TestCase):
                                                                              ("train", 2), ("infer", 0)])
             with open(self.state, "a") as f:
                 f.write('{"name": "tiny", "mode": "inf')  # a line cut short by the interruption
-            second = self.run_compare(tmp, fail_at=7)  # stopped again, after one more round
+            self.run_compare(tmp, fail_at=7)  # stopped again, after one more round
             with open(self.state) as f:
                 self.assertEqual(len([json.loads(line) for line in f]), 6)  # header and five whole rounds
             second = self.run_compare(tmp)
