@@ -23,7 +23,7 @@ FAKE_ENGINE = textwrap.dedent("""\
     if str(n) == os.environ.get("FAKE_FAIL_AT"):
         sys.exit(1)
     mode = sys.argv[sys.argv.index("--mode") + 1]
-    rec = dict(config="tiny", mode=mode, ms=float(n), gflops=1.0, sgemm_peak_gflops=2.0, peak_rss_mib=10.0,
+    rec = dict(config="tiny", mode=mode, ms=float(n), gflops=1.0, sgemm_peak_gflops=2.0, sgemm_best_gflops=2.5, peak_rss_mib=10.0,
                estimate_mib=9.0, examples_steps_per_s=1.0, method="dis", infer_b1_ms=float(n),
                infer_b64_ms=float(n), blas_version="stand-in", blas_core="none", cpu_isa="none")
     print(json.dumps(rec))
@@ -66,6 +66,9 @@ class ResumeTests(unittest.TestCase):
             second = self.run_compare(tmp)
             self.assertEqual(second.returncode, 0, second.stderr)
             self.assertEqual(self.calls(tmp), 8)  # one call per round, and one for each of the two that failed
+            # The share of the peak: FLOP/s 1 over the median sample 2 (targeted), and over the best sample 2.5.
+            self.assertRegex(second.stdout, r"share of the sgemm peak \(per process\) +0\.50 +- +0\.50x\s")
+            self.assertRegex(second.stdout, r"of the best sample \(2\.5\) +0\.40 +- +0\.40x\s")
             self.assertIn("5 round(s) read from", second.stderr)
             self.assertIn("infer round 1: measured earlier", second.stderr)
             self.assertFalse(os.path.exists(self.state))  # removed once the table is printed

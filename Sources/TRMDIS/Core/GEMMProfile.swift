@@ -46,6 +46,13 @@ package enum GEMMProfile {
                 sectionEntries.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds })
     }
 
+    /// Runs `body` unrecorded: work a benchmark does between timed repetitions (its own sgemm samples).
+    package static func paused<R>(_ body: () throws -> R) rethrows -> R {
+        let was = enabled.exchange(false, ordering: .relaxed)
+        defer { enabled.store(was, ordering: .relaxed) }
+        return try body()
+    }
+
     /// Runs `body`, adding its wall time to the named section while recording: the work between the products
     /// (activations, norms, transposes), timed on the calling thread around its whole parallel loop. A section
     /// holds no product that `sgemm` records, so products and sections add up to the part of a step that is
