@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""`make bench` continues an interrupted run (bench/compare.py --state): checked with a stand-in engine that
-prints fixed records and counts its calls, so no PyTorch and no timing is involved. Run by `make test`."""
+"""`make bench` continues an interrupted run (bench/compare.py --state) and prints both shares of the sgemm peak:
+checked with a stand-in engine that prints fixed records and counts its calls, so no PyTorch and no timing is
+involved. Run by `make test`."""
 
 import json
 import os
@@ -23,8 +24,8 @@ FAKE_ENGINE = textwrap.dedent("""\
     if str(n) == os.environ.get("FAKE_FAIL_AT"):
         sys.exit(1)
     mode = sys.argv[sys.argv.index("--mode") + 1]
-    rec = dict(config="tiny", mode=mode, ms=float(n), gflops=1.0, sgemm_peak_gflops=2.0, sgemm_best_gflops=2.5, peak_rss_mib=10.0,
-               estimate_mib=9.0, examples_steps_per_s=1.0, method="dis", infer_b1_ms=float(n),
+    rec = dict(config="tiny", mode=mode, ms=float(n), gflops=1.0, sgemm_peak_gflops=2.0, sgemm_best_gflops=2.5,
+               peak_rss_mib=10.0, estimate_mib=9.0, examples_steps_per_s=1.0, method="dis", infer_b1_ms=float(n),
                infer_b64_ms=float(n), blas_version="stand-in", blas_core="none", cpu_isa="none")
     print(json.dumps(rec))
 """)
