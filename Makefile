@@ -106,7 +106,8 @@ python-install: deps
 bench: deps
 	bench/run.sh
 
-# The benchmark's own logic, without timing anything: an interrupted run continues (bench/test_compare.py).
+# The benchmark's own logic, without timing anything: an interrupted run continues, and both shares of the sgemm
+# peak are printed (bench/test_compare.py).
 test-bench:
 	python3 bench/test_compare.py
 

@@ -89,8 +89,8 @@ func sgemmPeak() -> Double {
 /// Timed 2048³ products through the engine's `sgemm` (OpenBLAS split over the pool, as every projection
 /// runs), the yardstick of docs/performance.md's share of the peak. A benchmark takes them between its
 /// timed repetitions, so the rate they report is the rate this machine delivered while the engine ran:
-/// on a virtual machine whose speed moves by ±10% from second to second, a best of three taken at one
-/// moment measures the moment, not the machine.
+/// on a virtual machine whose speed jumps between levels held for seconds (81-173 GFLOP/s within one process
+/// on run 16's Zen 3), a best of three taken at one moment measures the moment, not the machine.
 final class SGEMMSamples {
     private let n = 2048
     private let a, b, c: UnsafeMutablePointer<Float>
