@@ -50,8 +50,9 @@ public func trm_runner_step(_ runner: OpaquePointer?, _ tokens: UnsafePointer<In
         r.tokens.update(from: tokens, count: nTokens)
         if let puzzleIds { r.puzzleIds.update(from: puzzleIds, count: b) } else { r.puzzleIds.update(repeating: 0, count: b) }
         r.timeStep = Int(timeStep)
-        // forward validates tokens, puzzle ids and the time step before touching the carry.
-        try engine { () throws(TRMError) in try r.forward(requiresGrad: false) }
+        // forward validates tokens, puzzle ids and the time step before touching the carry. On the weights packed
+        // as trm_model_predict runs a small batch, so that a step loop gives its bits.
+        try engine { () throws(TRMError) in try r.withPackedWeights { () throws(TRMError) in try r.forward(requiresGrad: false) } }
         logits?.update(from: r.logits, count: nLogits)
         qLogits?.update(from: r.qLogits, count: nQLogits)
     }

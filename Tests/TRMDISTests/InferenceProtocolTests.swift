@@ -28,13 +28,16 @@ import Glibc
         var trace: [Step] = []
         let predictions = UnsafeMutablePointer<Int32>.allocate(capacity: count * n)
         defer { predictions.deallocate() }
-        for s in 1...steps {
-            runner.timeStep = row(s)
-            try runner.forward(requiresGrad: false)
-            Predictions.argmax(runner.logits, cells: count * n, vocab: c.vocabSize, into: predictions)
-            trace.append(Step(predictions: Array(UnsafeBufferPointer(start: predictions, count: count * n)),
-                              logits: Array(UnsafeBufferPointer(start: runner.logits, count: count * n * c.vocabSize))))
-            if feedback { runner.tokens.update(from: predictions, count: count * n) }
+        // On the packed weights as `Predictor` runs a small batch (its products' rounding is KernelTests' matter).
+        try runner.withPackedWeights { () throws(TRMError) in
+            for s in 1...steps {
+                runner.timeStep = row(s)
+                try runner.forward(requiresGrad: false)
+                Predictions.argmax(runner.logits, cells: count * n, vocab: c.vocabSize, into: predictions)
+                trace.append(Step(predictions: Array(UnsafeBufferPointer(start: predictions, count: count * n)),
+                                  logits: Array(UnsafeBufferPointer(start: runner.logits, count: count * n * c.vocabSize))))
+                if feedback { runner.tokens.update(from: predictions, count: count * n) }
+            }
         }
         return trace
     }

@@ -170,6 +170,7 @@ import TRMDISKernelsC
         guard SmallGEMM.isAvailable else {
             let off = getenv("TRMDIS_GEMM").map { String(cString: $0) } == "openblas"
             #expect(Elementwise.level < .avx512 || trmdis_gemm_avx512_built() == 0 || off)
+            #expect(!SmallGEMM.takesPackedWeights(rows: 1))
             print("KernelTests: no AVX-512 here (or TRMDIS_KERNELS, TRMDIS_GEMM turn it off); OpenBLAS computes every product")
             return
         }
@@ -189,8 +190,15 @@ import TRMDISKernelsC
                 if transposed { SmallGEMM.packNT(w.p, n: n, k: k, into: packed.p) }
                 else { SmallGEMM.packNN(w.p, n: n, k: k, into: packed.p) }
                 let accumulate = !transposed
+                let viaPanels = Buffer(m * n)
+                viaPanels.copy(from: own)
                 SmallGEMM.productSplit(m: m, n: n, k: k, a.p, lda: k, packed: packed.p, own.p, ldc: n,
                                        accumulate: accumulate)
+                // Split by panels (inference on packed weights) instead of rows: the same kernel, the same bits.
+                SmallGEMM.productPanelsSplit(m: m, n: n, k: k, a.p, lda: k, packed: packed.p, viaPanels.p, ldc: n,
+                                             accumulate: accumulate)
+                #expect((0..<m * n).allSatisfy { own[$0].bitPattern == viaPanels[$0].bitPattern },
+                        "panels m\(m) n\(n) k\(k)")
                 sgemmSerial(transA: false, transB: transposed, m: m, n: n, k: k, alpha: 1, a.p, lda: k, w.p,
                             ldb: transposed ? k : n, beta: accumulate ? 1 : 0, blas.p, ldc: n)
                 #expect(worst(own, blas) < (k > 128 ? 1e-4 : 1e-5), "\(transposed ? "NT" : "NN") m\(m) n\(n) k\(k)")
@@ -209,6 +217,40 @@ import TRMDISKernelsC
         #expect(!SmallGEMM.takesPacked(n: 48, k: 97) && !SmallGEMM.takesPacked(n: 1024, k: 128))
         #expect(!SmallGEMM.takesPacked(n: 97, k: 5000) && !SmallGEMM.takesPacked(n: 16, k: 16))
         #expect(SmallGEMM.takesTN(m: 97, n: 1024) && !SmallGEMM.takesTN(m: 512, n: 1536))
+        #expect(SmallGEMM.takesPackedWeights(rows: 97) && !SmallGEMM.takesPackedWeights(rows: 513))
+    }
+
+    /// A prediction of a few puzzles runs on packed weights where the CPU has the engine's own products
+    /// (`Runner.withPackedWeights`), and gives OpenBLAS's logits to rounding: two attention blocks, widths with
+    /// tail columns (D 72, qkv 216 = 6·32 + 24), 3 × 41 rows.
+    @Test func predictionOnPackedWeightsMatchesOpenBLAS() throws {
+        let c = ModelConfig(vocabSize: 7, seqLen: 40, puzzleEmbLen: 1, hiddenSize: 72, numHeads: 4, numLayers: 2,
+                            hCycles: 2, lCycles: 2, supervisionSteps: 3, timeEmbedding: true)
+        let model = try Model(config: c, seed: 5)
+        let batch = 3, cells = batch * c.seqLen * c.vocabSize
+        var rng = RNG(seed: 9)
+        let inputs = (0..<batch * c.seqLen).map { _ in Int32(rng.uniform() * 7) % 7 }
+        let ids = [Int32](repeating: 0, count: batch)
+        let predictor = try Predictor(model: model, batchSize: batch)
+        #expect(predictor.runner.packsWeights == SmallGEMM.isAvailable)
+        #expect(c.hiddenSize % 32 != 0 && 3 * c.hiddenSize % 32 != 0)
+        var packed: [Float] = []
+        try inputs.withUnsafeBufferPointer { (x) throws(TRMError) in
+            try ids.withUnsafeBufferPointer { (p) throws(TRMError) in
+                try predictor.run(inputs: x.baseAddress!, puzzleIds: p.baseAddress!, count: batch,
+                                  options: InferenceOptions(steps: 1)) { step in
+                    packed = Array(UnsafeBufferPointer(start: step.logits, count: cells))
+                }
+            }
+        }
+        let runner = try Runner(model: model, batchSize: batch)  // the same step on OpenBLAS's products
+        for i in inputs.indices { runner.tokens[i] = inputs[i] }
+        for b in 0..<batch { runner.puzzleIds[b] = 0 }
+        runner.resetCarry()
+        runner.timeStep = InferenceOptions().resolved(for: model).timeRow(step: 1)
+        try runner.forward(requiresGrad: false)
+        let worst = (0..<cells).map { abs(packed[$0] - runner.logits[$0]) / (1 + abs(runner.logits[$0])) }.max()!
+        #expect(worst < 1e-4, "largest difference \(worst)")
     }
 
     /// The AVX-512 SwiGLU twins give the Swift kernels' bits, at widths with and without a masked tail (1-15

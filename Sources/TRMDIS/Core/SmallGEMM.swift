@@ -25,6 +25,16 @@ enum SmallGEMM {
         isAvailable && min(n, k) <= maximumSmallSide && max(n, k) <= 4096 && n >= 32 && n % 32 <= 4
     }
 
+    /// The most rows (batch × sequence) whose forward products run on weights packed once per prediction
+    /// (`Runner.withPackedWeights`): inference on a few puzzles, where OpenBLAS packs the small activation side on
+    /// every call. Measured on the Zen 4 (AMD EPYC, AVX-512; OpenBLAS 0.3.21 on its Cooperlake core; one core,
+    /// docs/performance.md, "Batch 1 on packed weights"): at 97 rows 98-104 against 80-82 GFLOP/s, at 388 rows 91
+    /// against 81.
+    static let maximumPackedWeightRows = 512
+
+    /// Whether a runner of `rows` rows runs its channel products on packed weights.
+    static func takesPackedWeights(rows: Int) -> Bool { isAvailable && rows <= maximumPackedWeightRows }
+
     /// Whether C [m, n] += Xᵀ·Y runs here.
     static func takesTN(m: Int, n: Int) -> Bool { isAvailable && n % 32 == 0 && m <= maximumSmallSide }
 
@@ -52,6 +62,24 @@ enum SmallGEMM {
                 let (n, k, a, lda, packed, c, ldc, accumulate) = args
                 trmdis_sgemm_packed(rows.count, n, k, a + rows.lowerBound * lda, lda, packed, c + rows.lowerBound * ldc,
                                     ldc, accumulate ? 1 : 0)
+            }
+        }
+    }
+
+    /// `product` with C's 32-column panels split across the pool, every thread running all of A's rows against
+    /// its share of the weights (which then stay in its own cache); the last thread takes the n % 32 tail
+    /// columns. Each element is summed by one thread in a fixed order: the same bits for any thread count.
+    static func productPanelsSplit(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
+                                   packed: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                                   accumulate: Bool) {
+        GEMMProfile.section("packed weights product, own AVX-512 kernel", flops: 2 * Double(m) * Double(n) * Double(k)) {
+            let panels = n / 32
+            Threads.pool.parallelFor(max(panels, 1), minimumPerThread: 2, (m, n, k, a, lda, packed, c, ldc, accumulate)) {
+                args, range in
+                let (m, n, k, a, lda, packed, c, ldc, accumulate) = args
+                let first = range.lowerBound * 32
+                let columns = range.upperBound >= n / 32 ? n - first : range.count * 32
+                trmdis_sgemm_packed(m, columns, k, a, lda, packed + first * k, c + first, ldc, accumulate ? 1 : 0)
             }
         }
     }

@@ -66,7 +66,9 @@ public final class Predictor {
     public static let maxSteps = 4096
 
     /// Solves `count` ≤ batchSize puzzles (inputs [count, seqLen], puzzle ids [count] or nil for 0),
-    /// calling `onStep` after every supervision step. Unused batch slots repeat the first puzzle.
+    /// calling `onStep` after every supervision step. Unused batch slots repeat the first puzzle. The whole
+    /// run reads the weights as they were when it began (a small batch runs on a packed copy of them:
+    /// `Runner.withPackedWeights`), so `onStep` must not change them.
     public func run(inputs: UnsafePointer<Int32>, puzzleIds: UnsafePointer<Int32>?, count: Int,
                     options: InferenceOptions, onStep: (InferenceStep) throws(TRMError) -> Void) throws(TRMError) {
         let c = model.config, n = c.seqLen, b = batchSize
@@ -83,17 +85,19 @@ public final class Predictor {
         runner.resetCarry()
         let w = options.guidance, cells = b * n * c.vocabSize
         let trained = options.resolved(for: model)
-        for s in 1...steps {
-            if w != 1 { runner.readout(logits: unconditional, q: qScratch) }
-            runner.timeStep = trained.timeRow(step: s)
-            try runner.forward(requiresGrad: false)
-            let logits = runner.logits
-            if w != 1 {
-                for i in 0..<cells { logits[i] = (1 - w) * unconditional[i] + w * logits[i] }
+        try runner.withPackedWeights { () throws(TRMError) in
+            for s in 1...steps {
+                if w != 1 { runner.readout(logits: unconditional, q: qScratch) }
+                runner.timeStep = trained.timeRow(step: s)
+                try runner.forward(requiresGrad: false)
+                let logits = runner.logits
+                if w != 1 {
+                    for i in 0..<cells { logits[i] = (1 - w) * unconditional[i] + w * logits[i] }
+                }
+                Predictions.argmax(logits, cells: b * n, vocab: c.vocabSize, into: predictions)
+                try onStep(InferenceStep(step: s, predictions: predictions, logits: logits, qLogits: runner.qLogits))
+                if trained.feedbackPredictions { runner.tokens.update(from: predictions, count: b * n) }
             }
-            Predictions.argmax(logits, cells: b * n, vocab: c.vocabSize, into: predictions)
-            try onStep(InferenceStep(step: s, predictions: predictions, logits: logits, qLogits: runner.qLogits))
-            if trained.feedbackPredictions { runner.tokens.update(from: predictions, count: b * n) }
         }
     }
 

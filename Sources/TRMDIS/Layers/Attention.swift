@@ -20,11 +20,12 @@ struct Attention {
         let context: UnsafeMutablePointer<Float>  // [rows, D], heads concatenated, before o_proj
     }
 
-    /// out = o_proj(attention(x)).
+    /// out = o_proj(attention(x)). `panels`: W_qkv and W_o packed (`Linear.forward`), or nil.
     func forward(_ x: UnsafePointer<Float>, wQKV: UnsafePointer<Float>, wO: UnsafePointer<Float>, rope: RoPE?,
-                 saved: Saved, out: UnsafeMutablePointer<Float>) {
+                 saved: Saved, out: UnsafeMutablePointer<Float>,
+                 panels: (qkv: UnsafePointer<Float>, o: UnsafePointer<Float>)? = nil) {
         let d = dModel, hd = headDim
-        Linear.forward(x, wQKV, saved.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d)
+        Linear.forward(x, wQKV, saved.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d, panels: panels?.qkv)
         let scale = 1 / Float(hd).squareRoot()
         // One (example, head) pair per job; the products inside are small, so each runs on one thread.
         // RoPE rotates the job's q and k head while they are about to be used (the saved qkv is rotated).
@@ -48,7 +49,7 @@ struct Attention {
                 }
             }
         }
-        Linear.forward(saved.context, wO, out, rows: rows, inFeatures: d, outFeatures: d)
+        Linear.forward(saved.context, wO, out, rows: rows, inFeatures: d, outFeatures: d, panels: panels?.o)
     }
 
     /// Accumulates dW_qkv and dW_o and adds the input gradient into `dx`. `dOut` may alias `dx`.

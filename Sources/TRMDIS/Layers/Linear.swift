@@ -1,9 +1,17 @@
 /// A bias-free linear layer y = x·Wᵀ with W stored [out, in] as in PyTorch.
 enum Linear {
-    /// y[rows, out] = x[rows, in] · Wᵀ (beta = 1 accumulates into y).
+    /// y[rows, out] = x[rows, in] · Wᵀ (beta = 1 accumulates into y). `panels`: W already in the engine's
+    /// panels (`SmallGEMM.packNT`), for the few rows of inference on packed weights (`Runner.withPackedWeights`).
     @inline(__always)
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                        rows: Int, inFeatures: Int, outFeatures: Int, beta: Float = 0) {
+                        rows: Int, inFeatures: Int, outFeatures: Int, beta: Float = 0,
+                        panels: UnsafePointer<Float>? = nil) {
+        if let panels {
+            precondition(beta == 0 || beta == 1, "the packed product adds into y or overwrites it")
+            SmallGEMM.productPanelsSplit(m: rows, n: outFeatures, k: inFeatures, x, lda: inFeatures, packed: panels,
+                                         y, ldc: outFeatures, accumulate: beta == 1)
+            return
+        }
         sgemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
               x, lda: inFeatures, w, ldb: inFeatures, beta: beta, y, ldc: outFeatures)
     }

@@ -47,21 +47,24 @@ struct SwiGLU {
     var packedDownCount: Int { SmallGEMM.takesPacked(n: width, k: inner) ? width * inner : 0 }
 
     /// gateUp = x·W_guᵀ (kept for backward); out = (SiLU(gate)⊙up)·W_downᵀ. `act` is scratch of
-    /// `actScratch(rows:)` floats. `fused`: nil chooses (`fusedRows`); true or false forces it.
+    /// `actScratch(rows:)` floats. `fused`: nil chooses (`fusedRows`); true or false forces it. `panels`:
+    /// W_gu and W_down packed (`Linear.forward`), which runs the products one by one.
     func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                  gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
-                 out: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil) {
+                 out: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil,
+                 panels: (gateUp: UnsafePointer<Float>, down: UnsafePointer<Float>)? = nil) {
         let threads = Threads.pool.threadCount
-        let perThread = fusedRows(rows, threads: threads, fused: fused)
+        let perThread = panels == nil ? fusedRows(rows, threads: threads, fused: fused) : 0
         if perThread > 0 {
             fusedForward(x, wGateUp: wGateUp, wDown: wDown, gateUp: gateUp, act: act, out: out, rows: rows,
                          threads: threads, perThread: perThread)
             return
         }
-        Linear.forward(x, wGateUp, gateUp, rows: rows, inFeatures: width, outFeatures: 2 * inner)
+        Linear.forward(x, wGateUp, gateUp, rows: rows, inFeatures: width, outFeatures: 2 * inner, panels: panels?.gateUp)
         forEachChunk(rows) { first, count in
             activate(gateUp + first * 2 * inner, act, rows: count)
-            Linear.forward(act, wDown, out + first * width, rows: count, inFeatures: inner, outFeatures: width)
+            Linear.forward(act, wDown, out + first * width, rows: count, inFeatures: inner, outFeatures: width,
+                           panels: panels?.down)
         }
     }
 

@@ -64,6 +64,11 @@ public final class Runner {
     private let scratch: Block.Scratch
     private let dFlow: UnsafeMutablePointer<Float>
     private var haveGraph = false
+    /// The blocks' channel weights (attention's qkv and o, SwiGLU's gate_up and down) in the engine's panels, at
+    /// the offsets of `model.weights`, for a runner of few rows on a CPU with the engine's own products
+    /// (`SmallGEMM.takesPackedWeights`); nil otherwise. Current only inside `withPackedWeights`.
+    private let panels: UnsafeMutablePointer<Float>?
+    private var panelsCurrent = false
 
     public init(model: Model, batchSize: Int) throws(TRMError) {
         guard batchSize >= 1 && batchSize <= Runner.maxBatchSize else {
@@ -101,6 +106,7 @@ public final class Runner {
         x = gradCalls[c.lCycles].input  // lCycles >= 1: never the first call's, which the free cycles reuse
         scratchCall = Call(input: gradCalls[0].input, blocks: [gradCalls[0].blocks[0]])
         scratch = try Block.Scratch(blockShapes, arena: arena)
+        panels = SmallGEMM.takesPackedWeights(rows: blockShapes.rows) ? try arena.floats(model.layout.total) : nil
         resetCarry()
     }
 
@@ -170,13 +176,15 @@ public final class Runner {
         embedding.forward(tokens: tokens, puzzleIds: puzzleIds, timeStep: timeStep, weights: w,
                           puzzleTable: model.puzzleEmbedding, x: x)
         let freeCycles = requiresGrad ? c.hCycles - 1 : c.hCycles
+        // The calls without gradient run on the packed weights inside `withPackedWeights`.
+        let packed = panelsCurrent ? UnsafePointer(panels) : nil
         for _ in 0..<freeCycles {
             for _ in 0..<c.lCycles {
                 Kernels.add3(z, y, x, scratchCall.input, n)
-                runNet(scratchCall, into: z)
+                runNet(scratchCall, into: z, packed: packed)
             }
             Kernels.add(y, z, scratchCall.input, n)
-            runNet(scratchCall, into: y)
+            runNet(scratchCall, into: y, packed: packed)
         }
         if requiresGrad {
             var zCurrent = UnsafePointer(z)
@@ -206,13 +214,36 @@ public final class Runner {
         heads.forward(y, weights: model.weights, logits: logits, q: q)
     }
 
+    /// Whether `withPackedWeights` packs the weights for this runner (few rows, the engine's own products).
+    public var packsWeights: Bool { panels != nil }
+
+    /// Runs `body` with the forward passes without gradient on the weights packed once, here, into the engine's
+    /// panels, where this runner takes them (`panels`): inference on a few puzzles, whose products then skip
+    /// OpenBLAS's packing on every call (docs/performance.md, "Batch 1 on packed weights"). The weights must
+    /// not change inside `body`: the passes read the copy made on entry. `Predictor` runs every prediction
+    /// this way; a step loop of `forward(requiresGrad: false)` inside it gives a prediction's bits.
+    public func withPackedWeights<R>(_ body: () throws(TRMError) -> R) throws(TRMError) -> R {
+        guard let panels else { return try body() }
+        let c = model.config, d = c.hiddenSize, inner = c.mlpInner, w = model.weights
+        for o in model.layout.blocks {
+            if o.qkv >= 0 { SmallGEMM.packNT(w + o.qkv, n: 3 * d, k: d, into: panels + o.qkv) }
+            if o.o >= 0 { SmallGEMM.packNT(w + o.o, n: d, k: d, into: panels + o.o) }
+            SmallGEMM.packNT(w + o.gateUp, n: 2 * inner, k: d, into: panels + o.gateUp)
+            SmallGEMM.packNT(w + o.down, n: d, k: inner, into: panels + o.down)
+        }
+        panelsCurrent = true
+        defer { panelsCurrent = false }
+        return try body()
+    }
+
     /// Applies the blocks to call.input; with one Saved (no gradient) every layer reuses it.
     @discardableResult
-    private func runNet(_ call: Call, into destination: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+    private func runNet(_ call: Call, into destination: UnsafeMutablePointer<Float>?,
+                        packed: UnsafePointer<Float>? = nil) -> UnsafeMutablePointer<Float> {
         var input = UnsafePointer(call.input)
         for (l, block) in blocks.enumerated() {
             let saved = call.blocks[min(l, call.blocks.count - 1)]
-            block.forward(input, weights: model.weights, rope: model.rope, saved: saved, scratch: scratch)
+            block.forward(input, weights: model.weights, rope: model.rope, saved: saved, scratch: scratch, panels: packed)
             input = UnsafePointer(saved.out)
         }
         let out = call.blocks[call.blocks.count - 1].out
