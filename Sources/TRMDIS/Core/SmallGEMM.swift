@@ -28,7 +28,7 @@ enum SmallGEMM {
     /// The most rows (batch × sequence) whose forward products run on weights packed once per prediction
     /// (`Runner.withPackedWeights`): inference on a few puzzles, where OpenBLAS packs the small activation side on
     /// every call. Measured on the Zen 4 (AMD EPYC, AVX-512; OpenBLAS 0.3.21 on its Cooperlake core; one core,
-    /// docs/performance.md, "Batch 1 on packed weights"): at 97 rows 98-104 against 80-82 GFLOP/s, at 388 rows 91
+    /// docs/performance.md, "Batch 1 on packed weights"): at 97 rows 98-104 against 78-82 GFLOP/s, at 388 rows 91
     /// against 81.
     static let maximumPackedWeightRows = 512
 
