@@ -37,8 +37,9 @@ func progressionExamples(count: Int, seqLen: Int, seed: UInt64) -> ExampleSet {
         tc.weightDecay = 0.01
         let trainer = try Trainer(model: try Model(config: config, seed: 1), examples: train, config: tc)
         let before = try evaluate(model: trainer.model, examples: test)
-        // 200 steps: at 150 this seed's run ended at 41% exact on the engine's own AVX-512 products (Zen 4) and
-        // 72% on OpenBLAS's, rounding alone deciding; at 200 both pass (87%, 91%), as did seeds 1-7 at 150.
+        // 200 steps: at 150 this seed's run ended at 41% exact on the engine's own AVX-512 products and 72% on
+        // OpenBLAS's (AMD EPYC Zen 4, OpenBLAS 0.3.21 Cooperlake core), rounding alone deciding; at 200 both
+        // pass (87%, 91%), as did seeds 1-7 at 150.
         for _ in 0..<200 { _ = try trainer.trainStep() }
         let after = try evaluate(model: trainer.model, examples: test)
         print("progression: exact \(before.exactAccuracy) -> \(after.exactAccuracy), hamming by step",
