@@ -4,7 +4,9 @@
 #  1. An AVX2 CPU of a model OpenBLAS 0.3.21 does not know (family 6, model 207: the Xeon of issue 14), where
 #     OpenBLAS falls back to Prescott: the engine reports the correction to Haswell, and a short DIS training
 #     run there writes the same bits as this machine with OPENBLAS_CORETYPE=Haswell (and other bits than
-#     with Prescott's kernels), so the corrected kernels are the ones that computed.
+#     with Prescott's kernels), so the corrected kernels are the ones that computed; and a prediction there
+#     runs on the engine's AVX2 kernel on packed weights: its logits are this machine's with that kernel
+#     (TRMDIS_KERNELS=avx2) and not those of OpenBLAS's products.
 #  2. The same CPU with OPENBLAS_CORETYPE=Prescott set by the user: kept, reported, warned about.
 #  3. An SSE-only CPU (Nehalem), where qemu stops the program at any AVX instruction: nothing to correct, no
 #     warning, the baseline elementwise kernels, and the same bits as this machine on Nehalem's BLAS kernels
@@ -59,6 +61,22 @@ line=$(TRMDIS_LIBRARY=$PWD/build/lib/libtrmdis.so PYTHONPATH=bindings/python emu
     'import trmdis; i = trmdis.blas_info(); print(*(i[k] for k in ("core", "detected_core", "isa", "corrected", "warning")))')
 echo "  Python: $line"
 [ "$line" = "Haswell Prescott avx2 True False" ] || fail "the Python package's BLAS"
+# Four puzzles (64 rows) of the emulated run's model: inference on packed weights, the AVX2 kernel there.
+logits_sha() {
+    TRMDIS_LIBRARY=$PWD/build/lib/libtrmdis.so PYTHONPATH=bindings/python "$@" "$py" -c '
+import hashlib, sys, numpy as np, trmdis
+m = trmdis.Model.load(sys.argv[1])
+x = np.random.default_rng(0).integers(0, m.config.vocab_size, (4, m.config.seq_len))
+print(hashlib.sha256(m.predict(x, logits=True).logits.tobytes()).hexdigest())' "$work/emulated/model.safetensors"
+}
+# Here Haswell's kernels on an AVX-512 CPU: the library's warning about it is expected.
+expected_warning() { grep -v "^libtrmdis: OpenBLAS runs its AVX2 'Haswell' kernels on a CPU with avx512" >&2 || true; }
+here_avx2=$(logits_sha env TRMDIS_KERNELS=avx2 OPENBLAS_CORETYPE=Haswell 2> >(expected_warning))
+here_blas=$(logits_sha env TRMDIS_KERNELS=avx2 OPENBLAS_CORETYPE=Haswell TRMDIS_GEMM=openblas 2> >(expected_warning))
+there=$(logits_sha emulated "$unknown_avx2")
+[ "$there" = "$here_avx2" ] || fail "the emulated CPU's logits differ from this machine's AVX2 kernel on packed weights"
+[ "$there" != "$here_blas" ] || fail "OpenBLAS's products gave the same logits: the comparison cannot tell them apart"
+echo "  prediction: the logits of the AVX2 kernel on packed weights here (${there:0:12}), not OpenBLAS's"
 
 out=$(OPENBLAS_CORETYPE=Prescott emulated "$unknown_avx2" "$bin" info)
 line=$(blas_line <<<"$out")

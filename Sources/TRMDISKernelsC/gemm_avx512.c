@@ -2,8 +2,8 @@
  * `mlp_t` token mixer's sequence length (97 for Sudoku). Both keep a 14 x 32 block of C in 28 AVX-512
  * registers and stream the large operand in its own row-major layout, unpacked (docs/performance.md, "The
  * `mlp_t` mixer's products"):
- *   trmdis_sgemm_packed: C (+)= A * B with B (the weights) packed once into panels of 32 columns, which sit in
- *     L1 or L2 while A's rows stream past, unpacked; B's last n % 32 columns by dot products. OpenBLAS packs
+ *   trmdis_sgemm_packed: C (+)= A * B with B (the weights) packed once into panels of 32 columns (gemm_pack.c),
+ *     which sit in L1 or L2 while A's rows stream past, unpacked; B's last n % 32 columns by dot products. OpenBLAS packs
  *     A instead, and with 97 columns (or 97 inner products) each packed value buys only 97 multiply-adds.
  *   trmdis_sgemm_tn_rows: C += X^T * Y summed over many rows (a weight gradient), X's row giving 14 values to
  *     broadcast and Y's row 32 to multiply, in blocks of rows that stay in L2.
@@ -19,26 +19,6 @@
 enum { TILE_ROWS = 14, PANEL = 32, ROW_BLOCK = 128 };
 
 int trmdis_gemm_avx512_built(void) { return 1; }
-
-/* packed: n / 32 panels of 32 columns of B (packed[j0 * k + p * 32 + c] = B[p, j0 + c]), then the n % 32 tail
- * columns one after another (packed[j * k + p] = B[p, j]). */
-GEMM512 void trmdis_pack_nt(const float *w, ptrdiff_t n, ptrdiff_t k, float *packed) {
-    const ptrdiff_t full = n - n % PANEL;
-    for (ptrdiff_t j0 = 0; j0 < full; j0 += PANEL)
-        for (ptrdiff_t p = 0; p < k; p++)
-            for (ptrdiff_t c = 0; c < PANEL; c++) packed[j0 * k + p * PANEL + c] = w[(j0 + c) * k + p];
-    for (ptrdiff_t j = full; j < n; j++)
-        for (ptrdiff_t p = 0; p < k; p++) packed[j * k + p] = w[j * k + p];
-}
-
-GEMM512 void trmdis_pack_nn(const float *b, ptrdiff_t n, ptrdiff_t k, float *packed) {
-    const ptrdiff_t full = n - n % PANEL;
-    for (ptrdiff_t j0 = 0; j0 < full; j0 += PANEL)
-        for (ptrdiff_t p = 0; p < k; p++)
-            for (ptrdiff_t c = 0; c < PANEL; c++) packed[j0 * k + p * PANEL + c] = b[p * n + j0 + c];
-    for (ptrdiff_t j = full; j < n; j++)
-        for (ptrdiff_t p = 0; p < k; p++) packed[j * k + p] = b[p * n + j];
-}
 
 /* C[i, 0:32] (+)= sum_p A[i, p] * panel[p, 0:32] for the first h (constant after inlining) of 14 rows. */
 GEMM512_INLINE void packed_tile(const int h, const float *a, ptrdiff_t lda, const float *panel, ptrdiff_t k, float *c,

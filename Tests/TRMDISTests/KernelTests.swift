@@ -170,7 +170,7 @@ import TRMDISKernelsC
         guard SmallGEMM.isAvailable else {
             let off = getenv("TRMDIS_GEMM").map { String(cString: $0) } == "openblas"
             #expect(Elementwise.level < .avx512 || trmdis_gemm_avx512_built() == 0 || off)
-            #expect(!SmallGEMM.takesPackedWeights(rows: 1))
+            #expect(SmallGEMM.weightsKernel != .avx512)
             print("KernelTests: no AVX-512 here (or TRMDIS_KERNELS, TRMDIS_GEMM turn it off); OpenBLAS computes every product")
             return
         }
@@ -220,6 +220,43 @@ import TRMDISKernelsC
         #expect(SmallGEMM.takesPackedWeights(rows: 97) && !SmallGEMM.takesPackedWeights(rows: 513))
     }
 
+    /// The AVX2 kernel on packed weights (inference on a CPU without AVX-512, `SmallGEMM.weightsKernel`) computes
+    /// what OpenBLAS does, to rounding, on every tile height (1-6 rows, and the 7-11 rows it runs as two tiles),
+    /// row blocks of equal size with a remainder, 0-4 and 31 tail columns; split by panels across the pool it gives
+    /// one call's bits. Run on any CPU with AVX2 and FMA, whichever kernel the engine chose there.
+    @Test func avx2PanelKernelMatchesOpenBLAS() {
+        guard trmdis_gemm_avx2_built() == 1, ["avx2", "avx512"].contains(BLASRuntime.instructionSet()) else {
+            #expect(SmallGEMM.weightsKernel == nil)
+            print("KernelTests: no AVX2 and FMA here; OpenBLAS computes inference's products")
+            return
+        }
+        let kernels = getenv("TRMDIS_GEMM").map { String(cString: $0) } == "openblas" ? nil
+            : Elementwise.level == .avx512 ? SmallGEMM.PanelKernel.avx512 : Elementwise.level == .avx2 ? .avx2 : nil
+        #expect(SmallGEMM.weightsKernel == kernels)
+        #expect(SmallGEMM.takesPackedWeights(rows: 97) == (kernels != nil) && !SmallGEMM.takesPackedWeights(rows: 513))
+        var g = GradCheck()
+        for (m, n, k) in [(1, 32, 1), (2, 33, 7), (3, 64, 16), (4, 36, 9), (5, 96, 33), (6, 34, 8), (7, 64, 64),
+                          (8, 32, 3), (9, 63, 17), (10, 128, 128), (11, 35, 5), (13, 64, 31), (64, 384, 128),
+                          (97, 100, 256), (97, 128, 768), (200, 256, 40)] {
+            let a = Buffer(m * k), w = Buffer(n * k), packed = Buffer(n * k)
+            g.fill(a.p, a.count); g.fill(w.p, w.count)
+            SmallGEMM.packNT(w.p, n: n, k: k, into: packed.p)
+            for accumulate in [false, true] {
+                let whole = Buffer(m * n), split = Buffer(m * n), blas = Buffer(m * n)
+                g.fill(whole.p, whole.count)
+                split.copy(from: whole); blas.copy(from: whole)
+                trmdis_sgemm_packed_avx2(m, n, k, a.p, k, packed.p, whole.p, n, accumulate ? 1 : 0)
+                SmallGEMM.productPanelsSplit(m: m, n: n, k: k, a.p, lda: k, packed: packed.p, split.p, ldc: n,
+                                             accumulate: accumulate, kernel: .avx2)
+                #expect((0..<m * n).allSatisfy { whole[$0].bitPattern == split[$0].bitPattern }, "m\(m) n\(n) k\(k)")
+                sgemmSerial(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a.p, lda: k, w.p, ldb: k,
+                            beta: accumulate ? 1 : 0, blas.p, ldc: n)
+                let worst = (0..<m * n).map { abs(whole[$0] - blas[$0]) / (1 + abs(blas[$0])) }.max()!
+                #expect(worst < (k > 128 ? 1e-4 : 1e-5), "m\(m) n\(n) k\(k) accumulate \(accumulate): \(worst)")
+            }
+        }
+    }
+
     /// A prediction of a few puzzles runs on packed weights where the CPU has the engine's own products
     /// (`Runner.withPackedWeights`), and gives OpenBLAS's logits to rounding: two attention blocks, widths with
     /// tail columns (D 72, qkv 216 = 6·32 + 24), 3 × 41 rows.
@@ -232,7 +269,7 @@ import TRMDISKernelsC
         let inputs = (0..<batch * c.seqLen).map { _ in Int32(rng.uniform() * 7) % 7 }
         let ids = [Int32](repeating: 0, count: batch)
         let predictor = try Predictor(model: model, batchSize: batch)
-        #expect(predictor.runner.packsWeights == SmallGEMM.isAvailable)
+        #expect(predictor.runner.packsWeights == (SmallGEMM.weightsKernel != nil))
         #expect(c.hiddenSize % 32 != 0 && 3 * c.hiddenSize % 32 != 0)
         var packed: [Float] = []
         try inputs.withUnsafeBufferPointer { (x) throws(TRMError) in

@@ -6,6 +6,8 @@ import TRMDISKernelsC
 /// The engine's own AVX-512 products for shapes with one small side, the `mlp_t` token mixer's sequence length
 /// (97 for Sudoku), where OpenBLAS 0.3.21 runs one core at 72-90% of its peak (docs/performance.md, "The `mlp_t`
 /// mixer's products"). Sources/TRMDISKernelsC/gemm_avx512.c holds the kernels; the rest runs through `sgemm`.
+/// Inference on a few puzzles runs its products on weights packed once per prediction on AVX-512 or AVX2 CPUs
+/// (`productPanelsSplit`; gemm_avx2.c holds the AVX2 kernel).
 enum SmallGEMM {
     /// The small side these kernels take: measured on the Zen 5 (AMD EPYC, AVX-512) against OpenBLAS 0.3.21's
     /// Cooperlake core, faster at 97 (the Sudoku mixer's length; docs/performance.md), slower at 128 (tiny's
@@ -29,11 +31,24 @@ enum SmallGEMM {
     /// (`Runner.withPackedWeights`): inference on a few puzzles, where OpenBLAS packs the small activation side on
     /// every call. Measured on the Zen 4 (AMD EPYC, AVX-512; OpenBLAS 0.3.21 on its Cooperlake core; one core,
     /// docs/performance.md, "Batch 1 on packed weights"): at 97 rows 98-104 against 78-82 GFLOP/s, at 388 rows 91
-    /// against 81.
+    /// against 81. The AVX2 kernel against OpenBLAS's Zen core on the same CPU: ahead up to 194 rows, even at 388.
     static let maximumPackedWeightRows = 512
 
+    /// The kernels of a product on packed weights: 14 × 32 tiles in AVX-512 registers, or 6 × 16 in AVX2's.
+    enum PanelKernel: Sendable { case avx512, avx2 }
+
+    /// The kernel of inference on packed weights: the mixer's AVX-512 kernel where it runs (`isAvailable`), else
+    /// the AVX2 twin on a CPU with AVX2 and FMA, unless TRMDIS_KERNELS=baseline or TRMDIS_GEMM=openblas; nil
+    /// (OpenBLAS) otherwise. On the Zen 4 with AVX2 alone (one core, against OpenBLAS 0.3.21's Zen core): 84-99
+    /// against 69-86 GFLOP/s at 64 and 97 rows (docs/performance.md, "Batch 1 on packed weights").
+    static let weightsKernel: PanelKernel? = {
+        if isAvailable { return .avx512 }
+        if let v = getenv("TRMDIS_GEMM"), String(cString: v) == "openblas" { return nil }
+        return Elementwise.level >= .avx2 && trmdis_gemm_avx2_built() == 1 ? .avx2 : nil
+    }()
+
     /// Whether a runner of `rows` rows runs its channel products on packed weights.
-    static func takesPackedWeights(rows: Int) -> Bool { isAvailable && rows <= maximumPackedWeightRows }
+    static func takesPackedWeights(rows: Int) -> Bool { weightsKernel != nil && rows <= maximumPackedWeightRows }
 
     /// Whether C [m, n] += Xᵀ·Y runs here.
     static func takesTN(m: Int, n: Int) -> Bool { isAvailable && n % 32 == 0 && m <= maximumSmallSide }
@@ -69,17 +84,26 @@ enum SmallGEMM {
     /// `product` with C's 32-column panels split across the pool, every thread running all of A's rows against
     /// its share of the weights (which then stay in its own cache); the last thread takes the n % 32 tail
     /// columns. Each element is summed by one thread in a fixed order: the same bits for any thread count.
+    /// `kernel`: the engine's choice (`weightsKernel`) unless a test names one the CPU can run.
     static func productPanelsSplit(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
                                    packed: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int,
-                                   accumulate: Bool) {
-        GEMMProfile.section("packed weights product, own AVX-512 kernel", flops: 2 * Double(m) * Double(n) * Double(k)) {
+                                   accumulate: Bool, kernel: PanelKernel? = nil) {
+        guard let kernel = kernel ?? weightsKernel else { preconditionFailure("no kernel for packed weights here") }
+        let name: StaticString = kernel == .avx512 ? "packed weights product, own AVX-512 kernel"
+            : "packed weights product, own AVX2 kernel"
+        GEMMProfile.section(name, flops: 2 * Double(m) * Double(n) * Double(k)) {
             let panels = n / 32
-            Threads.pool.parallelFor(max(panels, 1), minimumPerThread: 2, (m, n, k, a, lda, packed, c, ldc, accumulate)) {
-                args, range in
-                let (m, n, k, a, lda, packed, c, ldc, accumulate) = args
+            Threads.pool.parallelFor(max(panels, 1), minimumPerThread: 2,
+                                     (m, n, k, a, lda, packed, c, ldc, accumulate, kernel)) { args, range in
+                let (m, n, k, a, lda, packed, c, ldc, accumulate, kernel) = args
                 let first = range.lowerBound * 32
                 let columns = range.upperBound >= n / 32 ? n - first : range.count * 32
-                trmdis_sgemm_packed(m, columns, k, a, lda, packed + first * k, c + first, ldc, accumulate ? 1 : 0)
+                if kernel == .avx512 {
+                    trmdis_sgemm_packed(m, columns, k, a, lda, packed + first * k, c + first, ldc, accumulate ? 1 : 0)
+                } else {
+                    trmdis_sgemm_packed_avx2(m, columns, k, a, lda, packed + first * k, c + first, ldc,
+                                             accumulate ? 1 : 0)
+                }
             }
         }
     }

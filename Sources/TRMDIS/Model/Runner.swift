@@ -214,7 +214,7 @@ public final class Runner {
         heads.forward(y, weights: model.weights, logits: logits, q: q)
     }
 
-    /// Whether `withPackedWeights` packs the weights for this runner (few rows, the engine's own products).
+    /// Whether `withPackedWeights` packs the weights for this runner (few rows, a CPU with AVX2 and FMA or AVX-512).
     public var packsWeights: Bool { panels != nil }
 
     /// Runs `body` with the forward passes without gradient on the weights packed once, here, into the engine's

@@ -47,12 +47,17 @@ void trmdis_swiglu_backward_avx512(const float *gate_up, const float *d_act, flo
 /* The mixer-shape products of gemm_avx512.c, for a CPU with AVX-512; 1 when this build has them. Row-major. */
 int trmdis_gemm_avx512_built(void);
 /* packed <- B [k, n] in panels of 32 columns, then its n % 32 last columns: from w [n, k] (B = w^T, pack_nt) or
- * from b [k, n] (pack_nn). n * k floats. */
+ * from b [k, n] (pack_nn). n * k floats. Plain C (gemm_pack.c): any CPU. */
 void trmdis_pack_nt(const float *w, ptrdiff_t n, ptrdiff_t k, float *packed);
 void trmdis_pack_nn(const float *b, ptrdiff_t n, ptrdiff_t k, float *packed);
 /* c [m, n] = a [m, k] * B (accumulate 0) or c += a * B (accumulate 1), B packed as above. */
 void trmdis_sgemm_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *packed,
                          float *c, ptrdiff_t ldc, int accumulate);
+/* trmdis_sgemm_packed for a CPU with AVX2 and FMA (gemm_avx2.c; 1 when this build has it): the same panels,
+ * other tiles, so other bits in the last places. */
+int trmdis_gemm_avx2_built(void);
+void trmdis_sgemm_packed_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                              const float *packed, float *c, ptrdiff_t ldc, int accumulate);
 /* c [m, n] += x^T * y over `rows` rows of x [rows, m] and y [rows, n]; n a multiple of 32. */
 void trmdis_sgemm_tn_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t rows, const float *x, ptrdiff_t ldx, const float *y,
                           ptrdiff_t ldy, float *c, ptrdiff_t ldc);
