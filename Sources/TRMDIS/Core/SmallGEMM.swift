@@ -31,7 +31,8 @@ enum SmallGEMM {
     /// (`Runner.withPackedWeights`): inference on a few puzzles, where OpenBLAS packs the small activation side on
     /// every call. Measured on the Zen 4 (AMD EPYC, AVX-512; OpenBLAS 0.3.21 on its Cooperlake core; one core,
     /// docs/performance.md, "Batch 1 on packed weights"): at 97 rows 98-104 against 78-82 GFLOP/s, at 388 rows 91
-    /// against 81. The AVX2 kernel against OpenBLAS's Zen core on the same CPU: ahead up to 194 rows, even at 388.
+    /// against 81. The AVX2 kernel against OpenBLAS's Zen core on the same CPU: 103-110 against 90-98 at 97-388
+    /// rows, even at 512.
     static let maximumPackedWeightRows = 512
 
     /// The kernels of a product on packed weights: 14 × 32 tiles in AVX-512 registers, or 6 × 16 in AVX2's.
@@ -39,8 +40,8 @@ enum SmallGEMM {
 
     /// The kernel of inference on packed weights: the mixer's AVX-512 kernel where it runs (`isAvailable`), else
     /// the AVX2 twin on a CPU with AVX2 and FMA, unless TRMDIS_KERNELS=baseline or TRMDIS_GEMM=openblas; nil
-    /// (OpenBLAS) otherwise. On the Zen 4 with AVX2 alone (one core, against OpenBLAS 0.3.21's Zen core): 84-99
-    /// against 69-86 GFLOP/s at 64 and 97 rows (docs/performance.md, "Batch 1 on packed weights").
+    /// (OpenBLAS) otherwise. On the Zen 4 the AVX2 kernel runs 5-10% behind the AVX-512 one (docs/performance.md,
+    /// "Batch 1 on packed weights").
     static let weightsKernel: PanelKernel? = {
         if isAvailable { return .avx512 }
         if let v = getenv("TRMDIS_GEMM"), String(cString: v) == "openblas" { return nil }
