@@ -40,7 +40,7 @@ enum SmallGEMM {
 
     /// The kernel of inference on packed weights: the mixer's AVX-512 kernel where it runs (`isAvailable`), else
     /// the AVX2 twin on a CPU with AVX2 and FMA, unless TRMDIS_KERNELS=baseline or TRMDIS_GEMM=openblas; nil
-    /// (OpenBLAS) otherwise. On the Zen 4 the AVX2 kernel runs 5-10% behind the AVX-512 one (docs/performance.md,
+    /// (OpenBLAS) otherwise. On the Zen 4 the AVX2 kernel runs 1-12% behind the AVX-512 one (docs/performance.md,
     /// "Batch 1 on packed weights").
     static let weightsKernel: PanelKernel? = {
         if isAvailable { return .avx512 }
