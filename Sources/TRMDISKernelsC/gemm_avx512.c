@@ -3,8 +3,9 @@
  * registers and stream the large operand in its own row-major layout, unpacked (docs/performance.md, "The
  * `mlp_t` mixer's products"):
  *   trmdis_sgemm_packed: C (+)= A * B with B (the weights) packed once into panels of 32 columns (gemm_pack.c),
- *     which sit in L1 or L2 while A's rows stream past, unpacked; B's last n % 32 columns by dot products. OpenBLAS packs
- *     A instead, and with 97 columns (or 97 inner products) each packed value buys only 97 multiply-adds.
+ *     which sit in L1 or L2 while A's rows stream past, unpacked; B's last n % 32 columns by dot products.
+ *     OpenBLAS packs A instead, and with 97 columns (or 97 inner products) each packed value buys only 97
+ *     multiply-adds.
  *   trmdis_sgemm_tn_rows: C += X^T * Y summed over many rows (a weight gradient), X's row giving 14 values to
  *     broadcast and Y's row 32 to multiply, in blocks of rows that stay in L2.
  * Fused multiply-adds: the results differ from OpenBLAS's in the last bits, as OpenBLAS's own cores do. */
