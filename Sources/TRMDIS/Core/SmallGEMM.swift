@@ -16,10 +16,10 @@ enum SmallGEMM {
 
     /// On a CPU with AVX-512, unless TRMDIS_KERNELS caps the engine's kernels below it (`Elementwise.level`) or
     /// TRMDIS_GEMM=openblas sends every product to OpenBLAS.
-    static let isAvailable: Bool = {
-        if let v = getenv("TRMDIS_GEMM"), String(cString: v) == "openblas" { return false }
-        return Elementwise.level == .avx512 && trmdis_gemm_avx512_built() == 1
-    }()
+    static let isAvailable = !openBLASOnly && Elementwise.level == .avx512 && trmdis_gemm_avx512_built() == 1
+
+    /// TRMDIS_GEMM=openblas: every product through OpenBLAS (docs/performance.md).
+    private static let openBLASOnly = getenv("TRMDIS_GEMM").map { String(cString: $0) } == "openblas"
 
     /// Whether C (+)= A·B with B [k, n] runs here: one side small, the other at most 4,096, and at most 4 of
     /// n's columns past its 32-column panels (each of those costs a dot product per row).
@@ -42,11 +42,8 @@ enum SmallGEMM {
     /// the AVX2 twin on a CPU with AVX2 and FMA, unless TRMDIS_KERNELS=baseline or TRMDIS_GEMM=openblas; nil
     /// (OpenBLAS) otherwise. On the Zen 4 the AVX2 kernel runs 1-12% behind the AVX-512 one (docs/performance.md,
     /// "Batch 1 on packed weights").
-    static let weightsKernel: PanelKernel? = {
-        if isAvailable { return .avx512 }
-        if let v = getenv("TRMDIS_GEMM"), String(cString: v) == "openblas" { return nil }
-        return Elementwise.level >= .avx2 && trmdis_gemm_avx2_built() == 1 ? .avx2 : nil
-    }()
+    static let weightsKernel: PanelKernel? = isAvailable ? .avx512
+        : !openBLASOnly && Elementwise.level >= .avx2 && trmdis_gemm_avx2_built() == 1 ? .avx2 : nil
 
     /// Whether a runner of `rows` rows runs its channel products on packed weights.
     static func takesPackedWeights(rows: Int) -> Bool { weightsKernel != nil && rows <= maximumPackedWeightRows }

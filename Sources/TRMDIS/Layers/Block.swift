@@ -90,14 +90,16 @@ struct Block {
         // `saved.out` may be x.
         if let attention = s.attention {
             attention.forward(x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope,
-                              saved: saved.attention!, out: saved.mid, panels: p.map { (qkv: $0 + offsets.qkv, o: $0 + offsets.o) })
+                              saved: saved.attention!, out: saved.mid,
+                              panels: p.map { (qkv: $0 + offsets.qkv, o: $0 + offsets.o) })
             RMSNorm.forward(adding: x, saved.mid, into: saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
         } else if let mixer = s.tokenMixer {
             mixer.forward(x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown, saved: saved.tokenMixer!,
                           xT: scratch.xT, f: scratch.dT, act: scratch.act, out: saved.mid)
         }
         s.mlp.forward(saved.mid, wGateUp: w + offsets.gateUp, wDown: w + offsets.down, gateUp: saved.gateUp,
-                      act: scratch.act, out: saved.out, rows: rows, panels: p.map { (gateUp: $0 + offsets.gateUp, down: $0 + offsets.down) })
+                      act: scratch.act, out: saved.out, rows: rows,
+                      panels: p.map { (gateUp: $0 + offsets.gateUp, down: $0 + offsets.down) })
         RMSNorm.forward(adding: saved.out, saved.mid, into: saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
     }
 
