@@ -74,23 +74,31 @@ GEMM512 static float dot(const float *a, const float *b, ptrdiff_t k) {
 
 GEMM512 void trmdis_sgemm_packed(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                                  const float *packed, float *c, ptrdiff_t ldc, int accumulate) {
-    /* 56 rows of A stay in L1 (k 97) or L2 (k 1,024) while every panel passes them. */
-    const ptrdiff_t row_block = 4 * TILE_ROWS, full = n - n % PANEL;
-    for (ptrdiff_t i0 = 0; i0 < m; i0 += row_block) {
-        const ptrdiff_t rows = m - i0 < row_block ? m - i0 : row_block;
-        for (ptrdiff_t j0 = 0; j0 < full; j0 += PANEL)
-            for (ptrdiff_t i = 0; i < rows; i += TILE_ROWS) {
-                const int h = rows - i < TILE_ROWS ? (int)(rows - i) : TILE_ROWS;
-                packed_tile_rows(h, a + (i0 + i) * lda, lda, packed + j0 * k, k, c + (i0 + i) * ldc + j0, ldc,
-                                 accumulate);
-            }
-        /* The tail columns (97 = 3 * 32 + 1): one dot product per row, a few per cent of the work. */
-        for (ptrdiff_t j = full; j < n; j++)
-            for (ptrdiff_t i = i0; i < i0 + rows; i++) {
-                const float d = dot(a + i * lda, packed + j * k, k);
-                c[i * ldc + j] = accumulate ? c[i * ldc + j] + d : d;
-            }
+    /* Blocks of panels of at most 512 KiB stay in L2 while 56 rows of A at a time (in L1 at k 97, in L2 at k
+     * 1,024) pass every panel of the block. All of B in one block where it fits (the mixer's weights, batch 1);
+     * at training's thousands of rows and B of megabytes, a panel read from L3 once per 56 rows ran at 83-88
+     * GFLOP/s on one core of the Zen 4 against 96-98 in blocks (docs/performance.md, "Training on packed
+     * weights"). */
+    const ptrdiff_t full = n - n % PANEL, row_block = 4 * TILE_ROWS;
+    const ptrdiff_t block_panels = k > 0 && (1 << 17) / (PANEL * k) > 1 ? (1 << 17) / (PANEL * k) : 1;
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += block_panels * PANEL) {
+        const ptrdiff_t b1 = full - b0 < block_panels * PANEL ? full : b0 + block_panels * PANEL;
+        for (ptrdiff_t i0 = 0; i0 < m; i0 += row_block) {
+            const ptrdiff_t rows = m - i0 < row_block ? m - i0 : row_block;
+            for (ptrdiff_t j0 = b0; j0 < b1; j0 += PANEL)
+                for (ptrdiff_t i = 0; i < rows; i += TILE_ROWS) {
+                    const int h = rows - i < TILE_ROWS ? (int)(rows - i) : TILE_ROWS;
+                    packed_tile_rows(h, a + (i0 + i) * lda, lda, packed + j0 * k, k, c + (i0 + i) * ldc + j0, ldc,
+                                     accumulate);
+                }
+        }
     }
+    /* The tail columns (97 = 3 * 32 + 1): one dot product per row, a few per cent of the work. */
+    for (ptrdiff_t j = full; j < n; j++)
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const float d = dot(a + i * lda, packed + j * k, k);
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + d : d;
+        }
 }
 
 /* C[i, 0:32] += sum_{p < rows} X[p, i] * Y[p, 0:32] for the first h of 14 values of i. */

@@ -179,8 +179,9 @@ import TRMDISKernelsC
             (0..<a.count).map { abs(a[$0] - b[$0]) / (1 + abs(b[$0])) }.max()!
         }
         // C = A·Wᵀ (W packed from [n, k]) and C += A·B (B packed from [k, n]); n with 0-4 tail columns.
+        // (1100, 300, 512) and (40, 260, 1024): blocks of 8 and 4 panels with a remainder block, C's rows split.
         for (m, n, k) in [(1, 32, 1), (13, 64, 7), (14, 33, 97), (57, 97, 97), (200, 1024, 97), (71, 97, 1024),
-                          (29, 100, 112), (3, 36, 5)] {
+                          (29, 100, 112), (3, 36, 5), (1100, 300, 512), (40, 260, 1024)] {
             let a = Buffer(m * k), w = Buffer(n * k), packed = Buffer(n * k)
             g.fill(a.p, a.count); g.fill(w.p, w.count)
             for transposed in [true, false] {
@@ -217,7 +218,8 @@ import TRMDISKernelsC
         #expect(!SmallGEMM.takesPacked(n: 48, k: 97) && !SmallGEMM.takesPacked(n: 1024, k: 128))
         #expect(!SmallGEMM.takesPacked(n: 97, k: 5000) && !SmallGEMM.takesPacked(n: 16, k: 16))
         #expect(SmallGEMM.takesTN(m: 97, n: 1024) && !SmallGEMM.takesTN(m: 512, n: 1536))
-        #expect(SmallGEMM.takesPackedWeights(rows: 97) && !SmallGEMM.takesPackedWeights(rows: 513))
+        #expect(SmallGEMM.takesPackedWeights(rows: 97) && SmallGEMM.takesPackedWeights(rows: 513))
+        #expect(SmallGEMM.trainsOnPackedWeights)
     }
 
     /// The AVX2 kernel on packed weights (inference on a CPU without AVX-512, `SmallGEMM.weightsKernel`) computes
@@ -233,11 +235,12 @@ import TRMDISKernelsC
         let kernels = getenv("TRMDIS_GEMM").map { String(cString: $0) } == "openblas" ? nil
             : Elementwise.level == .avx512 ? SmallGEMM.PanelKernel.avx512 : Elementwise.level == .avx2 ? .avx2 : nil
         #expect(SmallGEMM.weightsKernel == kernels)
-        #expect(SmallGEMM.takesPackedWeights(rows: 97) == (kernels != nil) && !SmallGEMM.takesPackedWeights(rows: 513))
+        #expect(SmallGEMM.takesPackedWeights(rows: 97) == (kernels != nil))
+        #expect(SmallGEMM.takesPackedWeights(rows: 513) == (kernels == .avx512))
         var g = GradCheck()
         for (m, n, k) in [(1, 32, 1), (2, 33, 7), (3, 64, 16), (4, 36, 9), (5, 96, 33), (6, 34, 8), (7, 64, 64),
                           (8, 32, 3), (9, 63, 17), (10, 128, 128), (11, 35, 5), (13, 64, 31), (64, 384, 128),
-                          (97, 100, 256), (97, 128, 768), (200, 256, 40)] {
+                          (97, 100, 256), (97, 128, 768), (200, 256, 40), (1100, 68, 24)] {
             let a = Buffer(m * k), w = Buffer(n * k), packed = Buffer(n * k)
             g.fill(a.p, a.count); g.fill(w.p, w.count)
             SmallGEMM.packNT(w.p, n: n, k: k, into: packed.p)
@@ -281,6 +284,7 @@ import TRMDISKernelsC
             }
         }
         let runner = try Runner(model: model, batchSize: batch)  // the same step on OpenBLAS's products
+        runner.packsEveryStep = false
         for i in inputs.indices { runner.tokens[i] = inputs[i] }
         for b in 0..<batch { runner.puzzleIds[b] = 0 }
         runner.resetCarry()
@@ -288,6 +292,38 @@ import TRMDISKernelsC
         try runner.forward(requiresGrad: false)
         let worst = (0..<cells).map { abs(packed[$0] - runner.logits[$0]) / (1 + abs(runner.logits[$0])) }.max()!
         #expect(worst < 1e-4, "largest difference \(worst)")
+    }
+
+    /// On AVX-512 a training step runs its forward products on weights packed once per step
+    /// (`Runner.packsEveryStep`): its logits and gradients are OpenBLAS's to rounding, for attention and `mlp_t`
+    /// blocks with tail columns (D 72) and 26 × 41 = 1,066 rows (C's rows split across the pool).
+    @Test(arguments: [Mixer.attention, Mixer.mlpT]) func trainingOnPackedWeightsMatchesOpenBLAS(mixer: Mixer) throws {
+        let c = ModelConfig(vocabSize: 7, seqLen: 40, puzzleEmbLen: 1, hiddenSize: 72, numHeads: 4, numLayers: 2,
+                            mixer: mixer, posEncoding: mixer == .attention ? .rope : .none, hCycles: 2, lCycles: 2)
+        let model = try Model(config: c, seed: 5)
+        let batch = 26, cells = batch * c.seqLen * c.vocabSize
+        let packed = try Runner(model: model, batchSize: batch), blas = try Runner(model: model, batchSize: batch)
+        #expect(packed.packsEveryStep == SmallGEMM.trainsOnPackedWeights)
+        blas.packsEveryStep = false
+        var rng = RNG(seed: 9)
+        for i in 0..<batch * c.seqLen { packed.tokens[i] = Int32(rng.uniform() * 7) % 7 }
+        for r in [packed, blas] {
+            for i in 0..<batch * c.seqLen { r.tokens[i] = packed.tokens[i] }
+            for b in 0..<batch { r.puzzleIds[b] = 0 }
+            r.resetCarry()
+            try r.forward(requiresGrad: true)
+            for i in 0..<cells { r.dLogits[i] = r.logits[i] / Float(cells) }  // any gradient that depends on the output
+            r.zeroGradients()
+            try r.backward()
+        }
+        let logits = (0..<cells).map { abs(packed.logits[$0] - blas.logits[$0]) / (1 + abs(blas.logits[$0])) }.max()!
+        #expect(logits < 1e-4, "largest difference in the logits \(logits)")
+        // Other kernels, other rounding: equal bits everywhere would mean the packed step ran OpenBLAS.
+        #expect((0..<cells).contains { packed.logits[$0] != blas.logits[$0] } == SmallGEMM.trainsOnPackedWeights)
+        var scale: Float = 0
+        for i in 0..<model.layout.total { scale = max(scale, abs(blas.gradients[i])) }
+        let gradients = (0..<model.layout.total).map { abs(packed.gradients[$0] - blas.gradients[$0]) }.max()!
+        #expect(scale > 0 && gradients < 1e-3 * scale, "largest difference in the gradients \(gradients) of \(scale)")
     }
 
     /// The AVX-512 SwiGLU twins give the Swift kernels' bits, at widths with and without a masked tail (1-15

@@ -27,6 +27,8 @@ import Testing
         expected += Self.block(b * c.puzzleEmbDim)                          // puzzle-row gradients
         expected += Self.block(n)                                           // dFlow
         expected += runner.activationBytes
+        // The weights packed for the engine's own products: on AVX-512 every runner (training steps run on them).
+        expected += SmallGEMM.trainsOnPackedWeights ? Self.block(model.layout.total) : 0
         switch mixer {
         case .attention:
             expected += 2 * Self.block(0)                                   // no token-mixer xT, dT

@@ -45,8 +45,17 @@ enum SmallGEMM {
     static let weightsKernel: PanelKernel? = isAvailable ? .avx512
         : !openBLASOnly && Elementwise.level >= .avx2 && trmdis_gemm_avx2_built() == 1 ? .avx2 : nil
 
-    /// Whether a runner of `rows` rows runs its channel products on packed weights.
-    static func takesPackedWeights(rows: Int) -> Bool { weightsKernel != nil && rows <= maximumPackedWeightRows }
+    /// Whether a runner of `rows` rows runs its channel products on packed weights: any runner on AVX-512
+    /// (`trainsOnPackedWeights`), on AVX2 a runner of few rows.
+    static func takesPackedWeights(rows: Int) -> Bool {
+        trainsOnPackedWeights || (weightsKernel != nil && rows <= maximumPackedWeightRows)
+    }
+
+    /// Whether training's forward products run on the weights packed once per step (`Runner.forward`): on AVX-512,
+    /// where the kernel ran training's shapes (thousands of rows, B of megabytes) 2-20% faster than OpenBLAS's
+    /// Cooperlake core on the Zen 4 (docs/performance.md, "Training on packed weights"). The AVX2 kernel was
+    /// even with OpenBLAS's Zen core there and stays out of training.
+    static var trainsOnPackedWeights: Bool { weightsKernel == .avx512 }
 
     /// Whether C [m, n] += Xᵀ·Y runs here.
     static func takesTN(m: Int, n: Int) -> Bool { isAvailable && n % 32 == 0 && m <= maximumSmallSide }
@@ -81,7 +90,9 @@ enum SmallGEMM {
 
     /// `product` with C's 32-column panels split across the pool, every thread running all of A's rows against
     /// its share of the weights (which then stay in its own cache); the last thread takes the n % 32 tail
-    /// columns. Each element is summed by one thread in a fixed order: the same bits for any thread count.
+    /// columns. From 1,024 rows (training's batches) C's rows are split instead: each thread then reads half of A
+    /// against all the weights, 5-7% faster there with two threads (docs/performance.md). Each element is summed
+    /// by one thread in a fixed order: the same bits for any thread count and either split.
     /// `kernel`: the engine's choice (`weightsKernel`) unless a test names one the CPU can run.
     static func productPanelsSplit(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
                                    packed: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -90,6 +101,20 @@ enum SmallGEMM {
         let name: StaticString = kernel == .avx512 ? "packed weights product, own AVX-512 kernel"
             : "packed weights product, own AVX2 kernel"
         GEMMProfile.section(name, flops: 2 * Double(m) * Double(n) * Double(k)) {
+            if m >= 1024 {
+                Threads.pool.parallelFor(m, minimumPerThread: 512, (n, k, a, lda, packed, c, ldc, accumulate, kernel)) {
+                    args, rows in
+                    let (n, k, a, lda, packed, c, ldc, accumulate, kernel) = args
+                    let aRows = a + rows.lowerBound * lda, cRows = c + rows.lowerBound * ldc
+                    let add: Int32 = accumulate ? 1 : 0
+                    if kernel == .avx512 {
+                        trmdis_sgemm_packed(rows.count, n, k, aRows, lda, packed, cRows, ldc, add)
+                    } else {
+                        trmdis_sgemm_packed_avx2(rows.count, n, k, aRows, lda, packed, cRows, ldc, add)
+                    }
+                }
+                return
+            }
             let panels = n / 32
             Threads.pool.parallelFor(max(panels, 1), minimumPerThread: 2,
                                      (m, n, k, a, lda, packed, c, ldc, accumulate, kernel)) { args, range in

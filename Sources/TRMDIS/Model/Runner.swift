@@ -69,6 +69,10 @@ public final class Runner {
     /// (`SmallGEMM.takesPackedWeights`); nil otherwise. Current only inside `withPackedWeights`.
     private let panels: UnsafeMutablePointer<Float>?
     private var panelsCurrent = false
+    private let packJobs: [(offset: Int, n: Int, k: Int)]
+    /// Whether every step runs its forward products on packed weights, packing them itself outside
+    /// `withPackedWeights` (`SmallGEMM.trainsOnPackedWeights`); tests turn it off to compare with OpenBLAS's products.
+    package var packsEveryStep = SmallGEMM.trainsOnPackedWeights
 
     public init(model: Model, batchSize: Int) throws(TRMError) {
         guard batchSize >= 1 && batchSize <= Runner.maxBatchSize else {
@@ -107,6 +111,7 @@ public final class Runner {
         scratchCall = Call(input: gradCalls[0].input, blocks: [gradCalls[0].blocks[0]])
         scratch = try Block.Scratch(blockShapes, arena: arena)
         panels = SmallGEMM.takesPackedWeights(rows: blockShapes.rows) ? try arena.floats(model.layout.total) : nil
+        packJobs = Runner.packedMatrices(model)
         resetCarry()
     }
 
@@ -176,8 +181,12 @@ public final class Runner {
         embedding.forward(tokens: tokens, puzzleIds: puzzleIds, timeStep: timeStep, weights: w,
                           puzzleTable: model.puzzleEmbedding, x: x)
         let freeCycles = requiresGrad ? c.hCycles - 1 : c.hCycles
-        // The calls without gradient run on the packed weights inside `withPackedWeights`.
-        let packed = panelsCurrent ? UnsafePointer(panels) : nil
+        // The calls run on the weights packed once by `withPackedWeights`; on AVX-512 a step outside it (a
+        // training step: the optimiser changed them since the last) packs them here for all its calls, so that a
+        // step gives the same bits with and without the graph.
+        let packsHere = packsEveryStep && panels != nil && !panelsCurrent
+        if packsHere { packWeights() }
+        let packed = panelsCurrent || packsHere ? UnsafePointer(panels) : nil
         for _ in 0..<freeCycles {
             for _ in 0..<c.lCycles {
                 Kernels.add3(z, y, x, scratchCall.input, n)
@@ -190,10 +199,10 @@ public final class Runner {
             var zCurrent = UnsafePointer(z)
             for i in 0..<c.lCycles {
                 Kernels.add3(zCurrent, y, x, gradCalls[i].input, n)
-                zCurrent = UnsafePointer(runNet(gradCalls[i], into: nil))
+                zCurrent = UnsafePointer(runNet(gradCalls[i], into: nil, packed: packed))
             }
             Kernels.add(y, zCurrent, gradCalls[c.lCycles].input, n)
-            let yNew = runNet(gradCalls[c.lCycles], into: nil)
+            let yNew = runNet(gradCalls[c.lCycles], into: nil, packed: packed)
             Kernels.copy(zCurrent, z, n)
             Kernels.copy(yNew, y, n)
         }
@@ -223,17 +232,35 @@ public final class Runner {
     /// not change inside `body`: the passes read the copy made on entry. `Predictor` runs every prediction
     /// this way; a step loop of `forward(requiresGrad: false)` inside it gives a prediction's bits.
     public func withPackedWeights<R>(_ body: () throws(TRMError) -> R) throws(TRMError) -> R {
-        guard let panels else { return try body() }
-        let c = model.config, d = c.hiddenSize, inner = c.mlpInner, w = model.weights
-        for o in model.layout.blocks {
-            if o.qkv >= 0 { SmallGEMM.packNT(w + o.qkv, n: 3 * d, k: d, into: panels + o.qkv) }
-            if o.o >= 0 { SmallGEMM.packNT(w + o.o, n: d, k: d, into: panels + o.o) }
-            SmallGEMM.packNT(w + o.gateUp, n: 2 * inner, k: d, into: panels + o.gateUp)
-            SmallGEMM.packNT(w + o.down, n: d, k: inner, into: panels + o.down)
-        }
+        guard panels != nil else { return try body() }
+        packWeights()
         panelsCurrent = true
         defer { panelsCurrent = false }
         return try body()
+    }
+
+    /// The matrices `packWeights` copies: each one's offset in the weights and its W [n, k].
+    private static func packedMatrices(_ model: Model) -> [(offset: Int, n: Int, k: Int)] {
+        let c = model.config, d = c.hiddenSize, inner = c.mlpInner
+        var jobs: [(offset: Int, n: Int, k: Int)] = []
+        for o in model.layout.blocks {
+            if o.qkv >= 0 { jobs.append((o.qkv, 3 * d, d)) }
+            if o.o >= 0 { jobs.append((o.o, d, d)) }
+            jobs.append((o.gateUp, 2 * inner, d))
+            jobs.append((o.down, d, inner))
+        }
+        return jobs
+    }
+
+    /// Copies the blocks' channel weights into `panels`, the matrices shared out across the pool.
+    private func packWeights() {
+        guard let panels else { return }
+        packJobs.withUnsafeBufferPointer { jobs in
+            Threads.pool.parallelFor(jobs.count, (jobs, UnsafePointer(model.weights), panels)) { args, range in
+                let (jobs, w, panels) = args
+                for j in range { SmallGEMM.packNT(w + jobs[j].offset, n: jobs[j].n, k: jobs[j].k, into: panels + jobs[j].offset) }
+            }
+        }
     }
 
     /// Applies the blocks to call.input; with one Saved (no gradient) every layer reuses it.
