@@ -295,10 +295,12 @@ import TRMDISKernelsC
     }
 
     /// On AVX-512 a training step runs its forward products on weights packed once per step
-    /// (`Runner.packsEveryStep`): its logits and gradients are OpenBLAS's to rounding, for attention and `mlp_t`
-    /// blocks with tail columns (D 72) and 26 × 41 = 1,066 rows (C's rows split across the pool).
+    /// (`Runner.packsEveryStep`), and its input gradients through W_o and W_down too: its logits and gradients
+    /// are OpenBLAS's to rounding, for attention and `mlp_t` blocks with tail columns (D 144, above the mixer
+    /// kernels' narrow widths, so that SwiGLU's backward runs chunk by chunk) and 26 × 41 = 1,066 rows (C's rows
+    /// split across the pool).
     @Test(arguments: [Mixer.attention, Mixer.mlpT]) func trainingOnPackedWeightsMatchesOpenBLAS(mixer: Mixer) throws {
-        let c = ModelConfig(vocabSize: 7, seqLen: 40, puzzleEmbLen: 1, hiddenSize: 72, numHeads: 4, numLayers: 2,
+        let c = ModelConfig(vocabSize: 7, seqLen: 40, puzzleEmbLen: 1, hiddenSize: 144, numHeads: 4, numLayers: 2,
                             mixer: mixer, posEncoding: mixer == .attention ? .rope : .none, hCycles: 2, lCycles: 2)
         let model = try Model(config: c, seed: 5)
         let batch = 26, cells = batch * c.seqLen * c.vocabSize

@@ -29,6 +29,9 @@ import Testing
         expected += runner.activationBytes
         // The weights packed for the engine's own products: on AVX-512 every runner (training steps run on them).
         expected += SmallGEMM.trainsOnPackedWeights ? Self.block(model.layout.total) : 0
+        // And W_o (attention) and W_down packed as B for the input gradients of a training step.
+        let backward = (mixer == .attention ? d * d : 0) + d * c.mlpInner
+        expected += SmallGEMM.trainsOnPackedWeights ? Self.block(backward) : 0
         switch mixer {
         case .attention:
             expected += 2 * Self.block(0)                                   // no token-mixer xT, dT

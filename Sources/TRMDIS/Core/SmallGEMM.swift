@@ -7,7 +7,7 @@ import TRMDISKernelsC
 /// (97 for Sudoku), where OpenBLAS 0.3.21 runs one core at 72-90% of its peak (docs/performance.md, "The `mlp_t`
 /// mixer's products"). Sources/TRMDISKernelsC/gemm_avx512.c holds the kernels; the rest runs through `sgemm`.
 /// Inference on a few puzzles runs its products on weights packed once per prediction on AVX-512 or AVX2 CPUs
-/// (`productPanelsSplit`; gemm_avx2.c holds the AVX2 kernel).
+/// (`productPanelsSplit`; gemm_avx2.c holds the AVX2 kernel), and on AVX-512 every step does, training's too.
 enum SmallGEMM {
     /// The small side these kernels take: measured on the Zen 5 (AMD EPYC, AVX-512) against OpenBLAS 0.3.21's
     /// Cooperlake core, faster at 97 (the Sudoku mixer's length; docs/performance.md), slower at 128 (tiny's

@@ -56,14 +56,16 @@ struct Attention {
     /// Scratch: `dContext` [rows, D], `dQKV` [rows, 3D], `dProbs` [dProbsSlots, length, length].
     /// `dQKV` may be `saved.qkv` itself (which backward then consumes); each dProbs slot must then hold
     /// length·(length + headDim) values, the extra part keeping dK while Q is still needed.
+    /// `oPanels`: W_o in the engine's panels as B (`Linear.backward`), for dContext.
     func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, wQKV: UnsafePointer<Float>,
                   wO: UnsafePointer<Float>, rope: RoPE?, saved: Saved,
                   dWQKV: UnsafeMutablePointer<Float>, dWO: UnsafeMutablePointer<Float>,
                   dContext: UnsafeMutablePointer<Float>, dQKV: UnsafeMutablePointer<Float>,
-                  dProbs: UnsafeMutablePointer<Float>, dProbsSlots: Int, dx: UnsafeMutablePointer<Float>) {
+                  dProbs: UnsafeMutablePointer<Float>, dProbsSlots: Int, dx: UnsafeMutablePointer<Float>,
+                  oPanels: UnsafePointer<Float>? = nil) {
         let d = dModel, l = length, hd = headDim
         Linear.backward(dOut, saved.context, wO, dx: dContext, dW: dWO,
-                        rows: rows, inFeatures: d, outFeatures: d, accumulate: false)
+                        rows: rows, inFeatures: d, outFeatures: d, accumulate: false, panels: oPanels)
         let scale = 1 / Float(hd).squareRoot()
         let chunks = min(Threads.count, dProbsSlots)  // one dP scratch per working thread
         let inPlace = dQKV == saved.qkv

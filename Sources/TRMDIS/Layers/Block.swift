@@ -105,21 +105,24 @@ struct Block {
 
     /// Turns d (the gradient of the block's output) into the gradient of its input `x`, in place, and
     /// accumulates the weight gradients into `dW` (same layout as the weights). Consumes `saved`: the
-    /// SwiGLU pre-activations, the qkv and the output are overwritten, so run it once per forward.
+    /// SwiGLU pre-activations, the qkv and the output are overwritten, so run it once per forward. `panels`: W_o
+    /// and W_down in the engine's panels as B (`Runner.forward`, a training step on AVX-512), or nil.
     func backward(_ d: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
-                  dW: UnsafeMutablePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch) {
+                  dW: UnsafeMutablePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch,
+                  panels: (o: UnsafePointer<Float>?, down: UnsafePointer<Float>)? = nil) {
         let s = shapes, rows = s.rows, width = s.dModel
         RMSNorm.backward(d, y: saved.out, rstd: saved.rstdOut, d, rows: rows, width: width)
         // The gradient of the pre-activation overwrites the saved one (backward runs once per forward).
         s.mlp.backward(d, x: saved.mid, gateUp: saved.gateUp, wGateUp: w + offsets.gateUp, wDown: w + offsets.down,
                        dWGateUp: dW + offsets.gateUp, dWDown: dW + offsets.down,
-                       act: scratch.act, dGateUp: saved.gateUp, dx: d, rows: rows)
+                       act: scratch.act, dGateUp: saved.gateUp, dx: d, rows: rows, downPanels: panels?.down)
         if let attention = s.attention {
             RMSNorm.backward(d, y: saved.mid, rstd: saved.rstdMid, d, rows: rows, width: width)
             // The qkv gradient overwrites the saved qkv, as the SwiGLU one does the pre-activation.
             attention.backward(d, x: x, wQKV: w + offsets.qkv, wO: w + offsets.o, rope: rope, saved: saved.attention!,
                                dWQKV: dW + offsets.qkv, dWO: dW + offsets.o, dContext: saved.out,
-                               dQKV: saved.attention!.qkv, dProbs: scratch.dProbs, dProbsSlots: scratch.dProbsSlots, dx: d)
+                               dQKV: saved.attention!.qkv, dProbs: scratch.dProbs, dProbsSlots: scratch.dProbsSlots, dx: d,
+                               oPanels: panels?.o)
         } else if let mixer = s.tokenMixer {
             mixer.backward(d, x: x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown,
                            saved: saved.tokenMixer!, dWGateUp: dW + offsets.tokenGateUp, dWDown: dW + offsets.tokenDown,

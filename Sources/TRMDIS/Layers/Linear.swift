@@ -17,14 +17,20 @@ enum Linear {
     }
 
     /// dW[out, in] += dyᵀ·x, then dx[rows, in] (=, or += when accumulate) dy·W.
-    /// `dx` may be nil when the input needs no gradient.
+    /// `dx` may be nil when the input needs no gradient. `panels`: W itself [out, in] as B in the engine's panels
+    /// (`SmallGEMM.packNN`), for a training step on packed weights (`Runner.forward`).
     @inline(__always)
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>?, dW: UnsafeMutablePointer<Float>,
-                         rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool) {
+                         rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool,
+                         panels: UnsafePointer<Float>? = nil) {
         sgemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: rows,
               dy, lda: outFeatures, x, ldb: inFeatures, beta: 1, dW, ldc: inFeatures)
-        if let dx {
+        guard let dx else { return }
+        if let panels {
+            SmallGEMM.productPanelsSplit(m: rows, n: inFeatures, k: outFeatures, dy, lda: outFeatures, packed: panels,
+                                         dx, ldc: inFeatures, accumulate: accumulate)
+        } else {
             sgemm(transA: false, transB: false, m: rows, n: inFeatures, k: outFeatures,
                   dy, lda: outFeatures, w, ldb: inFeatures, beta: accumulate ? 1 : 0, dx, ldc: inFeatures)
         }

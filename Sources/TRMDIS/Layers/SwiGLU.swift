@@ -75,11 +75,13 @@ struct SwiGLU {
     /// buffer when the saved pre-activation is not needed again. dW_down sums its rows block by block.
     /// `fused`: nil runs it per thread where the engine's own kernels take every product (`fusedBackward`,
     /// SwiGLU+PerThread.swift), else chunk by chunk; true or false forces it (tests compare both paths).
+    /// `downPanels`: W_down in the engine's panels as B (`Linear.backward`), for dAct.
     func backward(_ dOut: UnsafePointer<Float>, x: UnsafePointer<Float>, gateUp: UnsafePointer<Float>,
                   wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                   dWGateUp: UnsafeMutablePointer<Float>, dWDown: UnsafeMutablePointer<Float>,
                   act: UnsafeMutablePointer<Float>, dGateUp: UnsafeMutablePointer<Float>,
-                  dx: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil) {
+                  dx: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil,
+                  downPanels: UnsafePointer<Float>? = nil) {
         let inner = self.inner
         let threads = Threads.pool.threadCount
         let perThread = fusedRows(rows, threads: threads, fused: fused)
@@ -100,7 +102,7 @@ struct SwiGLU {
                       wDown, ldb: inner, act, ldc: inner)
             } else {
                 Linear.backward(dOut + first * width, act, wDown, dx: act, dW: dWDown,
-                                rows: count, inFeatures: inner, outFeatures: width, accumulate: false)
+                                rows: count, inFeatures: inner, outFeatures: width, accumulate: false, panels: downPanels)
             }
             GEMMProfile.section("SwiGLU gradient") {
                 Threads.pool.parallelFor(count, minimumPerThread: max(1, 8192 / inner),

@@ -65,11 +65,19 @@ public final class Runner {
     private let dFlow: UnsafeMutablePointer<Float>
     private var haveGraph = false
     /// The blocks' channel weights (attention's qkv and o, SwiGLU's gate_up and down) in the engine's panels, at
-    /// the offsets of `model.weights`, for a runner of few rows on a CPU with the engine's own products
-    /// (`SmallGEMM.takesPackedWeights`); nil otherwise. Current only inside `withPackedWeights`.
+    /// the offsets of `model.weights`, for a runner of few rows on a CPU with the engine's own products or any
+    /// runner on AVX-512 (`SmallGEMM.takesPackedWeights`); nil otherwise. Current inside `withPackedWeights`, and
+    /// in a step that packs them itself (`packsEveryStep`).
     private let panels: UnsafeMutablePointer<Float>?
     private var panelsCurrent = false
     private let packJobs: [(offset: Int, n: Int, k: Int)]
+    /// Each block's W_o (attention) and W_down as B [out, in] in the engine's panels, for the input gradients of a
+    /// training step on packed weights (`packsEveryStep`): at `backwardOffsets[l]` in `backwardPanels`, packed
+    /// with the forward's panels by a step with the graph. Only where the forward's panels are packed per step.
+    private let backwardPanels: UnsafeMutablePointer<Float>?
+    private let backwardOffsets: [(o: Int?, down: Int)]
+    private let backwardJobs: [(source: Int, offset: Int, n: Int, k: Int)]
+    private var backwardPanelsCurrent = false
     /// Whether every step runs its forward products on packed weights, packing them itself outside
     /// `withPackedWeights` (`SmallGEMM.trainsOnPackedWeights`); tests turn it off to compare with OpenBLAS's products.
     package var packsEveryStep = SmallGEMM.trainsOnPackedWeights
@@ -112,6 +120,9 @@ public final class Runner {
         scratch = try Block.Scratch(blockShapes, arena: arena)
         panels = SmallGEMM.takesPackedWeights(rows: blockShapes.rows) ? try arena.floats(model.layout.total) : nil
         packJobs = Runner.packedMatrices(model)
+        (backwardOffsets, backwardJobs) = Runner.backwardMatrices(model)
+        backwardPanels = SmallGEMM.trainsOnPackedWeights
+            ? try arena.floats(backwardJobs.reduce(0) { $0 + $1.n * $1.k }) : nil
         resetCarry()
     }
 
@@ -186,6 +197,8 @@ public final class Runner {
         // step gives the same bits with and without the graph.
         let packsHere = packsEveryStep && panels != nil && !panelsCurrent
         if packsHere { packWeights() }
+        backwardPanelsCurrent = packsHere && requiresGrad && backwardPanels != nil
+        if backwardPanelsCurrent { packBackwardWeights() }
         let packed = panelsCurrent || packsHere ? UnsafePointer(panels) : nil
         for _ in 0..<freeCycles {
             for _ in 0..<c.lCycles {
@@ -223,7 +236,8 @@ public final class Runner {
         heads.forward(y, weights: model.weights, logits: logits, q: q)
     }
 
-    /// Whether `withPackedWeights` packs the weights for this runner (few rows, a CPU with AVX2 and FMA or AVX-512).
+    /// Whether `withPackedWeights` packs the weights for this runner (few rows on a CPU with AVX2 and FMA, any on
+    /// AVX-512).
     public var packsWeights: Bool { panels != nil }
 
     /// Runs `body` with the forward passes without gradient on the weights packed once, here, into the engine's
@@ -250,6 +264,39 @@ public final class Runner {
             jobs.append((o.down, d, inner))
         }
         return jobs
+    }
+
+    /// The matrices of `backwardPanels`: each block's (o and) down offsets there, and the copies to make.
+    private static func backwardMatrices(_ model: Model)
+        -> ([(o: Int?, down: Int)], [(source: Int, offset: Int, n: Int, k: Int)]) {
+        let c = model.config, d = c.hiddenSize, inner = c.mlpInner
+        var offsets: [(o: Int?, down: Int)] = [], jobs: [(source: Int, offset: Int, n: Int, k: Int)] = []
+        var next = 0
+        for o in model.layout.blocks {
+            var oOffset: Int? = nil
+            if o.o >= 0 {
+                oOffset = next
+                jobs.append((o.o, next, d, d))
+                next += d * d
+            }
+            offsets.append((oOffset, next))
+            jobs.append((o.down, next, inner, d))  // W_down [d, inner]: B with n = inner, k = d
+            next += d * inner
+        }
+        return (offsets, jobs)
+    }
+
+    /// Copies W_o and W_down of every block into `backwardPanels` as B, across the pool.
+    private func packBackwardWeights() {
+        guard let backwardPanels else { return }
+        backwardJobs.withUnsafeBufferPointer { jobs in
+            Threads.pool.parallelFor(jobs.count, (jobs, UnsafePointer(model.weights), backwardPanels)) { args, range in
+                let (jobs, w, panels) = args
+                for j in range {
+                    SmallGEMM.packNN(w + jobs[j].source, n: jobs[j].n, k: jobs[j].k, into: panels + jobs[j].offset)
+                }
+            }
+        }
     }
 
     /// Copies the blocks' channel weights into `panels`, the matrices shared out across the pool.
@@ -299,8 +346,11 @@ public final class Runner {
     private func backwardNet(_ call: Call) {
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let x = l == 0 ? UnsafePointer(call.input) : UnsafePointer(call.blocks[l - 1].out)
+            let panels = backwardPanelsCurrent ? backwardPanels.map { p in
+                (o: backwardOffsets[l].o.map { UnsafePointer(p + $0) }, down: UnsafePointer(p + backwardOffsets[l].down))
+            } : nil
             blocks[l].backward(dFlow, x: x, weights: model.weights, dW: gradients, rope: model.rope,
-                               saved: call.blocks[l], scratch: scratch)
+                               saved: call.blocks[l], scratch: scratch, panels: panels)
         }
     }
 }
