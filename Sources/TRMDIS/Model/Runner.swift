@@ -70,7 +70,7 @@ public final class Runner {
     /// in a step that packs them itself (`packsEveryStep`).
     private let panels: UnsafeMutablePointer<Float>?
     private var panelsCurrent = false
-    private let packJobs: [(offset: Int, n: Int, k: Int)]
+    private let packJobs: [(source: Int, offset: Int, n: Int, k: Int)]
     /// Each block's W_o (attention) and W_down as B [out, in] in the engine's panels, for the input gradients of a
     /// training step on packed weights (`packsEveryStep`): at `backwardOffsets[l]` in `backwardPanels`, packed
     /// with the forward's panels by a step with the graph. Only where the forward's panels are packed per step.
@@ -253,15 +253,15 @@ public final class Runner {
         return try body()
     }
 
-    /// The matrices `packWeights` copies: each one's offset in the weights and its W [n, k].
-    private static func packedMatrices(_ model: Model) -> [(offset: Int, n: Int, k: Int)] {
+    /// The matrices `packWeights` copies, each W [n, k] to the panels at its own offset in the weights.
+    private static func packedMatrices(_ model: Model) -> [(source: Int, offset: Int, n: Int, k: Int)] {
         let c = model.config, d = c.hiddenSize, inner = c.mlpInner
-        var jobs: [(offset: Int, n: Int, k: Int)] = []
+        var jobs: [(source: Int, offset: Int, n: Int, k: Int)] = []
         for o in model.layout.blocks {
-            if o.qkv >= 0 { jobs.append((o.qkv, 3 * d, d)) }
-            if o.o >= 0 { jobs.append((o.o, d, d)) }
-            jobs.append((o.gateUp, 2 * inner, d))
-            jobs.append((o.down, d, inner))
+            if o.qkv >= 0 { jobs.append((o.qkv, o.qkv, 3 * d, d)) }
+            if o.o >= 0 { jobs.append((o.o, o.o, d, d)) }
+            jobs.append((o.gateUp, o.gateUp, 2 * inner, d))
+            jobs.append((o.down, o.down, d, inner))
         }
         return jobs
     }
@@ -286,26 +286,28 @@ public final class Runner {
         return (offsets, jobs)
     }
 
-    /// Copies W_o and W_down of every block into `backwardPanels` as B, across the pool.
+    /// Copies W_o and W_down of every block into `backwardPanels` as B.
     private func packBackwardWeights() {
-        guard let backwardPanels else { return }
-        backwardJobs.withUnsafeBufferPointer { jobs in
-            Threads.pool.parallelFor(jobs.count, (jobs, UnsafePointer(model.weights), backwardPanels)) { args, range in
-                let (jobs, w, panels) = args
-                for j in range {
-                    SmallGEMM.packNN(w + jobs[j].source, n: jobs[j].n, k: jobs[j].k, into: panels + jobs[j].offset)
-                }
-            }
-        }
+        if let backwardPanels { Runner.pack(backwardJobs, from: model.weights, into: backwardPanels, transposed: false) }
     }
 
-    /// Copies the blocks' channel weights into `panels`, the matrices shared out across the pool.
+    /// Copies the blocks' channel weights into `panels`.
     private func packWeights() {
-        guard let panels else { return }
-        packJobs.withUnsafeBufferPointer { jobs in
-            Threads.pool.parallelFor(jobs.count, (jobs, UnsafePointer(model.weights), panels)) { args, range in
-                let (jobs, w, panels) = args
-                for j in range { SmallGEMM.packNT(w + jobs[j].offset, n: jobs[j].n, k: jobs[j].k, into: panels + jobs[j].offset) }
+        if let panels { Runner.pack(packJobs, from: model.weights, into: panels, transposed: true) }
+    }
+
+    /// Packs each job's matrix from `weights + source` into `panels + offset` (`SmallGEMM.packNT` when
+    /// `transposed`, else `packNN`), the matrices shared out across the pool.
+    private static func pack(_ jobs: [(source: Int, offset: Int, n: Int, k: Int)], from weights: UnsafePointer<Float>,
+                             into panels: UnsafeMutablePointer<Float>, transposed: Bool) {
+        jobs.withUnsafeBufferPointer { jobs in
+            Threads.pool.parallelFor(jobs.count, (jobs, weights, panels, transposed)) { args, range in
+                let (jobs, w, panels, transposed) = args
+                for j in range {
+                    let (source, offset, n, k) = jobs[j]
+                    if transposed { SmallGEMM.packNT(w + source, n: n, k: k, into: panels + offset) }
+                    else { SmallGEMM.packNN(w + source, n: n, k: k, into: panels + offset) }
+                }
             }
         }
     }
