@@ -10,9 +10,18 @@ extension SwiGLU {
     /// threads at its peak and per-thread blocks of 256 rows at 97% of it. The mixer (97) fuses.
     static let widestFused = 256
 
-    /// Rows a pool thread takes at a time in the fused forward; 0 where the forward runs product by product.
-    /// A thread's block of gate_up ([rows, 2·inner]) then stays in its cache for the activation, and its
-    /// `act` rows are one `threads`-th of the scratch. Each product must stay tall enough to run near the
+    /// Rows a thread's forward and backward take per pass through their steps where the engine's own kernels run
+    /// them, at most `perThread` (OpenBLAS's products keep `perThread`: it packs A on every call): few enough
+    /// that a pass's gate_up and activation rows (4 and 2 KiB a row for the Sudoku mixer) stay in L2 beside the
+    /// weights, in whole 14-row tiles. Measured on the Zen 4 (AMD EPYC, AVX-512; sudoku-mlp training,
+    /// 2 threads, runs alternating; docs/performance.md, "The mixer in passes that stay in L2"): the forward
+    /// at 28-84 rows 8-10% faster than at the thread's 1,024 (best at 56), the backward at 84-280 rows 8-15%
+    /// faster (best at 112, where its weight-gradient slots are read and written half as often as at 56).
+    static let forwardPassRows = 56, backwardPassRows = 112
+
+    /// Rows of the `act` scratch a pool thread owns in the fused forward and backward (one `threads`-th of it),
+    /// the most it takes per pass; 0 where the forward runs product by product. A pass's gate_up then stays in
+    /// the thread's cache for the activation. Each product must stay tall enough to run near the
     /// sgemm peak (128 rows; the batch-1 shapes run product by product, split across the threads).
     /// `fused` forces the choice (tests compare both paths).
     func fusedRows(_ rows: Int, threads: Int, fused: Bool?) -> Int {
@@ -30,7 +39,7 @@ extension SwiGLU {
     }
     var partialCount: Int { 3 * width * inner }
 
-    /// `forward` with every pool thread taking its own contiguous block of rows, `perThread` at a time: the
+    /// `forward` with every pool thread taking its own contiguous block of rows, a pass at a time: the
     /// gate_up product, the activation and the down product in turn, each on one thread (OpenBLAS's
     /// sgemmSerial, or the engine's own kernels at a narrow width, `SmallGEMM`). The
     /// activation reads gate_up from the cache the product just wrote it to, rather than from memory after
@@ -55,10 +64,12 @@ extension SwiGLU {
                 let (s, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed) = args
                 let width = s.width, inner = s.inner
                 let threadAct = act + t * perThread * inner
+                let ownKernels = packed.gateUp != nil && packed.down != nil
+                let passRows = ownKernels ? min(perThread, Self.forwardPassRows) : perThread
                 let end = rows * (t + 1) / threads
                 var first = rows * t / threads
                 while first < end {
-                    let count = min(perThread, end - first)
+                    let count = min(passRows, end - first)
                     let rowsGateUp = gateUp + first * 2 * inner
                     if let panels = packed.gateUp {
                         SmallGEMM.product(m: count, n: 2 * inner, k: width, x + first * width, lda: width,
@@ -85,8 +96,8 @@ extension SwiGLU {
     /// Where the per-thread weight-gradient slots start in `act`.
     func partialsOffset(_ rows: Int) -> Int { chunkRows(rows) * inner + packedGateUpCount + packedDownCount }
 
-    /// `backward` with every pool thread taking its own rows, `perThread` at a time, each step on one thread with
-    /// the engine's own kernels: the activation again, dW_down's share (into the thread's slot), dAct =
+    /// `backward` with every pool thread taking its own rows, `backwardPassRows` at a time, each step on one
+    /// thread with the engine's own kernels: the activation again, dW_down's share (into the thread's slot), dAct =
     /// dOut·W_down, the activation's gradient, dW_guᵀ's share (its slot), and dx += dGateUp·W_gu, so every
     /// product reads what the step before it left in the thread's cache. The slots are then added in thread
     /// order (reproducible for a thread count). W_down and W_gu are packed once, where the forward packs them.
@@ -112,7 +123,7 @@ extension SwiGLU {
                 let end = rows * (t + 1) / threads
                 var first = rows * t / threads
                 while first < end {
-                    let count = min(perThread, end - first)
+                    let count = min(perThread, Self.backwardPassRows, end - first)
                     let gu = b.gateUp + first * 2 * inner, dgu = b.dGateUp + first * 2 * inner
                     let dOutRows = b.dOut + first * width
                     Elementwise.swiGLU(gu, threadAct, inner: inner, rows: 0..<count)
