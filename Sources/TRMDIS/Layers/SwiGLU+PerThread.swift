@@ -15,8 +15,8 @@ extension SwiGLU {
     /// that a pass's gate_up and activation rows (4 and 2 KiB a row for the Sudoku mixer) stay in L2 beside the
     /// weights, in whole 14-row tiles. Measured on the Zen 4 (AMD EPYC, AVX-512; sudoku-mlp training,
     /// 2 threads, runs alternating; docs/performance.md, "The mixer in passes that stay in L2"): the forward
-    /// at 28-84 rows 8-10% faster than at the thread's 1,024 (best at 56), the backward at 84-280 rows 8-15%
-    /// faster (best at 112, where its weight-gradient slots are read and written half as often as at 56).
+    /// at 28-84 rows took 10-13% less time than at the thread's 1,024 (56: 12%), the backward at 84-280 rows
+    /// 12-14% less (best at 112, where its weight-gradient slots are read and written half as often as at 56).
     static let forwardPassRows = 56, backwardPassRows = 112
 
     /// Rows of the `act` scratch a pool thread owns in the fused forward and backward (one `threads`-th of it),
