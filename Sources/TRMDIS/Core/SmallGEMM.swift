@@ -105,13 +105,8 @@ enum SmallGEMM {
                 Threads.pool.parallelFor(m, minimumPerThread: 512, (n, k, a, lda, packed, c, ldc, accumulate, kernel)) {
                     args, rows in
                     let (n, k, a, lda, packed, c, ldc, accumulate, kernel) = args
-                    let aRows = a + rows.lowerBound * lda, cRows = c + rows.lowerBound * ldc
-                    let add: Int32 = accumulate ? 1 : 0
-                    if kernel == .avx512 {
-                        trmdis_sgemm_packed(rows.count, n, k, aRows, lda, packed, cRows, ldc, add)
-                    } else {
-                        trmdis_sgemm_packed_avx2(rows.count, n, k, aRows, lda, packed, cRows, ldc, add)
-                    }
+                    panelProduct(kernel, m: rows.count, n: n, k: k, a + rows.lowerBound * lda, lda: lda, packed: packed,
+                                 c + rows.lowerBound * ldc, ldc: ldc, accumulate: accumulate)
                 }
                 return
             }
@@ -121,13 +116,19 @@ enum SmallGEMM {
                 let (m, n, k, a, lda, packed, c, ldc, accumulate, kernel) = args
                 let first = range.lowerBound * 32
                 let columns = range.upperBound >= n / 32 ? n - first : range.count * 32
-                if kernel == .avx512 {
-                    trmdis_sgemm_packed(m, columns, k, a, lda, packed + first * k, c + first, ldc, accumulate ? 1 : 0)
-                } else {
-                    trmdis_sgemm_packed_avx2(m, columns, k, a, lda, packed + first * k, c + first, ldc,
-                                             accumulate ? 1 : 0)
-                }
+                panelProduct(kernel, m: m, n: columns, k: k, a, lda: lda, packed: packed + first * k, c + first,
+                             ldc: ldc, accumulate: accumulate)
             }
+        }
+    }
+
+    /// `product` on the calling thread with the named kernel.
+    private static func panelProduct(_ kernel: PanelKernel, m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
+                                     packed: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int,
+                                     accumulate: Bool) {
+        switch kernel {
+        case .avx512: trmdis_sgemm_packed(m, n, k, a, lda, packed, c, ldc, accumulate ? 1 : 0)
+        case .avx2: trmdis_sgemm_packed_avx2(m, n, k, a, lda, packed, c, ldc, accumulate ? 1 : 0)
         }
     }
 
