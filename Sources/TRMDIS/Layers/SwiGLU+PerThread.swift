@@ -5,9 +5,11 @@ import TRMDISKernelsC
 /// step reads what the step before it left in the thread's cache and no product is handed between threads.
 extension SwiGLU {
     /// The widest `width` whose forward runs fused. Measured on the Zen 5 (AMD EPYC, AVX-512; OpenBLAS 0.3.21
-    /// on its Cooperlake core; training, 2 threads, alternating runs): fused is 2-3% faster at 128 (tiny), the same at 256 (compact), and 2-3% slower at 512 (medium, sudoku-mlp's
-    /// channel SwiGLU), where OpenBLAS runs the whole [3104, 512]·[512, 3072] product split across the
-    /// threads at its peak and per-thread blocks of 256 rows at 97% of it. The mixer (97) fuses.
+    /// on its Cooperlake core; training, 2 threads, alternating runs): fused is 2-3% faster at 128 (tiny), the
+    /// same at 256 (compact), and 2-3% slower at 512 (medium, sudoku-mlp's channel SwiGLU), where OpenBLAS runs
+    /// the whole [3104, 512]·[512, 3072] product split across the threads at its peak and per-thread blocks of
+    /// 256 rows at 97% of it. The mixer (97) fuses. (On AVX-512 the channel SwiGLU now runs on packed weights,
+    /// product by product: `panels` in `forward`.)
     static let widestFused = 256
 
     /// Rows a thread's forward and backward take per pass through their steps where the engine's own kernels run
