@@ -15,10 +15,11 @@ extension SwiGLU {
     /// Rows a thread's forward and backward take per pass through their steps where the engine's own kernels run
     /// them, at most `perThread` (OpenBLAS's products keep `perThread`: it packs A on every call): few enough
     /// that a pass's gate_up and activation rows (4 and 2 KiB a row for the Sudoku mixer) stay in L2 beside the
-    /// weights, in whole 14-row tiles. Measured on the Zen 4 (AMD EPYC, AVX-512; sudoku-mlp training,
-    /// 2 threads, runs alternating; docs/performance.md, "The mixer in passes that stay in L2"): the forward
-    /// at 28-84 rows took 10-13% less time than at the thread's 1,024 (56: 12%), the backward at 84-280 rows
-    /// 12-14% less (best at 112, where its weight-gradient slots are read and written half as often as at 56).
+    /// weights, in whole 14-row tiles. Measured on the Zen 4 (AMD EPYC, AVX-512; OpenBLAS 0.3.21 on its Cooperlake
+    /// core; sudoku-mlp training, 2 threads, runs alternating; docs/performance.md, "The mixer in passes that
+    /// stay in L2"): the forward at 28-84 rows took 10-13% less time than at the thread's 1,024 (56: 12%), the
+    /// backward at 84-280 rows 12-14% less (best at 112, where its weight-gradient slots are read and written
+    /// half as often as at 56).
     static let forwardPassRows = 56, backwardPassRows = 112
 
     /// Rows of the `act` scratch a pool thread owns in the fused forward and backward (one `threads`-th of it),
