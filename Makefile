@@ -71,8 +71,12 @@ test-python: cli
 
 # Optimised build with testability: the gradient checks and learning tests run in seconds, not minutes.
 # It builds every target, trmdis-mpi included; MPITests run it under mpirun with 2 ranks.
+# Then the kernels' and layers' tests again with the engine capped at AVX2 (TRMDIS_KERNELS): on a CPU with AVX-512
+# too, the paths an AVX2-only CPU runs (the one-pass mixer among them) are tested.
 test-swift: deps
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-test
+	TRMDIS_KERNELS=avx2 $(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-test --skip-build \
+	    --filter 'KernelTests|ConventionTests|LayerGradientTests|StepGradientTests|MemoryTests|InferenceProtocolTests'
 
 # The C tests, then the C example built the way the README shows, against an installed copy.
 test-c: lib

@@ -92,7 +92,8 @@ import Testing
     /// computes what the product-by-product forward does, gate_up included, on a shape whose rows split
     /// unevenly into threads and chunks (the chunk is 512 rows here, a thread's share of it 1 to 512). Not
     /// to the bit: OpenBLAS picks other kernels for a product of fewer rows, and on an AVX-512 CPU the fused
-    /// path forms gate_up with the engine's own kernel (`SmallGEMM`).
+    /// path forms gate_up with the engine's own kernel (`SmallGEMM`), on an AVX2 one the whole MLP in one pass
+    /// (`SwiGLU.runsOnePass`; `make test` runs this under TRMDIS_KERNELS=avx2 too).
     @Test func swigluFusedForwardMatchesProductByProduct() throws {
         var g = GradCheck()
         // On AVX-512 both products by SmallGEMM (n 96 and 33), in passes of `forwardPassRows` rows.
@@ -108,6 +109,11 @@ import Testing
         let worstOut = (0..<out1.count).map { abs(out1[$0] - out2[$0]) / (1 + abs(out1[$0])) }.max()!
         #expect(worstGateUp <= 1e-5 && worstOut <= 1e-5, "gate_up \(worstGateUp), out \(worstOut)")
         #expect((0..<out1.count).contains { out1[$0] != 0 })
+        // Without a backward to follow (the one-pass forward on AVX2 then skips gate_up): the same output bits.
+        let out3 = Buffer(rows * width)
+        s.forward(x.p, wGateUp: wgu.p, wDown: wd.p, gateUp: gu1.p, act: act.p, out: out3.p, rows: rows, fused: true,
+                  keepsGateUp: false)
+        #expect((0..<out2.count).allSatisfy { out2[$0].bitPattern == out3[$0].bitPattern })
     }
 
     /// The backward fused per thread (the engine's own AVX-512 products, each thread's weight gradients in its

@@ -260,6 +260,46 @@ import TRMDISKernelsC
         }
     }
 
+    /// The token mixer's MLP in one pass on AVX2 (`SwiGLU.runsOnePass`, mlp_avx2.c) computes what the products and
+    /// the activation compute in turn, to rounding, gate_up included: row counts with partial 6-row tiles and
+    /// 48-row blocks, widths with a partial 16-column panel (97, 33, 7), inner sizes with a partial group of 8 and
+    /// halves that are 16-byte aligned (streamed stores) or not (13). Rows split anywhere, or gate_up not written,
+    /// give the same bits. Run on any CPU with AVX2 and FMA.
+    @Test func mlpOnePassMatchesProductByProduct() {
+        guard trmdis_mlp_avx2_built() == 1, ["avx2", "avx512"].contains(BLASRuntime.instructionSet()) else {
+            #expect(!SwiGLU.runsOnePass(width: 97))
+            print("KernelTests: no AVX2 and FMA here; the mixer runs product by product")
+            return
+        }
+        #expect(SwiGLU.runsOnePass(width: 97) == (SmallGEMM.weightsKernel == .avx2))
+        #expect(!SwiGLU.runsOnePass(width: 128))
+        var g = GradCheck()
+        for (rows, width, inner) in [(1, 97, 388), (47, 33, 12), (101, 16, 13), (300, 97, 388), (53, 7, 40)] {
+            let x = Buffer(rows * width), wgu = Buffer(2 * inner * width), wd = Buffer(width * inner)
+            g.fill(x.p, x.count); g.fill(wgu.p, wgu.count); g.fill(wd.p, wd.count)
+            let packed = Buffer(trmdis_mlp_packed_count(width, inner))
+            let scratch = Buffer(trmdis_mlp_scratch_count(width, inner))
+            trmdis_mlp_pack(wgu.p, wd.p, width, inner, packed.p)
+            let gateUp = Buffer(rows * 2 * inner), out = Buffer(rows * width)
+            trmdis_mlp_swiglu_avx2(rows, width, inner, x.p, packed.p, out.p, gateUp.p, scratch.p)
+            let gateUpBLAS = Buffer(rows * 2 * inner), act = Buffer(rows * inner), outBLAS = Buffer(rows * width)
+            sgemmSerial(transA: false, transB: true, m: rows, n: 2 * inner, k: width, alpha: 1, x.p, lda: width, wgu.p,
+                        ldb: width, beta: 0, gateUpBLAS.p, ldc: 2 * inner)
+            Elementwise.swiGLUSwift(gateUpBLAS.p, act.p, inner: inner, rows: 0..<rows)
+            sgemmSerial(transA: false, transB: true, m: rows, n: width, k: inner, alpha: 1, act.p, lda: inner, wd.p,
+                        ldb: inner, beta: 0, outBLAS.p, ldc: width)
+            let worstGateUp = (0..<gateUp.count).map { abs(gateUp[$0] - gateUpBLAS[$0]) / (1 + abs(gateUpBLAS[$0])) }.max()!
+            let worstOut = (0..<out.count).map { abs(out[$0] - outBLAS[$0]) / (1 + abs(outBLAS[$0])) }.max()!
+            #expect(worstGateUp < 1e-5 && worstOut < (inner > 128 ? 1e-4 : 1e-5), "rows \(rows) width \(width) inner \(inner): \(worstGateUp), \(worstOut)")
+            #expect((0..<out.count).contains { out[$0] != 0 })
+            let split = rows / 3 + 1, outSplit = Buffer(rows * width)
+            trmdis_mlp_swiglu_avx2(split, width, inner, x.p, packed.p, outSplit.p, nil, scratch.p)
+            trmdis_mlp_swiglu_avx2(rows - split, width, inner, x.p + split * width, packed.p, outSplit.p + split * width,
+                                   nil, scratch.p)
+            #expect((0..<out.count).allSatisfy { out[$0].bitPattern == outSplit[$0].bitPattern }, "rows \(rows) split")
+        }
+    }
+
     /// A prediction of a few puzzles runs on packed weights where the CPU has the engine's own products
     /// (`Runner.withPackedWeights`), and gives OpenBLAS's logits to rounding: two attention blocks, widths with
     /// tail columns (D 72, qkv 216 = 6·32 + 24), 3 × 41 rows.

@@ -31,7 +31,10 @@ import Testing
         let s = SwiGLU(width: width, inner: inner)
         let own = SmallGEMM.isAvailable && inner == 32
         let packed = own ? 3 * inner * width : 0, slots = own ? Threads.count * 3 * width * inner : 0
-        #expect(s.actScratch(rows: rows) == min(rows, 512) * inner + packed + slots)
+        // On AVX2 (no AVX-512), the one-pass forward's weights: groups of 8 inner columns of the gate and the up
+        // branch, then 16-column panels of W_downᵀ over the inner size rounded up to 8.
+        let groups = (inner + 7) / 8, onePass = SwiGLU.runsOnePass(width: width) ? groups * 16 * (width + (width + 15) / 16 * 8) : 0
+        #expect(s.actScratch(rows: rows) == min(rows, 512) * inner + packed + slots + onePass)
         #expect(SmallGEMM.takesTN(m: width, n: inner) == (SmallGEMM.isAvailable && inner == 32))
         let x = Buffer(rows * width), wgu = Buffer(2 * inner * width), wd = Buffer(width * inner)
         let gu = Buffer(rows * 2 * inner), act = Buffer(s.actScratch(rows: rows)), out = Buffer(rows * width)

@@ -42,7 +42,10 @@ import Testing
             // An eighth of 4,096 and 8,192 rows; with AVX-512 the mixer's SwiGLU (width 64) also holds its
             // weights packed for the engine's own products and a weight-gradient slot per thread (SmallGEMM).
             let own = SmallGEMM.isAvailable ? 3 * c.tokenMixerInner * len * (1 + Threads.count) : 0
-            expected += Self.block(max(512 * c.mlpInner, 1024 * c.tokenMixerInner + own))
+            // On AVX2 instead, its weights packed for the one-pass forward (SwiGLU.runsOnePass).
+            let groups = (c.tokenMixerInner + 7) / 8
+            let onePass = SwiGLU.runsOnePass(width: len) ? groups * 16 * (len + (len + 15) / 16 * 8) : 0
+            expected += Self.block(max(512 * c.mlpInner, 1024 * c.tokenMixerInner + own + onePass))
             expected += Self.block(0)                                       // no attention scratch
         }
         #expect(runner.memoryBytes == expected)

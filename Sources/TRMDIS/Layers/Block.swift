@@ -82,8 +82,10 @@ struct Block {
 
     /// saved.out = block(x). `x` may be `saved.out` itself (the no-gradient path reuses one Saved). `panels`: the
     /// weights' copy in the engine's panels (`Runner.withPackedWeights`; the channel products), or nil.
+    /// `keepsGraph`: false where no backward follows, so a layer may skip what only the backward reads (the
+    /// token mixer's gate_up on AVX2: `SwiGLU.forward`); `saved` then holds only `out`.
     func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch,
-                 panels p: UnsafePointer<Float>? = nil) {
+                 panels p: UnsafePointer<Float>? = nil, keepsGraph: Bool = true) {
         let s = shapes, rows = s.rows, d = s.dModel
         // Each sub-layer writes its output where the norm then puts the block's value, and the residual
         // sum is formed there in place; x is read for the last time by the mixer sub-layer's norm, so
@@ -95,7 +97,7 @@ struct Block {
             RMSNorm.forward(adding: x, saved.mid, into: saved.mid, rstd: saved.rstdMid, rows: rows, width: d, eps: s.eps)
         } else if let mixer = s.tokenMixer {
             mixer.forward(x, wGateUp: w + offsets.tokenGateUp, wDown: w + offsets.tokenDown, saved: saved.tokenMixer!,
-                          xT: scratch.xT, f: scratch.dT, act: scratch.act, out: saved.mid)
+                          xT: scratch.xT, f: scratch.dT, act: scratch.act, out: saved.mid, keepsGateUp: keepsGraph)
         }
         s.mlp.forward(saved.mid, wGateUp: w + offsets.gateUp, wDown: w + offsets.down, gateUp: saved.gateUp,
                       act: scratch.act, out: saved.out, rows: rows,

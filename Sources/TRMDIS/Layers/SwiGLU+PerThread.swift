@@ -22,6 +22,19 @@ extension SwiGLU {
     /// half as often as at 56).
     static let forwardPassRows = 56, backwardPassRows = 112
 
+    /// Whether the fused forward runs the whole MLP in one pass over blocks of rows (mlp_avx2.c: gate_up, the
+    /// activation and the down product in registers and L1, gate_up written only for the backward): on a CPU
+    /// where the AVX2 kernels run the engine's own products (`SmallGEMM.weightsKernel`, no AVX-512), at the
+    /// mixer's narrow width. Measured on the Zen 4's AVX2 code (AMD EPYC family 25 model 17; OpenBLAS 0.3.21 on
+    /// its Zen core, OPENBLAS_CORETYPE=Zen; the Sudoku mixer's [16384, 97] on two threads; docs/performance.md,
+    /// "The mixer in one pass on AVX2"): 20% less time than OpenBLAS's products and the activation in turn.
+    static func runsOnePass(width: Int) -> Bool {
+        SmallGEMM.weightsKernel == .avx2 && trmdis_mlp_avx2_built() == 1 && width <= SmallGEMM.maximumSmallSide
+    }
+
+    /// The weights packed for the one-pass forward, after the activation's chunk in `act`; 0 where it does not run.
+    var onePassCount: Int { Self.runsOnePass(width: width) ? trmdis_mlp_packed_count(width, inner) : 0 }
+
     /// Rows of the `act` scratch a pool thread owns in the fused forward and backward (one `threads`-th of it),
     /// the most it takes per pass; 0 where the forward runs product by product. A pass's gate_up then stays in
     /// the thread's cache for the activation. Each product must stay tall enough to run near the
@@ -50,7 +63,8 @@ extension SwiGLU {
     /// product-by-product path's operations; the split depends only on the thread count.
     func fusedForward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                       gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
-                      out: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int) {
+                      out: UnsafeMutablePointer<Float>, rows: Int, threads: Int, perThread: Int,
+                      keepsGateUp: Bool = true) {
         let flops = 2 * Double(rows) * Double(3 * inner * width)
         // A narrow width (the mixer's sequence length): the products through the engine's own kernel, each
         // weight packed once here into the scratch after the activation's chunk.
@@ -59,8 +73,14 @@ extension SwiGLU {
             packedDownCount > 0 ? act + chunkRows(rows) * inner + packedGateUpCount : nil
         if let packedGateUp { SmallGEMM.packNT(wGateUp, n: 2 * inner, k: width, into: packedGateUp) }
         if let packedDown { SmallGEMM.packNT(wDown, n: width, k: inner, into: packedDown) }
-        let packed = (gateUp: packedGateUp, down: packedDown)
-        let name: StaticString = packedGateUp == nil ? "SwiGLU forward, fused per thread (its products included)"
+        // On AVX2 at the mixer's width: the whole MLP in one pass, each thread's blocks in its share of `act`.
+        let onePass: UnsafeMutablePointer<Float>? = onePassCount > 0
+            && perThread * inner >= trmdis_mlp_scratch_count(width, inner) ? act + chunkRows(rows) * inner : nil
+        if let onePass { trmdis_mlp_pack(wGateUp, wDown, width, inner, onePass) }
+        let packed = (gateUp: packedGateUp, down: packedDown, onePass: UnsafePointer(onePass),
+                      savedGateUp: keepsGateUp ? gateUp : nil)
+        let name: StaticString = onePass != nil ? "SwiGLU forward, one pass per thread, AVX2 (its products included)"
+            : packedGateUp == nil ? "SwiGLU forward, fused per thread (its products included)"
             : "SwiGLU forward, fused per thread, own AVX-512 products (included)"
         GEMMProfile.section(name, flops: flops) {
             Threads.pool.runOnAll((self, x, wGateUp, wDown, gateUp, act, out, rows, threads, perThread, packed)) { args, t in
@@ -71,6 +91,11 @@ extension SwiGLU {
                 let passRows = ownKernels ? min(perThread, Self.forwardPassRows) : perThread
                 let end = rows * (t + 1) / threads
                 var first = rows * t / threads
+                if let onePass = packed.onePass {
+                    trmdis_mlp_swiglu_avx2(end - first, width, inner, x + first * width, onePass, out + first * width,
+                                           packed.savedGateUp.map { $0 + first * 2 * inner }, threadAct)
+                    return
+                }
                 while first < end {
                     let count = min(passRows, end - first)
                     let rowsGateUp = gateUp + first * 2 * inner
@@ -97,7 +122,7 @@ extension SwiGLU {
     }
 
     /// Where the per-thread weight-gradient slots start in `act`.
-    func partialsOffset(_ rows: Int) -> Int { chunkRows(rows) * inner + packedGateUpCount + packedDownCount }
+    func partialsOffset(_ rows: Int) -> Int { chunkRows(rows) * inner + packedGateUpCount + packedDownCount + onePassCount }
 
     /// `backward` with every pool thread taking its own rows, `backwardPassRows` at a time, each step on one
     /// thread with the engine's own kernels: the activation again, dW_down's share (into the thread's slot), dAct =

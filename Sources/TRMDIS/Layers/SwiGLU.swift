@@ -37,9 +37,10 @@ struct SwiGLU {
     func chunkRows(_ rows: Int) -> Int { min(rows, max(512, (rows + 7) / 8)) }
 
     /// Floats of `act` scratch that `forward` and `backward` need for `rows`: the activation's chunk, and the
-    /// weights in panels where the engine's own products run the fused forward (`SmallGEMM`: a narrow `width`).
+    /// weights in panels where the engine's own products run the fused forward (`SmallGEMM`: a narrow `width`;
+    /// on AVX2, `onePassCount`).
     func actScratch(rows: Int) -> Int {
-        chunkRows(rows) * inner + packedGateUpCount + packedDownCount + partialSlots * partialCount
+        chunkRows(rows) * inner + packedGateUpCount + packedDownCount + onePassCount + partialSlots * partialCount
     }
 
     /// W_gu's and W_down's panels for `SmallGEMM.product`, after the chunk in `act`; 0 where OpenBLAS runs them.
@@ -48,16 +49,18 @@ struct SwiGLU {
 
     /// gateUp = x·W_guᵀ (kept for backward); out = (SiLU(gate)⊙up)·W_downᵀ. `act` is scratch of
     /// `actScratch(rows:)` floats. `fused`: nil chooses (`fusedRows`); true or false forces it. `panels`:
-    /// W_gu and W_down packed (`Linear.forward`), which runs the products one by one.
+    /// W_gu and W_down packed (`Linear.forward`), which runs the products one by one. `keepsGateUp`: false
+    /// where no backward follows; the one-pass forward (`runsOnePass`) then leaves gateUp unwritten, the other
+    /// paths use it as scratch.
     func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                  gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
                  out: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil,
-                 panels: (gateUp: UnsafePointer<Float>, down: UnsafePointer<Float>)? = nil) {
+                 panels: (gateUp: UnsafePointer<Float>, down: UnsafePointer<Float>)? = nil, keepsGateUp: Bool = true) {
         let threads = Threads.pool.threadCount
         let perThread = panels == nil ? fusedRows(rows, threads: threads, fused: fused) : 0
         if perThread > 0 {
             fusedForward(x, wGateUp: wGateUp, wDown: wDown, gateUp: gateUp, act: act, out: out, rows: rows,
-                         threads: threads, perThread: perThread)
+                         threads: threads, perThread: perThread, keepsGateUp: keepsGateUp)
             return
         }
         Linear.forward(x, wGateUp, gateUp, rows: rows, inFeatures: width, outFeatures: 2 * inner, panels: panels?.gateUp)

@@ -16,11 +16,13 @@ struct TokenMixer {
     }
 
     /// out[B, L, D] = transpose(RMSNorm_L(xᵀ + SwiGLU_L(xᵀ))). Scratch: `xT`, `f` [B·D·L], `act`.
+    /// `keepsGateUp`: false where no backward follows (`SwiGLU.forward`).
     func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                  saved: Saved, xT: UnsafeMutablePointer<Float>, f: UnsafeMutablePointer<Float>,
-                 act: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                 act: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, keepsGateUp: Bool = true) {
         Kernels.transpose(x, xT, batch: batch, rows: length, cols: dModel)
-        swiglu.forward(xT, wGateUp: wGateUp, wDown: wDown, gateUp: saved.gateUp, act: act, out: f, rows: channelRows)
+        swiglu.forward(xT, wGateUp: wGateUp, wDown: wDown, gateUp: saved.gateUp, act: act, out: f, rows: channelRows,
+                       keepsGateUp: keepsGateUp)
         RMSNorm.forward(adding: f, xT, into: saved.outT, rstd: saved.rstd, rows: channelRows, width: length, eps: eps)
         Kernels.transpose(saved.outT, out, batch: batch, rows: dModel, cols: length)
     }

@@ -203,10 +203,10 @@ public final class Runner {
         for _ in 0..<freeCycles {
             for _ in 0..<c.lCycles {
                 Kernels.add3(z, y, x, scratchCall.input, n)
-                runNet(scratchCall, into: z, packed: packed)
+                runNet(scratchCall, into: z, packed: packed, keepsGraph: false)
             }
             Kernels.add(y, z, scratchCall.input, n)
-            runNet(scratchCall, into: y, packed: packed)
+            runNet(scratchCall, into: y, packed: packed, keepsGraph: false)
         }
         if requiresGrad {
             var zCurrent = UnsafePointer(z)
@@ -312,14 +312,16 @@ public final class Runner {
         }
     }
 
-    /// Applies the blocks to call.input; with one Saved (no gradient) every layer reuses it.
+    /// Applies the blocks to call.input; with one Saved (no gradient) every layer reuses it. `keepsGraph`: false
+    /// where no backward follows (`Block.forward`).
     @discardableResult
     private func runNet(_ call: Call, into destination: UnsafeMutablePointer<Float>?,
-                        packed: UnsafePointer<Float>? = nil) -> UnsafeMutablePointer<Float> {
+                        packed: UnsafePointer<Float>? = nil, keepsGraph: Bool = true) -> UnsafeMutablePointer<Float> {
         var input = UnsafePointer(call.input)
         for (l, block) in blocks.enumerated() {
             let saved = call.blocks[min(l, call.blocks.count - 1)]
-            block.forward(input, weights: model.weights, rope: model.rope, saved: saved, scratch: scratch, panels: packed)
+            block.forward(input, weights: model.weights, rope: model.rope, saved: saved, scratch: scratch, panels: packed,
+                          keepsGraph: keepsGraph)
             input = UnsafePointer(saved.out)
         }
         let out = call.blocks[call.blocks.count - 1].out

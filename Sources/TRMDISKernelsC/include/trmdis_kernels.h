@@ -62,6 +62,18 @@ void trmdis_sgemm_packed_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float
 void trmdis_sgemm_tn_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t rows, const float *x, ptrdiff_t ldx, const float *y,
                           ptrdiff_t ldy, float *c, ptrdiff_t ldc);
 
+/* The `mlp_t` mixer's whole SwiGLU MLP for a CPU with AVX2 and FMA (mlp_avx2.c; 1 when this build has it):
+ * out [rows, width] = (SiLU(x W_g^T) * (x W_u^T)) W_down^T for x [rows, width], W_gu [2 * inner, width] (the gate's
+ * rows first) and W_down [width, inner], both packed by trmdis_mlp_pack (plain C) into trmdis_mlp_packed_count
+ * floats; gate_up [rows, 2 * inner] = x W_gu^T is written too unless it is NULL. scratch: trmdis_mlp_scratch_count
+ * floats, one per calling thread. Row-major, contiguous rows. */
+int trmdis_mlp_avx2_built(void);
+ptrdiff_t trmdis_mlp_packed_count(ptrdiff_t width, ptrdiff_t inner);
+ptrdiff_t trmdis_mlp_scratch_count(ptrdiff_t width, ptrdiff_t inner);
+void trmdis_mlp_pack(const float *w_gate_up, const float *w_down, ptrdiff_t width, ptrdiff_t inner, float *packed);
+void trmdis_mlp_swiglu_avx2(ptrdiff_t rows, ptrdiff_t width, ptrdiff_t inner, const float *x, const float *packed,
+                            float *out, float *gate_up, float *scratch);
+
 /* dst[c * rows + r] = src[r * cols + c] for r in [row_begin, row_end) and every c: rows of one src [rows, cols]
  * matrix written as columns of dst [cols, rows]. A copy, so the same bits as any other order. */
 void trmdis_transpose_rows_avx2(const float *src, float *dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t row_begin,
