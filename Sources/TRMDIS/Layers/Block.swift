@@ -82,8 +82,8 @@ struct Block {
 
     /// saved.out = block(x). `x` may be `saved.out` itself (the no-gradient path reuses one Saved). `panels`: the
     /// weights' copy in the engine's panels (`Runner.withPackedWeights`; the channel products), or nil.
-    /// `keepsGraph`: false where no backward follows, so a layer may skip what only the backward reads (the
-    /// token mixer's gate_up on AVX2: `SwiGLU.forward`); `saved` then holds only `out`.
+    /// `keepsGraph`: false where no backward follows, so a layer may skip what only the backward reads (a narrow
+    /// SwiGLU's gate_up on AVX2: `SwiGLU.forward`); `saved` then holds only `out`.
     func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch,
                  panels p: UnsafePointer<Float>? = nil, keepsGraph: Bool = true) {
         let s = shapes, rows = s.rows, d = s.dModel
@@ -101,7 +101,7 @@ struct Block {
         }
         s.mlp.forward(saved.mid, wGateUp: w + offsets.gateUp, wDown: w + offsets.down, gateUp: saved.gateUp,
                       act: scratch.act, out: saved.out, rows: rows,
-                      panels: p.map { (gateUp: $0 + offsets.gateUp, down: $0 + offsets.down) })
+                      panels: p.map { (gateUp: $0 + offsets.gateUp, down: $0 + offsets.down) }, keepsGateUp: keepsGraph)
         RMSNorm.forward(adding: saved.out, saved.mid, into: saved.out, rstd: saved.rstdOut, rows: rows, width: d, eps: s.eps)
     }
 

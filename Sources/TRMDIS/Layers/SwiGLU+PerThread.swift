@@ -24,10 +24,12 @@ extension SwiGLU {
 
     /// Whether the fused forward runs the whole MLP in one pass over blocks of rows (mlp_avx2.c: gate_up, the
     /// activation and the down product in registers and L1, gate_up written only for the backward): on a CPU
-    /// where the AVX2 kernels run the engine's own products (`SmallGEMM.weightsKernel`, no AVX-512), at the
-    /// mixer's narrow width. Measured on the Zen 4's AVX2 code (AMD EPYC family 25 model 17; OpenBLAS 0.3.21 on
-    /// its Zen core, OPENBLAS_CORETYPE=Zen; the Sudoku mixer's [16384, 97] on two threads; docs/performance.md,
-    /// "The mixer in one pass on AVX2"): 20% less time than OpenBLAS's products and the activation in turn.
+    /// where the AVX2 kernels run the engine's own products (`SmallGEMM.weightsKernel`, no AVX-512), at a narrow
+    /// width (the `mlp_t` mixer's sequence; a channel SwiGLU of D <= 112). Measured on the Zen 4's AVX2 code
+    /// (AMD EPYC family 25 model 17; OpenBLAS 0.3.21 on its Zen core, OPENBLAS_CORETYPE=Zen; two threads, a C
+    /// harness; docs/performance.md, "The mixer in one pass on AVX2"): the Sudoku mixer's [16384, 97] with
+    /// inner 388 in 5-20% less time than OpenBLAS's products and the activation in turn with gate_up written,
+    /// 18-28% less without; width 64 with inner 256 13% and 33-37% less.
     static func runsOnePass(width: Int) -> Bool {
         SmallGEMM.weightsKernel == .avx2 && trmdis_mlp_avx2_built() == 1 && width <= SmallGEMM.maximumSmallSide
     }
