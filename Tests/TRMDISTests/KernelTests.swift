@@ -300,6 +300,33 @@ import TRMDISKernelsC
         }
     }
 
+    /// The AVX-512 fused forward's first half (mlp_avx512.c, `SwiGLU.formsActivationInTiles`) gives the bits of
+    /// the packed product followed by the AVX-512 activation, gate_up and act both, on every tile height (1-14
+    /// rows and a remainder), widths with and without a tail, inner sizes of one to several panels; without
+    /// gate_up the same activation. Run on any CPU with AVX-512.
+    @Test func avx512GateUpTilesGiveTheProductsBits() {
+        guard trmdis_mlp_avx512_built() == 1, BLASRuntime.instructionSet() == "avx512" else {
+            print("KernelTests: no AVX-512 here; the activation in the product's tiles is not used")
+            return
+        }
+        var g = GradCheck()
+        for (rows, width, inner) in [(1, 97, 512), (15, 33, 32), (56, 97, 64), (29, 7, 96), (14, 16, 32)] {
+            let x = Buffer(rows * width), wgu = Buffer(2 * inner * width), packed = Buffer(2 * inner * width)
+            g.fill(x.p, x.count); g.fill(wgu.p, wgu.count)
+            trmdis_pack_nt(wgu.p, 2 * inner, width, packed.p)
+            let gateUp = Buffer(rows * 2 * inner), act = Buffer(rows * inner), actAlone = Buffer(rows * inner)
+            trmdis_mlp_gate_up_avx512(rows, width, inner, x.p, packed.p, act.p, gateUp.p)
+            trmdis_mlp_gate_up_avx512(rows, width, inner, x.p, packed.p, actAlone.p, nil)
+            let gateUpProduct = Buffer(rows * 2 * inner), actProduct = Buffer(rows * inner)
+            trmdis_sgemm_packed(rows, 2 * inner, width, x.p, width, packed.p, gateUpProduct.p, 2 * inner, 0)
+            trmdis_swiglu_avx512(gateUpProduct.p, actProduct.p, inner, 0, rows)
+            let same = { (a: Buffer, b: Buffer) in (0..<a.count).allSatisfy { a[$0].bitPattern == b[$0].bitPattern } }
+            #expect(same(gateUp, gateUpProduct) && same(act, actProduct) && same(actAlone, act),
+                    "rows \(rows) width \(width) inner \(inner)")
+            #expect((0..<act.count).contains { act[$0] != 0 })
+        }
+    }
+
     /// A prediction of a few puzzles runs on packed weights where the CPU has the engine's own products
     /// (`Runner.withPackedWeights`), and gives OpenBLAS's logits to rounding: two attention blocks, widths with
     /// tail columns (D 72, qkv 216 = 6·32 + 24), 3 × 41 rows.

@@ -83,7 +83,7 @@ struct Block {
     /// saved.out = block(x). `x` may be `saved.out` itself (the no-gradient path reuses one Saved). `panels`: the
     /// weights' copy in the engine's panels (`Runner.withPackedWeights`; the channel products), or nil.
     /// `keepsGraph`: false where no backward follows, so a layer may skip what only the backward reads (a narrow
-    /// SwiGLU's gate_up on AVX2: `SwiGLU.forward`); `saved` then holds only `out`.
+    /// SwiGLU's gate_up: `SwiGLU.forward`); `saved` then holds only `out`.
     func forward(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, rope: RoPE?, saved: Saved, scratch: Scratch,
                  panels p: UnsafePointer<Float>? = nil, keepsGraph: Bool = true) {
         let s = shapes, rows = s.rows, d = s.dModel

@@ -37,6 +37,13 @@ extension SwiGLU {
     /// The weights packed for the one-pass forward, after the activation's chunk in `act`; 0 where it does not run.
     var onePassCount: Int { Self.runsOnePass(width: width) ? trmdis_mlp_packed_count(width, inner) : 0 }
 
+    /// Whether the fused forward on the engine's AVX-512 products forms the activation in the gate_up product's
+    /// registers (mlp_avx512.c: the same bits, gate_up stored only where a backward follows), where the up half
+    /// starts at a 32-column panel. Measured on the Zen 4 (AMD EPYC family 25 model 17, AVX-512; OpenBLAS 0.3.21
+    /// on its Cooperlake core; sudoku-mlp training, three alternating pairs; docs/performance.md, "The mixer in one
+    /// pass on AVX2"): the mixer's forward 14.3-15.1% of the step against 16.1-16.4%.
+    static func formsActivationInTiles(inner: Int) -> Bool { trmdis_mlp_avx512_built() == 1 && inner % 32 == 0 }
+
     /// Rows of the `act` scratch a pool thread owns in the fused forward and backward (one `threads`-th of it),
     /// the most it takes per pass; 0 where the forward runs product by product. A pass's gate_up then stays in
     /// the thread's cache for the activation. Each product must stay tall enough to run near the
@@ -61,7 +68,9 @@ extension SwiGLU {
     /// gate_up product, the activation and the down product in turn, each on one thread (OpenBLAS's
     /// sgemmSerial, or the engine's own kernels at a narrow width, `SmallGEMM`). The
     /// activation reads gate_up from the cache the product just wrote it to, rather than from memory after
-    /// the whole product, and no product is handed between threads. Each row's values are those of the
+    /// the whole product (on AVX-512 it is formed in the product's registers, `formsActivationInTiles`; on
+    /// AVX2 at a narrow width the whole MLP runs in one pass, `runsOnePass`), and no product is handed between
+    /// threads. Each row's values are those of the
     /// product-by-product path's operations; the split depends only on the thread count.
     func fusedForward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                       gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
@@ -80,7 +89,8 @@ extension SwiGLU {
             && perThread * inner >= trmdis_mlp_scratch_count(width, inner) ? act + chunkRows(rows) * inner : nil
         if let onePass { trmdis_mlp_pack(wGateUp, wDown, width, inner, onePass) }
         let packed = (gateUp: packedGateUp, down: packedDown, onePass: UnsafePointer(onePass),
-                      savedGateUp: keepsGateUp ? gateUp : nil)
+                      savedGateUp: keepsGateUp ? gateUp : nil,
+                      activationInTiles: packedGateUp != nil && Self.formsActivationInTiles(inner: inner))
         let name: StaticString = onePass != nil ? "SwiGLU forward, one pass per thread, AVX2 (its products included)"
             : packedGateUp == nil ? "SwiGLU forward, fused per thread (its products included)"
             : "SwiGLU forward, fused per thread, own AVX-512 products (included)"
@@ -101,15 +111,21 @@ extension SwiGLU {
                 while first < end {
                     let count = min(passRows, end - first)
                     let rowsGateUp = gateUp + first * 2 * inner
-                    if let panels = packed.gateUp {
-                        SmallGEMM.product(m: count, n: 2 * inner, k: width, x + first * width, lda: width,
-                                          packed: panels, rowsGateUp, ldc: 2 * inner, accumulate: false)
+                    if let panels = packed.gateUp, packed.activationInTiles {
+                        // The activation formed in the product's registers (mlp_avx512.c), the same bits.
+                        trmdis_mlp_gate_up_avx512(count, width, inner, x + first * width, panels, threadAct,
+                                                  packed.savedGateUp.map { $0 + first * 2 * inner })
                     } else {
-                        sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
-                                    x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp,
-                                    ldc: 2 * inner)
+                        if let panels = packed.gateUp {
+                            SmallGEMM.product(m: count, n: 2 * inner, k: width, x + first * width, lda: width,
+                                              packed: panels, rowsGateUp, ldc: 2 * inner, accumulate: false)
+                        } else {
+                            sgemmSerial(transA: false, transB: true, m: count, n: 2 * inner, k: width, alpha: 1,
+                                        x + first * width, lda: width, wGateUp, ldb: width, beta: 0, rowsGateUp,
+                                        ldc: 2 * inner)
+                        }
+                        Elementwise.swiGLU(rowsGateUp, threadAct, inner: inner, rows: 0..<count)
                     }
-                    Elementwise.swiGLU(rowsGateUp, threadAct, inner: inner, rows: 0..<count)
                     if let panels = packed.down {
                         SmallGEMM.product(m: count, n: width, k: inner, threadAct, lda: inner, packed: panels,
                                           out + first * width, ldc: width, accumulate: false)

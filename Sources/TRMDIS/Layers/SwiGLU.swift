@@ -50,8 +50,8 @@ struct SwiGLU {
     /// gateUp = x·W_guᵀ (kept for backward); out = (SiLU(gate)⊙up)·W_downᵀ. `act` is scratch of
     /// `actScratch(rows:)` floats. `fused`: nil chooses (`fusedRows`); true or false forces it. `panels`:
     /// W_gu and W_down packed (`Linear.forward`), which runs the products one by one. `keepsGateUp`: false
-    /// where no backward follows; the one-pass forward (`runsOnePass`) then leaves gateUp unwritten, the other
-    /// paths use it as scratch.
+    /// where no backward follows; the one-pass forward on AVX2 (`runsOnePass`) and the AVX-512 fused forward
+    /// (`formsActivationInTiles`) then leave gateUp unwritten, the other paths use it as scratch.
     func forward(_ x: UnsafePointer<Float>, wGateUp: UnsafePointer<Float>, wDown: UnsafePointer<Float>,
                  gateUp: UnsafeMutablePointer<Float>, act: UnsafeMutablePointer<Float>,
                  out: UnsafeMutablePointer<Float>, rows: Int, fused: Bool? = nil,

@@ -74,6 +74,14 @@ void trmdis_mlp_pack(const float *w_gate_up, const float *w_down, ptrdiff_t widt
 void trmdis_mlp_swiglu_avx2(ptrdiff_t rows, ptrdiff_t width, ptrdiff_t inner, const float *x, const float *packed,
                             float *out, float *gate_up, float *scratch);
 
+/* The first half of that MLP on AVX-512 (mlp_avx512.c; 1 when this build has it): act [rows, inner] = SiLU(x W_g^T)
+ * * (x W_u^T) for x [rows, width], W_gu packed by trmdis_pack_nt (n = 2 * inner, k = width); inner a multiple of
+ * 32. gate_up [rows, 2 * inner] written too unless it is NULL. The bits of trmdis_sgemm_packed followed by
+ * trmdis_swiglu_avx512. */
+int trmdis_mlp_avx512_built(void);
+void trmdis_mlp_gate_up_avx512(ptrdiff_t rows, ptrdiff_t width, ptrdiff_t inner, const float *x, const float *packed,
+                               float *act, float *gate_up);
+
 /* dst[c * rows + r] = src[r * cols + c] for r in [row_begin, row_end) and every c: rows of one src [rows, cols]
  * matrix written as columns of dst [cols, rows]. A copy, so the same bits as any other order. */
 void trmdis_transpose_rows_avx2(const float *src, float *dst, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t row_begin,
