@@ -28,8 +28,8 @@ extension SwiGLU {
     /// width (the `mlp_t` mixer's sequence; a channel SwiGLU of D <= 112). Measured on the Zen 4's AVX2 code
     /// (AMD EPYC family 25 model 17; OpenBLAS 0.3.21 on its Zen core, OPENBLAS_CORETYPE=Zen; two threads, a C
     /// harness; docs/performance.md, "The mixer in one pass on AVX2"): the Sudoku mixer's [16384, 97] with
-    /// inner 388 in 5-20% less time than OpenBLAS's products and the activation in turn with gate_up written,
-    /// 18-28% less without; width 64 with inner 256 13% and 33-37% less.
+    /// inner 512 in 7-11% less time than OpenBLAS's products and the activation in turn with gate_up written,
+    /// 17-23% less without; width 64 with inner 256 13% and 33-37% less.
     static func runsOnePass(width: Int) -> Bool {
         SmallGEMM.weightsKernel == .avx2 && trmdis_mlp_avx2_built() == 1 && width <= SmallGEMM.maximumSmallSide
     }
@@ -84,7 +84,7 @@ extension SwiGLU {
             packedDownCount > 0 ? act + chunkRows(rows) * inner + packedGateUpCount : nil
         if let packedGateUp { SmallGEMM.packNT(wGateUp, n: 2 * inner, k: width, into: packedGateUp) }
         if let packedDown { SmallGEMM.packNT(wDown, n: width, k: inner, into: packedDown) }
-        // On AVX2 at the mixer's width: the whole MLP in one pass, each thread's blocks in its share of `act`.
+        // On AVX2 at a narrow width: the whole MLP in one pass, each thread's blocks in its share of `act`.
         let onePass: UnsafeMutablePointer<Float>? = onePassCount > 0
             && perThread * inner >= trmdis_mlp_scratch_count(width, inner) ? act + chunkRows(rows) * inner : nil
         if let onePass { trmdis_mlp_pack(wGateUp, wDown, width, inner, onePass) }
